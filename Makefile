@@ -1,0 +1,25 @@
+# Two commands on a fresh machine: `make demo` runs the whole pipeline on the bundled film,
+# `make test` runs the tests. Both install what they need first (scripts/bootstrap.sh).
+SHELL := /bin/bash
+VENV := .venv
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: demo test lint bench
+
+demo:
+	@scripts/bootstrap.sh demo
+	$(VENV)/bin/docfilm demo
+
+test:
+	@scripts/bootstrap.sh test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint:
+	@scripts/bootstrap.sh test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy storyboard assets_manifest renders delivery review flows
+
+bench:
+	@scripts/bootstrap.sh test
+	$(VENV)/bin/python bench/render.py

@@ -1,0 +1,166 @@
+"""Reading and writing the ledger: assets, sightings, quarantine, proxies, uploads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import LedgerUnavailable
+from .settings import LedgerSettings
+from .store import Asset, Proxy, Quarantined, SourceSighting, Upload, make_engine, utcnow
+
+
+class Ledger:
+    """The ledger behind one database URL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, settings: LedgerSettings | None = None) -> Ledger:
+        settings = settings or LedgerSettings()
+        try:
+            return cls(make_engine(settings.url()))
+        except OperationalError as exc:
+            raise LedgerUnavailable(f"ledger {settings.url()!r} cannot be opened: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    # assets
+    def asset_by_sha256(self, sha256: str) -> Asset | None:
+        with self.session() as s:
+            return s.scalar(select(Asset).where(Asset.sha256 == sha256))
+
+    def assets(self, kind: str | None = None, scene_id: str | None = None) -> list[Asset]:
+        q = select(Asset).order_by(Asset.scene_id, Asset.name, Asset.asset_id)
+        if kind:
+            q = q.where(Asset.kind == kind)
+        if scene_id:
+            q = q.where(Asset.scene_id == scene_id)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def add_asset(self, asset: Asset, sighting: SourceSighting) -> tuple[Asset, bool]:
+        """Store a new asset with its first sighting; when its bytes are already known, only the sighting.
+
+        Returns the stored asset and whether it was new. Two ingests racing on the same bytes both end
+        with one asset row: the unique sha256 decides and the loser records a sighting.
+        """
+        with self.session() as s:
+            existing = s.scalar(select(Asset).where(Asset.sha256 == asset.sha256))
+            if existing is None:
+                s.add(asset)
+                s.flush()
+                sighting.asset_id = asset.asset_id
+                s.add(sighting)
+                return asset, True
+            sighting.asset_id = existing.asset_id
+            if not self._seen(s, existing.asset_id, sighting.path):
+                s.add(sighting)
+            return existing, False
+
+    @staticmethod
+    def _seen(s: Session, asset_id: str, path: str) -> bool:
+        q = select(SourceSighting.id).where(
+            and_(SourceSighting.asset_id == asset_id, SourceSighting.path == path)
+        )
+        return s.scalar(q) is not None
+
+    def sightings(self, asset_id: str) -> list[SourceSighting]:
+        with self.session() as s:
+            return list(s.scalars(select(SourceSighting).where(SourceSighting.asset_id == asset_id)))
+
+    def quarantine(self, path: str, path_bytes: bytes, reason: str, sha256: str | None) -> None:
+        """Record a refused file once per (path, content); seeing it again only updates the time and reason."""
+        with self.session() as s:
+            row = s.scalar(
+                select(Quarantined).where(Quarantined.path == path, Quarantined.sha256.is_(sha256))
+                if sha256 is None
+                else select(Quarantined).where(Quarantined.path == path, Quarantined.sha256 == sha256)
+            )
+            if row is None:
+                s.add(Quarantined(path=path, path_bytes=path_bytes, reason=reason, sha256=sha256))
+            else:
+                row.reason = reason
+                row.seen_at = utcnow()
+
+    def quarantined(self) -> list[Quarantined]:
+        with self.session() as s:
+            return list(s.scalars(select(Quarantined).order_by(Quarantined.id)))
+
+    # proxies
+    def stale_assets(self, profile_hash: str, scene_id: str | None = None) -> list[Asset]:
+        """Video assets with no finished proxy for this profile, in one query."""
+        done = select(Proxy.asset_id).where(
+            and_(Proxy.profile_hash == profile_hash, Proxy.state == "done")
+        )
+        q = select(Asset).where(Asset.kind == "video", Asset.asset_id.not_in(done)).order_by(Asset.asset_id)
+        if scene_id:
+            q = q.where(Asset.scene_id == scene_id)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def proxies(self, profile_hash: str) -> dict[str, Proxy]:
+        with self.session() as s:
+            rows = s.scalars(select(Proxy).where(Proxy.profile_hash == profile_hash))
+            return {p.asset_id: p for p in rows}
+
+    def forget_proxy(self, asset_id: str, profile_hash: str) -> None:
+        """Mark a proxy as not done (its file vanished), so the next render makes it again."""
+        with self.session() as s:
+            row = s.get(Proxy, (asset_id, profile_hash))
+            if row is not None:
+                s.delete(row)
+
+    def record_proxy(
+        self,
+        asset_id: str,
+        profile_hash: str,
+        *,
+        state: str,
+        proxy_path: Path | None = None,
+        poster_path: Path | None = None,
+        reason: str | None = None,
+        qc: dict[str, Any] | None = None,
+    ) -> None:
+        with self.session() as s:
+            row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
+            row.state = state
+            row.proxy_path = str(proxy_path) if proxy_path else None
+            row.poster_path = str(poster_path) if poster_path else None
+            row.reason = reason
+            row.qc = qc or {}
+            row.rendered_at = utcnow()
+            s.add(row)
+
+    # uploads
+    def upload(self, endpoint: str, bucket: str, key: str) -> Upload | None:
+        with self.session() as s:
+            return s.get(Upload, (endpoint, bucket, key))
+
+    def uploads(self) -> list[Upload]:
+        with self.session() as s:
+            return list(s.scalars(select(Upload).order_by(Upload.key)))
+
+    def record_upload(self, row: Upload) -> None:
+        with self.session() as s:
+            s.merge(row)
+
+    def record_uploads(self, rows: Sequence[Upload]) -> None:
+        with self.session() as s:
+            for row in rows:
+                s.merge(row)

@@ -1,0 +1,27 @@
+"""Where the ledger lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LedgerSettings(BaseSettings):
+    """Ledger location: SQLite under DOCFILM_HOME unless DOCFILM_DATABASE_URL names another database."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFILM_", extra="ignore")
+
+    home: Path = Field(Path(".docfilm"), description="Data dir: ledger, renders, packets, embedded S3 data.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the ledger (e.g. postgresql+psycopg://…); default SQLite in WAL mode "
+        "at DOCFILM_HOME/ledger.sqlite.",
+    )
+
+    def url(self) -> str:
+        """The SQLAlchemy URL to connect to."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'ledger.sqlite').resolve()}"

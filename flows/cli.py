@@ -1,0 +1,363 @@
+"""The `docfilm` command line (Typer).
+
+Commands that need no flow (storyboard check, status, show) never import Prefect, so they answer at once.
+Exit codes: 0 all done; 1 finished but some items failed or were quarantined; 2 bad input or usage
+(nothing written); 3 environment problem (ffmpeg, S3 or database unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from .env import prepare_prefect_env
+from .workspace import Workspace, film_path
+
+EXIT_OK, EXIT_PARTIAL, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="docfilm: storyboard → footage ingest → proxies → S3 → review packet, for the Can Tho XIV "
+    "Congress documentary.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+storyboard_app = typer.Typer(help="The film's plan.", no_args_is_help=True)
+app.add_typer(storyboard_app, name="storyboard")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+log = logging.getLogger("docfilm")
+
+FilmOpt = Annotated[
+    Path | None,
+    typer.Option("--film", help="Storyboard YAML to use instead of the bundled film (or DOCFILM_FILM).",
+                 exists=False, dir_okay=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date to count days from, YYYY-MM-DD (default: today).")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False) -> None:
+    _setup_logging(verbose)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(f"[bold red]docfilm:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _parse_date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(EXIT_INPUT, f"--as-of {text!r}: expected a date as YYYY-MM-DD")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Map each package's failures to the documented exit codes, with a message instead of a traceback."""
+    from assets_manifest.errors import LedgerUnavailable, SourceMissing, UnknownScene
+    from storyboard.loader import StoryboardInvalid
+
+    try:
+        yield
+    except StoryboardInvalid as exc:
+        for p in exc.problems:
+            err.print(p.format(), markup=False, soft_wrap=True)
+        _fail(EXIT_INPUT, f"{len(exc.problems)} problem(s) in the storyboard")
+    except (SourceMissing, UnknownScene) as exc:
+        _fail(EXIT_INPUT, str(exc))
+    except LedgerUnavailable as exc:
+        _fail(EXIT_ENV, str(exc))
+    except Exception as exc:
+        code = _environment_error(exc)
+        if code is None:
+            raise
+        _fail(code, f"{type(exc).__name__}: {exc}")
+
+
+def _environment_error(exc: BaseException) -> int | None:
+    """EXIT_ENV for the named environment failures of renders and delivery, else None."""
+    names = {"FfmpegMissing", "FontMissing", "S3Unreachable", "EmbeddedS3Failed", "LedgerUnavailable"}
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ in names:
+            return EXIT_ENV
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+    else:
+        human(result)
+
+
+def _flows() -> Any:
+    prepare_prefect_env()
+    from . import docfilm_flows
+
+    return docfilm_flows
+
+
+# ---------------------------------------------------------------- storyboard
+@storyboard_app.command("check")
+def storyboard_check(
+    film: Annotated[Path | None, typer.Argument(help="Storyboard YAML (default: the bundled film).")] = None,
+) -> None:
+    """Validate a storyboard; every problem as FILE:LINE:COL: field: message (exit 2 when any)."""
+    from storyboard.loader import check_film
+
+    path = film_path(film)
+    problems = check_film(path)
+    for p in problems:
+        out.print(p.format(), markup=False, soft_wrap=True)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {path}")
+        raise typer.Exit(EXIT_INPUT)
+    err.print(f"{path}: ok")
+
+
+# ---------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage (read only).")],
+    scene: Annotated[str | None, typer.Option("--scene", help="Assign every file to this scene id.")] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hash, probe and record footage in the ledger; unreadable files are quarantined with a reason."""
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018  (validate the storyboard before anything is written)
+        missing = [str(s) for s in sources if not s.exists()]
+        if missing:
+            _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+        if scene is not None and scene not in ws.scene_ids():
+            _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
+        report = _flows().ingest_flow([str(s.absolute()) for s in sources], scene=scene,
+                                      film=str(ws.film_file))
+    _emit(report, as_json, _print_ingest)
+    raise typer.Exit(EXIT_PARTIAL if report["quarantined"] else EXIT_OK)
+
+
+def _print_ingest(r: dict[str, Any]) -> None:
+    for x in r["ingested"]:
+        out.print(f"ingested  {x['asset_id']}  {x['kind']:<5} {x['fps'] or '-':>10}  "
+                  f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
+                  markup=False, soft_wrap=True)
+    for x in r["duplicates"]:
+        out.print(f"duplicate {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
+    for x in r["quarantined"]:
+        out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} duplicates, "
+              f"{len(r['quarantined'])} quarantined")
+
+
+# ---------------------------------------------------------------- render
+@app.command()
+def render(
+    all_: Annotated[bool, typer.Option("--all", help="Render every video asset, stale or not.")] = False,
+    scene: Annotated[str | None, typer.Option("--scene", help="Only this scene's assets.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render review proxies (H.264 960x540, burnt-in timecode) for stale assets."""
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018
+        from renders.tools import ffmpeg_exe, font_file
+
+        ffmpeg_exe()
+        font_file()
+        state = _flows().render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
+                                     return_state=True)
+        result = state.result()
+    _emit(result, as_json, _print_render)
+    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+
+
+def _print_render(r: dict[str, Any]) -> None:
+    for x in r["rendered"]:
+        out.print(f"rendered  {x['asset_id']}  {x['proxy']}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['rendered'])} rendered, {r['skipped']} up to date, {len(r['failed'])} failed")
+
+
+# ---------------------------------------------------------------- upload
+@app.command()
+def upload(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Upload proxies and posters not yet in S3 with a matching checksum (embedded SeaweedFS by default)."""
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018
+        result = _flows().upload_flow(film=str(ws.film_file))
+    _emit(result, as_json, _print_upload)
+    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+
+
+def _print_upload(r: dict[str, Any]) -> None:
+    for x in r["uploaded"]:
+        out.print(f"uploaded  {x['key']}  {x['bytes']} bytes  sha256 {x['checksum']}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['uploaded'])} uploaded, {r['skipped']} already verified, {len(r['failed'])} failed")
+
+
+# ---------------------------------------------------------------- packet
+@app.command()
+def packet(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Build the review packet (folder + zip) and print the path of its index.html."""
+    day = _parse_date(as_of)
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018
+        result = _flows().packet_flow(as_of=day, film=str(ws.film_file))
+    _emit({k: result[k] for k in ("path", "scenes", "assets", "as_of", "zip")}, as_json,
+          lambda r: out.print(f"packet: {r['path']}\nzip:    {r['zip']}", markup=False, soft_wrap=True))
+
+
+# ---------------------------------------------------------------- run / demo
+@app.command()
+def run(
+    sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage.")],
+    scene: Annotated[str | None, typer.Option("--scene", help="Assign every file to this scene id.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    as_of: AsOfOpt = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole pipeline as one flow run: ingest → render → upload → packet."""
+    day = _parse_date(as_of)
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018
+        missing = [str(s) for s in sources if not s.exists()]
+        if missing:
+            _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+        result = _flows().pipeline_flow([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
+                                        film=str(ws.film_file))
+    _emit(result, as_json, _print_pipeline)
+    bad = result["ingest"]["quarantined"] or result["render"]["failed"] or result["upload"]["failed"]
+    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
+
+
+def _print_pipeline(r: dict[str, Any]) -> None:
+    _print_ingest(r["ingest"])
+    _print_render(r["render"])
+    _print_upload(r["upload"])
+    out.print(f"packet: {r['packet']['path']}", markup=False, soft_wrap=True)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to make the sample footage "
+                                                 "(default: DOCFILM_HOME/demo-footage).")] = None,
+    as_of: AsOfOpt = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+) -> None:
+    """Make camera-like footage for the bundled film, run the whole pipeline, print the packet's path."""
+    from .demo import make_demo_footage
+
+    day = _parse_date(as_of or "2019-05-20")
+    with _errors():
+        ws = Workspace(film_path(None))
+        folder = (out_dir or ws.home / "demo-footage").absolute()
+        footage = make_demo_footage(ws.film, folder, console=err)
+        result = _flows().pipeline_flow([str(folder)], jobs=jobs, as_of=day, film=str(ws.film_file))
+    _print_pipeline(result)
+    expected = {str(p) for p in footage.broken}
+    unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
+    for q in result["ingest"]["quarantined"]:
+        if q["path"] in expected:
+            err.print(f"(expected: the demo's deliberately broken file was quarantined: {Path(q['path']).name})")
+    if unexpected or result["render"]["failed"] or result["upload"]["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+# ---------------------------------------------------------------- status / show
+@app.command()
+def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Where each theme and scene stands against the milestones (no Prefect needed)."""
+    from review.status import status_report, status_table
+
+    from .steps import clip_records
+
+    day = _parse_date(as_of)
+    with _errors():
+        ws = Workspace(film_path(film))
+        report = status_report(ws.film, clip_records(ws), day)
+    if as_json:
+        _emit(report, True, lambda r: None)
+    else:
+        out.print(status_table(report))
+
+
+@app.command()
+def show(asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")]) -> None:
+    """Everything the ledger holds about one asset, as JSON."""
+    from assets_manifest.ingest import ingested_entry
+
+    with _errors():
+        ws = Workspace(film_path(None))
+        matches = [a for a in ws.ledger.assets() if a.asset_id.startswith(asset_id)]
+        if len(matches) != 1:
+            _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets")
+        a = matches[0]
+        entry = ingested_entry(a) | {"probe": a.probe, "sightings": [s.path for s in ws.ledger.sightings(a.asset_id)]}
+        p = ws.ledger.proxies(ws.profile.profile_hash()).get(a.asset_id)
+        entry["proxy"] = {"state": p.state, "path": p.proxy_path, "poster": p.poster_path, "reason": p.reason,
+                          "qc": p.qc} if p else None
+    sys.stdout.write(json.dumps(entry, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def serve() -> None:
+    """Start the embedded S3 (SeaweedFS on 127.0.0.1) and keep it running until Ctrl-C."""
+    from delivery.seaweed import serve_forever
+
+    with _errors():
+        serve_forever(console=err)
+
+
+@app.command()
+def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Re-hash every asset's master against the ledger; report mismatched and missing files."""
+    from assets_manifest.verify import verify_library
+
+    with _errors():
+        ws = Workspace(film_path(film))
+        result = verify_library(ws.ledger)
+    _emit(result, as_json, lambda r: out.print(
+        f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing"))
+    raise typer.Exit(EXIT_PARTIAL if result["mismatched"] or result["missing"] else EXIT_OK)
+
+
+def main() -> None:
+    app()

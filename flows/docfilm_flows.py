@@ -1,0 +1,198 @@
+"""Prefect flows: ingest, render, upload, packet, and the pipeline chaining them.
+
+This module's name cannot collide with a domain package: Prefect imports flow files with their own
+folder first on sys.path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import steps
+from flows.workspace import Workspace, film_path
+
+log = logging.getLogger(__name__)
+
+
+def default_jobs() -> int:
+    """Parallel renders: ffmpeg's x264 and decoders use several threads each, so half the cores, at least 1."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _workspace(film: str | None) -> Workspace:
+    return Workspace(film_path(Path(film) if film else None))
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+@task(name="ingest-sources", cache_policy=NO_CACHE)
+def ingest_sources(sources: list[str], scene: str | None, film: str | None) -> dict[str, Any]:
+    from assets_manifest.ingest import ingest
+
+    ws = _workspace(film)
+    report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
+                    scene=scene, exclude=[ws.home])
+    return report.to_json()
+
+
+@flow(name="ingest", log_prints=False)
+def ingest_flow(sources: list[str], scene: str | None = None, film: str | None = None) -> dict[str, Any]:
+    """Hash, probe and record footage from files and folders; quarantine what cannot be read."""
+    report = ingest_sources(sources, scene, film)
+    rows = [{"file": Path(x["path"]).name, "result": "ingested", "scene": x["scene"] or "", "asset": x["asset_id"]}
+            for x in report["ingested"]]
+    rows += [{"file": Path(x["path"]).name, "result": "duplicate", "scene": "", "asset": x["asset_id"]}
+             for x in report["duplicates"]]
+    rows += [{"file": Path(x["path"]).name, "result": "quarantined: " + x["reason"], "scene": "", "asset": ""}
+             for x in report["quarantined"]]
+    create_table_artifact(
+        key="ingest-report", table=rows or [{"file": "", "result": "no files", "scene": "", "asset": ""}],
+        description=f"Ingest: {len(report['ingested'])} new, {len(report['duplicates'])} duplicates, "
+        f"{len(report['quarantined'])} quarantined",
+    )
+    return report
+
+
+@task(name="render-proxy", task_run_name="proxy {asset_id}", cache_policy=NO_CACHE)
+def render_proxy_task(asset_id: str, film: str | None) -> dict[str, Any]:
+    ws = _workspace(film)
+    asset = next(a for a in ws.ledger.assets(kind="video") if a.asset_id == asset_id)
+    result = steps.render_asset(ws, asset)
+    if result.get("failed"):
+        get_run_logger().error("%s: %s", asset.name, result["reason"])
+    return result
+
+
+@flow(name="render", log_prints=False)
+def render_flow(
+    everything: bool = False, scene: str | None = None, jobs: int | None = None, film: str | None = None
+) -> Any:
+    """Render the review proxies that are stale (or all of them); one failed clip never stops the others."""
+    ws = _workspace(film)
+    todo, skipped = steps.render_plan(ws, everything=everything, scene=scene)
+    if not todo:
+        summary = {"rendered": [], "skipped": skipped, "failed": []}
+        create_markdown_artifact(key="render-report", markdown=f"Nothing stale: {skipped} proxies up to date.")
+        return Completed(name="SKIPPED", message=f"nothing stale; {skipped} proxies up to date", data=summary)
+    runner = ThreadPoolTaskRunner(max_workers=jobs or default_jobs())
+    with runner:
+        futures = [runner.submit(render_proxy_task, parameters={"asset_id": a.asset_id, "film": film})
+                   for a in todo]
+        results = [f.result() for f in futures]
+    rendered = [r for r in results if not r.get("failed")]
+    failed = [{"asset_id": r["asset_id"], "name": r["name"], "reason": r["reason"]} for r in results
+              if r.get("failed")]
+    rows = [{"clip": r["name"], "result": "rendered", "detail": Path(r["proxy"]).name} for r in rendered]
+    rows += [{"clip": r["name"], "result": "failed", "detail": r["reason"][-300:]} for r in failed]
+    create_table_artifact(key="render-report", table=rows,
+                          description=f"Render: {len(rendered)} rendered, {skipped} up to date, {len(failed)} failed")
+    return {"rendered": rendered, "skipped": skipped, "failed": failed}
+
+
+@flow(name="upload", log_prints=False)
+def upload_flow(film: str | None = None) -> dict[str, Any]:
+    """Deliver proxies and posters to S3 with server-verified SHA-256; what is already there is skipped."""
+    from delivery.client import open_store
+
+    ws = _workspace(film)
+    items = steps.upload_plan(ws)
+    uploaded: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    skipped = 0
+    with open_store() as store:
+        for item in items:
+            try:
+                res = upload_one(ws, store, item)
+            except Exception as exc:  # reported per object; the others go on
+                failed.append({"key": item.key, "reason": str(exc)})
+                continue
+            if res.pop("skipped"):
+                skipped += 1
+            else:
+                uploaded.append(res)
+    create_markdown_artifact(
+        key="upload-report",
+        markdown=f"Upload: {len(uploaded)} uploaded, {skipped} already verified in S3, {len(failed)} failed\n\n"
+        + "\n".join(f"- `{_md_escape(u['key'])}` {u['bytes']} bytes" for u in uploaded[:200]),
+    )
+    return {"uploaded": uploaded, "skipped": skipped, "failed": failed}
+
+
+def upload_one(ws: Workspace, store: Any, item: steps.UploadItem) -> dict[str, Any]:
+    return upload_object_task(ws, store, item)
+
+
+@task(name="upload-object", task_run_name="upload {item.key}", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=2,
+      retry_condition_fn=lambda task, run, state: _transient(state))
+def upload_object_task(ws: Workspace, store: Any, item: steps.UploadItem) -> dict[str, Any]:
+    return steps.upload_item(ws, store.client, store.bucket, store.endpoint_url, item)
+
+
+def _transient(state: Any) -> bool:
+    """Retry connection trouble and throttling only; a checksum mismatch stays a failure."""
+    try:
+        state.result()
+    except Exception as exc:
+        from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+
+        if isinstance(exc, EndpointConnectionError | ConnectionError):
+            return True
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            return code in {"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+    return False
+
+
+@flow(name="packet", log_prints=False)
+def packet_flow(as_of: date | None = None, film: str | None = None) -> dict[str, Any]:
+    """Build the offline review packet (folder + zip) that reviewers open in a browser."""
+    from review.packet import build_packet
+
+    ws = _workspace(film)
+    as_of = as_of or date.today()
+    result = build_packet(ws.film, steps.clip_records(ws), ws.packets_dir, as_of)
+    create_markdown_artifact(
+        key="review-packet",
+        markdown=f"Review packet as of {as_of.isoformat()}: {result.scenes} scenes, {result.assets} clips\n\n"
+        f"- folder: `{result.folder}`\n- zip: `{result.zip}`\n- open: `{result.path}`",
+    )
+    return {"path": str(result.path), "zip": str(result.zip), "scenes": result.scenes, "assets": result.assets,
+            "as_of": as_of.isoformat()}
+
+
+@flow(name="pipeline", log_prints=False)
+def pipeline_flow(
+    sources: list[str],
+    scene: str | None = None,
+    jobs: int | None = None,
+    as_of: date | None = None,
+    film: str | None = None,
+) -> dict[str, Any]:
+    """Ingest → render → upload → packet, as one flow run."""
+    ingested = ingest_flow(sources, scene=scene, film=film)
+    rendered = render_flow(jobs=jobs, film=film)
+    uploaded = upload_flow(film=film)
+    packet = packet_flow(as_of=as_of, film=film)
+    return {"ingest": ingested, "render": rendered, "upload": uploaded, "packet": packet}
+
+
+@flow(name="nightly-render", log_prints=False)
+def nightly_render_flow(jobs: int | None = None, film: str | None = None) -> dict[str, Any]:
+    """The scheduled night run: render what is stale, deliver it, rebuild the packet."""
+    rendered = render_flow(jobs=jobs, film=film)
+    uploaded = upload_flow(film=film)
+    packet = packet_flow(film=film)
+    return {"render": rendered, "upload": uploaded, "packet": packet}

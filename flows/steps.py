@@ -1,0 +1,192 @@
+"""The work of each pipeline step as plain functions over a Workspace (no Prefect here).
+
+Flows wrap these as tasks; `status` uses them without importing Prefect.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assets_manifest.hashing import digest_file
+from assets_manifest.store import Asset, Upload
+
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def proxy_source(asset: Asset) -> Any:
+    """The render input for an asset of the ledger."""
+    from renders.proxy import ProxySource
+
+    return ProxySource(
+        asset_id=asset.asset_id,
+        path=Path(asset.path),
+        display_name=asset.name,
+        fps_num=asset.fps_num or 25,
+        fps_den=asset.fps_den or 1,
+        width=asset.width or 0,
+        height=asset.height or 0,
+        rotation=asset.rotation,
+        interlaced=asset.field_order in ("tt", "bb", "tb", "bt"),
+        start_timecode=asset.start_timecode,
+        has_audio=asset.audio_tracks > 0,
+        duration_frames=asset.duration_frames or 0,
+    )
+
+
+def render_plan(ws: Workspace, *, everything: bool = False, scene: str | None = None) -> tuple[list[Asset], int]:
+    """Assets to render now and how many are skipped as up to date.
+
+    Stale means: no finished proxy for this (master hash, profile hash) in the ledger, or its files are
+    gone from disk. `everything` renders every video asset again.
+    """
+    ledger = ws.ledger
+    profile_hash = ws.profile.profile_hash()
+    videos = ledger.assets(kind="video", scene_id=scene)
+    if everything:
+        return videos, 0
+    stale = {a.asset_id: a for a in ledger.stale_assets(profile_hash, scene_id=scene)}
+    done = ledger.proxies(profile_hash)
+    for a in videos:
+        p = done.get(a.asset_id)
+        if p and p.state == "done" and not (
+            p.proxy_path and Path(p.proxy_path).exists() and p.poster_path and Path(p.poster_path).exists()
+        ):
+            log.warning("proxy of %s is missing on disk; rendering it again", a.name)
+            stale[a.asset_id] = a
+    todo = sorted(stale.values(), key=lambda a: (a.scene_id or "~", a.name))
+    return todo, len(videos) - len(todo)
+
+
+def clip_timeout_s(asset: Asset) -> float:
+    """A per-clip limit scaled to its length: 4K decodes at ~2x real time here, so allow 10x plus start-up."""
+    fps = (asset.fps_num or 25) / (asset.fps_den or 1)
+    seconds = (asset.duration_frames or 0) / fps
+    return 120.0 + 10.0 * seconds
+
+
+def render_asset(ws: Workspace, asset: Asset) -> dict[str, Any]:
+    """Render one proxy and record the outcome; a failure is returned, not raised."""
+    from renders.proxy import render_proxy
+    from renders.tools import RenderError
+
+    profile_hash = ws.profile.profile_hash()
+    out_dir = ws.renders_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        result = render_proxy(proxy_source(asset), ws.profile, out_dir, timeout_s=clip_timeout_s(asset))
+    except RenderError as exc:
+        reason = str(exc)
+        ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
+        log.error("render of %s failed: %s", asset.name, reason)
+        return {"asset_id": asset.asset_id, "name": asset.name, "reason": reason, "failed": True}
+    qc = dict(result.qc)
+    qc["render_seconds"] = round(time.monotonic() - started, 2)
+    ws.ledger.record_proxy(
+        asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster, qc=qc
+    )
+    return {
+        "asset_id": asset.asset_id,
+        "name": asset.name,
+        "proxy": str(result.proxy),
+        "poster": str(result.poster),
+        "qc": qc,
+    }
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    """One file to deliver."""
+
+    key: str
+    path: Path
+    asset_id: str | None
+    role: str
+    content_type: str
+    scene: str | None
+
+
+def upload_plan(ws: Workspace) -> list[UploadItem]:
+    """Every finished proxy and poster of the current profile, with its object key."""
+    from delivery.keys import object_key
+
+    items: list[UploadItem] = []
+    assets = {a.asset_id: a for a in ws.ledger.assets(kind="video")}
+    for asset_id, p in sorted(ws.ledger.proxies(ws.profile.profile_hash()).items()):
+        a = assets.get(asset_id)
+        if a is None or p.state != "done" or not p.proxy_path or not p.poster_path:
+            continue
+        scene = a.scene_id or "unassigned"
+        stem = Path(a.name).stem
+        items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}.mp4"),
+                                Path(p.proxy_path), asset_id, "proxy", "video/mp4", a.scene_id))
+        items.append(UploadItem(object_key("posters", scene, f"{stem}__{asset_id}.jpg"),
+                                Path(p.poster_path), asset_id, "poster", "image/jpeg", a.scene_id))
+    return items
+
+
+def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: UploadItem) -> dict[str, Any]:
+    """Upload (or skip) one file with a server-verified SHA-256 and record it in the ledger."""
+    from delivery.upload import upload_verified
+
+    sha256 = digest_file(item.path).sha256
+    metadata = {"docfilm-role": item.role}
+    if item.asset_id:
+        metadata["docfilm-master-asset"] = item.asset_id
+    if item.scene:
+        metadata["docfilm-scene"] = item.scene
+    res = upload_verified(
+        client, bucket, item.key, item.path, sha256_hex=sha256, metadata=metadata, content_type=item.content_type
+    )
+    ws.ledger.record_upload(
+        Upload(
+            endpoint=endpoint,
+            bucket=bucket,
+            key=res.key,
+            local_path=str(item.path),
+            sha256=sha256,
+            checksum=res.checksum,
+            bytes=res.bytes,
+            etag=res.etag,
+            asset_id=item.asset_id,
+            role=item.role,
+        )
+    )
+    return {"key": res.key, "bytes": res.bytes, "checksum": res.checksum, "skipped": res.skipped}
+
+
+def clip_records(ws: Workspace) -> list[Any]:
+    """The ledger's assets as the review package's plain records."""
+    from review.records import ClipRecord
+
+    proxies = ws.ledger.proxies(ws.profile.profile_hash())
+    records = []
+    for a in ws.ledger.assets():
+        p = proxies.get(a.asset_id)
+        records.append(
+            ClipRecord(
+                asset_id=a.asset_id,
+                name=a.name,
+                scene_id=a.scene_id,
+                shot_id=a.shot_id,
+                kind=a.kind,
+                duration_frames=a.duration_frames,
+                fps=a.fps,
+                width=a.width,
+                height=a.height,
+                rotation=a.rotation,
+                start_timecode=a.start_timecode,
+                sha256=a.sha256,
+                proxy=Path(p.proxy_path) if p and p.state == "done" and p.proxy_path else None,
+                poster=Path(p.poster_path) if p and p.state == "done" and p.poster_path else None,
+                proxy_state=p.state if p else None,
+                proxy_reason=p.reason if p else None,
+            )
+        )
+    return records
