@@ -8,10 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assets_manifest.ledger import Ledger
 from assets_manifest.settings import LedgerSettings
 
 if TYPE_CHECKING:
+    from assets_manifest.ledger import Ledger
     from renders.profile import RenderProfile
     from storyboard.models import Film
 
@@ -47,6 +47,8 @@ class Workspace:
 
     @cached_property
     def ledger(self) -> Ledger:
+        from assets_manifest.ledger import Ledger
+
         return Ledger.open(self.settings)
 
     @cached_property

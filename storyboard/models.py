@@ -1,0 +1,217 @@
+"""The storyboard schema: film, milestones, themes, facts, scenes and shots (see SCHEMA.md).
+
+Every model is strict, frozen and refuses unknown keys. All text is normalised to Unicode NFC on load,
+because NFD Vietnamese renders with misplaced accents (drawtext, browsers) and breaks id comparisons.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from storyboard.errors import UnknownReference
+from storyboard.integrity import SCENE_ID_PATTERN, SHOT_ID_PATTERN, format_loc, integrity_issues
+
+SCHEMA_VERSION = 1
+
+# Pass this as validation context to skip the cross-reference checks (the loader runs them itself on the
+# raw document, so that it can report them with line numbers even when other parts fail the schema).
+SKIP_INTEGRITY = "storyboard_skip_integrity"
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+def _iso_date(value: Any) -> Any:
+    # YAML gives dates already; a quoted ISO string is accepted too. Anything else goes on to the strict
+    # date validator, which rejects it with pydantic's message.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+NFCStr = Annotated[str, AfterValidator(_nfc)]
+NonEmpty = Annotated[str, Field(min_length=1), AfterValidator(_nfc)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Text(_Model):
+    """Vietnamese text with its English beside it."""
+
+    vi: NonEmpty
+    en: NonEmpty
+
+
+class Commission(_Model):
+    """The official letter that commissions the film."""
+
+    reference: NonEmpty = Field(description='Letter number, e.g. "1293-CV/TU".')
+    dated: Day
+    issuer: Text
+    summary: Text
+
+
+class FilmInfo(_Model):
+    """Identity, commission and technical frame of the film."""
+
+    id: NonEmpty
+    title: Text
+    subtitle: Text | None = None
+    commission: Commission
+    producer: Text
+    fps: int = Field(25, gt=0, description="Frame rate of every frame count in the storyboard.")
+    target_runtime_frames: int = Field(gt=0, description="Maximum running time, in frames at fps.")
+    term: NonEmpty = Field(description='Party Committee term the Congress opens, e.g. "2020–2025".')
+
+
+class Milestone(_Model):
+    """A review or delivery date of the film."""
+
+    id: NonEmpty
+    title: Text
+    due: Day | None = None
+    audience: Text | None = None
+    note: Text | None = None
+
+
+class Theme(_Model):
+    """One of the film's themes, in film order."""
+
+    id: NonEmpty
+    order: int = Field(ge=1)
+    title: Text
+
+
+class Source(_Model):
+    """Where a figure was published."""
+
+    title: NonEmpty
+    url: NFCStr | None = Field(None, pattern=r"^https?://\S+$")
+
+
+class Fact(_Model):
+    """A figure that may appear on screen, with its year, status and source."""
+
+    id: NonEmpty
+    label: Text
+    value: NonEmpty = Field(description='The figure as written, e.g. "7.53" or "13/13".')
+    unit: NFCStr
+    year: int = Field(ge=1900, le=2100, description="Year (or last year of the period) the figure is for.")
+    status: Literal["target", "estimate", "actual"]
+    source: Source
+    as_of: Day | None = Field(None, description="Date the source states the figure as of, when it gives one.")
+
+
+class SceneState(StrEnum):
+    """Production state of a scene, in the order a scene moves through them."""
+
+    planned = "planned"
+    scripted = "scripted"
+    shooting = "shooting"
+    shot = "shot"
+    editing = "editing"
+    review = "review"
+    approved = "approved"
+
+
+ShotKind = Literal["interview", "b-roll", "archive", "graphics", "aerial"]
+
+
+class Shot(_Model):
+    """A shot planned within a scene."""
+
+    id: Annotated[str, Field(pattern=SHOT_ID_PATTERN), AfterValidator(_nfc)] = Field(
+        description="Scene id and a two-digit number, e.g. S01-02."
+    )
+    kind: ShotKind
+    description: Text
+    location: NFCStr | None = None
+    facts: list[NFCStr] = Field(default_factory=list, description="Ids of the facts shown or spoken.")
+
+
+class Scene(_Model):
+    """A scene of the film with its narration excerpt, planned length and shots."""
+
+    id: Annotated[str, Field(pattern=SCENE_ID_PATTERN), AfterValidator(_nfc)] = Field(
+        description="S and a two-digit number in film order, e.g. S01."
+    )
+    theme: NonEmpty
+    order: int = Field(ge=1, description="Position in the film.")
+    title: Text
+    narration: Text
+    planned_frames: int = Field(gt=0, description="Planned length in frames at film.fps.")
+    # Lax for this one field only: strict enums accept only enum members, and YAML gives strings.
+    state: SceneState = Field(strict=False)
+    shots: list[Shot]
+
+
+class Film(_Model):
+    """A whole storyboard: the top-level document of a film YAML file."""
+
+    schema_version: Literal[1]
+    film: FilmInfo
+    milestones: list[Milestone]
+    themes: list[Theme]
+    facts: list[Fact]
+    scenes: list[Scene]
+
+    @model_validator(mode="after")
+    def _check_references(self, info: ValidationInfo) -> Self:
+        if isinstance(info.context, dict) and info.context.get(SKIP_INTEGRITY):
+            return self
+        issues = integrity_issues(self.model_dump(mode="python"))
+        if issues:
+            raise ValueError("; ".join(f"{format_loc(issue.loc)}: {issue.message}" for issue in issues))
+        return self
+
+    def theme(self, theme_id: str) -> Theme:
+        """The theme with this id; UnknownReference if none."""
+        for theme in self.themes:
+            if theme.id == theme_id:
+                return theme
+        raise UnknownReference(f"film {self.film.id} has no theme {theme_id!r}")
+
+    def scenes_of(self, theme_id: str) -> list[Scene]:
+        """The scenes of a theme, in film order; UnknownReference if the theme does not exist."""
+        self.theme(theme_id)
+        return sorted((scene for scene in self.scenes if scene.theme == theme_id), key=lambda s: s.order)
+
+    def fact(self, fact_id: str) -> Fact:
+        """The fact with this id; UnknownReference if none."""
+        for fact in self.facts:
+            if fact.id == fact_id:
+                return fact
+        raise UnknownReference(f"film {self.film.id} has no fact {fact_id!r}")
+
+    def scene(self, scene_id: str) -> Scene | None:
+        """The scene with this id, or None."""
+        return next((scene for scene in self.scenes if scene.id == scene_id), None)
+
+    def shot(self, shot_id: str) -> Shot | None:
+        """The shot with this id, in whichever scene it is, or None."""
+        return next((shot for scene in self.scenes for shot in scene.shots if shot.id == shot_id), None)
+
+    @property
+    def planned_frames_total(self) -> int:
+        """Sum of the scenes' planned frames, at film.fps."""
+        return sum(scene.planned_frames for scene in self.scenes)
