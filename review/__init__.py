@@ -1,0 +1,1 @@
+"""review: the review packet and status report for the committee (no database, no prefect)."""

@@ -1,0 +1,136 @@
+"""Bilingual wording (Vietnamese first, English beside it) and time formatting shared by status and packet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from opentimelineio import opentime
+
+
+@dataclass(frozen=True)
+class Label:
+    """A phrase in Vietnamese with its English beside it."""
+
+    vi: str
+    en: str
+
+    def both(self, sep: str = " / ") -> str:
+        """Vietnamese, separator, English: for plain-text output such as terminal tables."""
+        return f"{self.vi}{sep}{self.en}"
+
+
+SCENE_STATES: dict[str, Label] = {
+    "planned": Label("Dự kiến", "Planned"),
+    "scripted": Label("Đã có kịch bản", "Scripted"),
+    "shooting": Label("Đang ghi hình", "Shooting"),
+    "shot": Label("Đã ghi hình", "Shot"),
+    "editing": Label("Đang dựng", "Editing"),
+    "review": Label("Đang duyệt", "In review"),
+    "approved": Label("Đã duyệt", "Approved"),
+}
+
+SHOT_KINDS: dict[str, Label] = {
+    "interview": Label("Phỏng vấn", "Interview"),
+    "b-roll": Label("Cảnh minh họa", "B-roll"),
+    "archive": Label("Tư liệu", "Archive"),
+    "graphics": Label("Đồ họa", "Graphics"),
+    "aerial": Label("Cảnh quay trên cao", "Aerial"),
+}
+
+CLIP_KINDS: dict[str, Label] = {
+    "video": Label("Video", "Video"),
+    "audio": Label("Âm thanh", "Audio"),
+    "still": Label("Ảnh tĩnh", "Still"),
+}
+
+FACT_STATUSES: dict[str, Label] = {
+    "target": Label("Chỉ tiêu", "Target"),
+    "estimate": Label("Ước tính", "Estimate"),
+    "actual": Label("Thực hiện", "Actual"),
+}
+
+MILESTONE_STATES: dict[str, Label] = {
+    "upcoming": Label("Sắp đến hạn", "Upcoming"),
+    "due-today": Label("Đến hạn hôm nay", "Due today"),
+    "overdue": Label("Quá hạn", "Overdue"),
+    "no-date": Label("Chưa có ngày", "No date"),
+}
+
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def lookup(table: dict[str, Label], key: str) -> Label:
+    """The label for `key`, or the key itself in both languages when the vocabulary lacks it."""
+    return table.get(key, Label(key, key))
+
+
+def date_label(day: date) -> Label:
+    """A date as Vietnamese (31/05/2019) and English (31 May 2019) readers write it."""
+    return Label(
+        f"{day.day:02d}/{day.month:02d}/{day.year}", f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
+    )
+
+
+def days_left_label(days_left: int | None) -> Label:
+    """'còn N ngày / N days left', 'đến hạn hôm nay / due today', 'quá hạn N ngày / N days overdue'."""
+    if days_left is None:
+        return MILESTONE_STATES["no-date"]
+    if days_left == 0:
+        return MILESTONE_STATES["due-today"]
+    n = abs(days_left)
+    plural = "day" if n == 1 else "days"
+    if days_left > 0:
+        return Label(f"còn {n} ngày", f"{n} {plural} left")
+    return Label(f"quá hạn {n} ngày", f"{n} {plural} overdue")
+
+
+def parse_rate(fps: str | None) -> Fraction | None:
+    """A rate written "25/1", "30000/1001" or "25" as a Fraction; None when absent, zero or unreadable."""
+    if not fps:
+        return None
+    try:
+        rate = Fraction(fps.strip())
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None
+
+
+def rate_label(rate: Fraction) -> str:
+    """25 for 25/1, 29.97 for 30000/1001: how editors say a frame rate."""
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".")
+
+
+def frames_to_timecode(frames: int, rate: Fraction) -> str:
+    """Frames as SMPTE timecode at `rate` (drop-frame inferred for 29.97/59.94), via opentime."""
+    rate_f = float(rate)
+    return opentime.RationalTime(frames, rate_f).to_timecode(rate_f)
+
+
+def frames_to_minutes_seconds(frames: int, fps: Fraction | int) -> str:
+    """A duration as M:SS, rounded down to the whole second (planned lengths are whole seconds)."""
+    rate = Fraction(fps)
+    seconds = int(Fraction(frames) / rate)
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def rescale_frames(frames: int, rate: Fraction, to_fps: Fraction | int) -> int:
+    """A frame count at `rate` expressed at `to_fps`, rounded to the nearest frame (via opentime)."""
+    return round(opentime.RationalTime(frames, float(rate)).value_rescaled_to(float(to_fps)))

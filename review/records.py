@@ -1,0 +1,38 @@
+"""Plain input records for review: what the ledger knows of each clip, so review needs no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One ingested asset as review sees it; built by the caller from the ledger.
+
+    `duration_frames` is counted at `fps` (a rational rate written "25/1" or "30000/1001").
+    `proxy`/`poster` are local files; review copies or hard-links them into the packet and never
+    shows their paths. `proxy_state` is "done", "failed" or None (not rendered yet).
+    """
+
+    asset_id: str
+    name: str
+    scene_id: str | None
+    shot_id: str | None
+    kind: str
+    duration_frames: int | None
+    fps: str | None
+    width: int | None
+    height: int | None
+    rotation: int
+    start_timecode: str | None
+    sha256: str
+    proxy: Path | None
+    poster: Path | None
+    proxy_state: str | None
+    proxy_reason: str | None
+
+    @property
+    def has_done_proxy(self) -> bool:
+        """True when the render finished and left a proxy file path (its existence is not checked)."""
+        return self.proxy_state == "done" and self.proxy is not None

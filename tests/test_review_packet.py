@@ -1,0 +1,371 @@
+"""Review packet: content, escaping, relative media, zip, atomic and media-preserving rebuilds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+import review.packet
+from review.errors import PacketWriteFailed
+from review.packet import PacketResult, build_packet, clean_reason, fact_is_known
+from review.records import ClipRecord
+from storyboard.loader import load_film
+from storyboard.models import Film
+
+AS_OF = date(2019, 5, 20)
+GENERATED = datetime(2019, 5, 20, 9, 30, tzinfo=UTC)
+HOSTILE = "<script>alert(1)</script>"
+THEME_TITLES = (
+    "Xây dựng Đảng và hệ thống chính trị",
+    "Phát triển kinh tế - xã hội",
+    "Bảo đảm quốc phòng - an ninh",
+)
+
+
+def hostile_film(film: Film) -> Film:
+    """The bundled film with a script tag in the first scene's title."""
+    first = film.scenes[0]
+    title = first.title.model_copy(update={"vi": f"{first.title.vi} {HOSTILE}"})
+    return film.model_copy(update={"scenes": [first.model_copy(update={"title": title}), *film.scenes[1:]]})
+
+
+def make_clip(
+    asset_id: str,
+    name: str,
+    scene_id: str | None,
+    shot_id: str | None,
+    media: tuple[Path, Path],
+    **changes: object,
+) -> ClipRecord:
+    proxy, poster = media
+    fields: dict[str, object] = {
+        "asset_id": asset_id,
+        "name": name,
+        "scene_id": scene_id,
+        "shot_id": shot_id,
+        "kind": "video",
+        "duration_frames": 25,
+        "fps": "25/1",
+        "width": 1920,
+        "height": 1080,
+        "rotation": 0,
+        "start_timecode": "10:00:00:00",
+        "sha256": asset_id.ljust(64, "0"),
+        "proxy": proxy,
+        "poster": poster,
+        "proxy_state": "done",
+        "proxy_reason": None,
+    }
+    fields.update(changes)
+    return ClipRecord(**fields)  # type: ignore[arg-type]
+
+
+def sample_clips(film: Film, media: tuple[Path, Path]) -> list[ClipRecord]:
+    """A playable clip in each theme's first scene (one with a hostile name), a failed and a stray clip."""
+    clips = []
+    for n, theme in enumerate(film.themes):
+        scene = film.scenes_of(theme.id)[0]
+        name = f"A00{n}_{HOSTILE}.mov" if n == 0 else f"Cảnh quay {n}.MOV"
+        clips.append(make_clip(f"asset{n}", name, scene.id, scene.shots[0].id, media))
+    second = film.scenes[1]
+    clips.append(
+        make_clip(
+            "broken",
+            "hỏng.MOV",
+            second.id,
+            None,
+            media,
+            proxy=None,
+            poster=None,
+            proxy_state="failed",
+            proxy_reason="/media/card/hỏng.MOV: Invalid data found when processing input",
+        )
+    )
+    clips.append(make_clip("stray", "lạc.MOV", None, None, media))
+    return clips
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        for key, value in attrs:
+            if key in ("src", "href", "poster") and value is not None:
+                self.links.append(value)
+
+
+def parse(html: str) -> _Links:
+    parser = _Links()
+    parser.feed(html)
+    return parser
+
+
+@dataclass
+class Built:
+    film: Film
+    clips: list[ClipRecord]
+    result: PacketResult
+    html: str
+    out: Path
+
+
+@pytest.fixture()
+def built(tmp_path: Path, review_media: tuple[Path, Path]) -> Built:
+    film = hostile_film(load_film())
+    media_copy = tmp_path / "renders"
+    media_copy.mkdir()
+    proxy = Path(shutil.copy2(review_media[0], media_copy / "proxy.mp4"))
+    poster = Path(shutil.copy2(review_media[1], media_copy / "poster.jpg"))
+    clips = sample_clips(film, (proxy, poster))
+    out = tmp_path / "packets"
+    result = build_packet(film, clips, out, AS_OF, generated_at=GENERATED)
+    return Built(film, clips, result, result.path.read_text(encoding="utf-8"), out)
+
+
+def test_result_and_layout(built: Built) -> None:
+    result = built.result
+    film_id = built.film.film.id
+    assert result.folder == built.out / film_id
+    assert result.path == result.folder / "index.html"
+    assert result.zip == built.out / f"{film_id}.zip"
+    assert (result.scenes, result.assets, result.as_of) == (len(built.film.scenes), len(built.clips), AS_OF)
+    assert (result.playable, result.failed) == (4, 1)
+    assert result.to_json()["as_of"] == "2019-05-20"
+    # Nothing but the packet, its zip and the lock is left beside it.
+    assert sorted(p.name for p in built.out.iterdir()) == sorted(
+        [film_id, f"{film_id}.zip", f".{film_id}.lock"]
+    )
+
+
+def test_page_head_and_commission(built: Built) -> None:
+    html = built.html
+    assert html.startswith("<!DOCTYPE html>")
+    assert '<html lang="vi">' in html
+    assert '<meta charset="utf-8">' in html
+    assert 'name="viewport"' in html
+    film = built.film.film
+    assert str(escape(film.title.vi)) in html
+    if film.subtitle:
+        assert str(escape(film.subtitle.vi)) in html
+    assert "1293-CV/TU" in html
+    assert "06/05/2019" in html and "6 May 2019" in html
+    assert str(escape(film.commission.issuer.vi)) in html
+    assert str(escape(film.commission.summary.vi)) in html
+    assert "còn 11 ngày" in html and "11 days left" in html
+    assert "31/05/2019" in html
+
+
+def test_milestone_overdue_wording(tmp_path: Path) -> None:
+    result = build_packet(load_film(), [], tmp_path, date(2019, 6, 3), generated_at=GENERATED)
+    html = result.path.read_text(encoding="utf-8")
+    assert "quá hạn 3 ngày" in html and "3 days overdue" in html
+
+
+def test_themes_and_every_scene_in_order(built: Built) -> None:
+    html = built.html
+    positions = [
+        html.index(f'<h2>{n}. <span lang="vi">{title}</span>') for n, title in enumerate(THEME_TITLES, 1)
+    ]
+    assert positions == sorted(positions)
+    for scene in built.film.scenes:
+        assert f'id="scene-{scene.id}"' in html
+        assert str(escape(scene.title.vi)) in html
+        assert str(escape(scene.title.en)) in html
+        assert str(escape(scene.narration.vi)) in html
+        for shot in scene.shots:
+            assert f'id="shot-{shot.id}"' in html
+            assert str(escape(shot.description.vi)) in html
+    order = [html.index(f'id="scene-{s.id}"') for t in built.film.themes for s in built.film.scenes_of(t.id)]
+    assert order == sorted(order)
+
+
+def test_planned_duration_and_state_bilingual(built: Built) -> None:
+    scene = built.film.scenes[0]
+    article = re.search(rf'<article class="scene" id="scene-{scene.id}".*?</article>', built.html, re.S)
+    assert article is not None
+    seconds = scene.planned_frames // built.film.film.fps
+    assert f"<strong>{seconds // 60}:{seconds % 60:02d}</strong>" in article.group(0)
+    assert 'class="state state-' + str(scene.state) + '"' in article.group(0)
+
+
+def test_user_text_is_escaped(built: Built) -> None:
+    assert HOSTILE not in built.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in built.html
+    assert built.html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # title, contents, clip name
+    assert "<script" not in built.html  # the packet itself carries no script at all
+
+
+def test_media_links_are_relative_and_exist(built: Built) -> None:
+    parsed = parse(built.html)
+    local = [link for link in parsed.links if not link.startswith(("https://", "http://", "#"))]
+    assert local, "expected media links"
+    for link in local:
+        assert not link.startswith(("/", "file:")) and ".." not in link
+        assert (built.result.folder / link).is_file(), link
+    videos = [attrs for tag, attrs in parsed.tags if tag == "video"]
+    sources = [attrs for tag, attrs in parsed.tags if tag == "source"]
+    assert len(videos) == len(sources) == 4
+    for video, source in zip(videos, sources, strict=True):
+        assert video["preload"] == "metadata" and "controls" in video
+        assert (
+            video["poster"] is not None
+            and video["poster"].startswith("media/")
+            and video["poster"].endswith(".jpg")
+        )
+        assert (
+            source["type"] == "video/mp4" and source["src"] is not None and source["src"].startswith("media/")
+        )
+    for tag, attrs in parsed.tags:
+        if tag == "a" and (attrs.get("href") or "").startswith("http"):
+            assert "noopener" in (attrs.get("rel") or "")
+
+
+def test_clip_details_failed_and_unassigned(built: Built) -> None:
+    html = built.html
+    assert "10:00:00:00" in html and "00:00:01:00" in html  # start timecode, 25 frames at 25 fps
+    assert "Không tạo được bản xem" in html and "Proxy failed" in html
+    assert "hỏng.MOV: Invalid data found when processing input" in html
+    assert "/media/card" not in html
+    unassigned = html[html.index('<section id="unassigned">') :]
+    assert "Chưa gán cảnh" in unassigned and "Unassigned" in unassigned and "lạc.MOV" in unassigned
+
+
+def test_no_local_path_in_page(built: Built) -> None:
+    assert str(built.out.parent) not in built.html
+    assert "/tmp/" not in built.html and "file:" not in built.html
+
+
+def test_zip_holds_the_packet(built: Built) -> None:
+    film_id = built.film.film.id
+    with zipfile.ZipFile(built.result.zip) as archive:
+        assert archive.testzip() is None
+        names = set(archive.namelist())
+        assert f"{film_id}/index.html" in names
+        media = sorted(
+            p.relative_to(built.result.folder).as_posix() for p in (built.result.folder / "media").iterdir()
+        )
+        assert media and {f"{film_id}/{m}" for m in media} <= names
+        assert archive.read(f"{film_id}/index.html").decode("utf-8") == built.html
+
+
+def test_rebuild_keeps_unchanged_media_files(built: Built) -> None:
+    media_dir = built.result.folder / "media"
+    before = {p.name: p.stat().st_mtime_ns for p in media_dir.iterdir()}
+    inodes = {p.name: p.stat().st_ino for p in media_dir.iterdir()}
+    later = datetime(2019, 5, 21, 8, 0, tzinfo=UTC)
+    again = build_packet(built.film, built.clips, built.out, date(2019, 5, 21), generated_at=later)
+    after = {p.name: p.stat().st_mtime_ns for p in media_dir.iterdir()}
+    assert after == before
+    # Same inode: the file was linked into the new packet, not written again.
+    assert {p.name: p.stat().st_ino for p in media_dir.iterdir()} == inodes
+    assert (again.media_reused, again.media_added) == (len(before), 0)
+    html = again.path.read_text(encoding="utf-8")
+    assert "còn 10 ngày" in html and "2019-05-21 08:00" in html
+
+    # A re-rendered proxy (new file, new mtime) replaces the packet's copy, and only that one.
+    renders = built.clips[0].proxy
+    assert renders is not None
+    new_proxy = renders.with_name("proxy-v2.mp4")
+    shutil.copy(renders, new_proxy)
+    os.utime(new_proxy, ns=(before["asset0.mp4"] + 10**9, before["asset0.mp4"] + 10**9))
+    clips = [built.clips[0].__class__(**{**built.clips[0].__dict__, "proxy": new_proxy}), *built.clips[1:]]
+    third = build_packet(built.film, clips, built.out, AS_OF, generated_at=GENERATED)
+    changed = {p.name: p.stat().st_mtime_ns for p in media_dir.iterdir()}
+    assert changed["asset0.mp4"] == before["asset0.mp4"] + 10**9
+    assert {k: v for k, v in changed.items() if k != "asset0.mp4"} == {
+        k: v for k, v in before.items() if k != "asset0.mp4"
+    }
+    assert (third.media_reused, third.media_added) == (len(before) - 1, 1)
+
+
+def test_failed_build_keeps_previous_packet(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(review.packet, "_write_zip", disk_full)
+    with pytest.raises(PacketWriteFailed, match="previous packet kept"):
+        build_packet(built.film, built.clips[:1], built.out, date(2019, 6, 3), generated_at=GENERATED)
+    assert built.result.path.read_text(encoding="utf-8") == built.html
+    assert not [p for p in built.out.iterdir() if ".build-" in p.name or ".tmp-" in p.name]
+
+
+def test_figures_later_than_as_of_are_not_shown_as_known(built: Built) -> None:
+    film = built.film
+    used = {fact_id for scene in film.scenes for shot in scene.shots for fact_id in shot.facts}
+    later = [f for f in film.facts if f.id in used and f.year > AS_OF.year]
+    known = [f for f in film.facts if f.id in used and fact_is_known(f, AS_OF)]
+    assert not any(fact_is_known(f, AS_OF) for f in later)
+    assert later and known, "the bundled film should use figures from both sides of the as-of date"
+
+    def rows(html: str, fact_id: str) -> list[str]:
+        return re.findall(rf'<tr id="fact-S\d\d-{re.escape(fact_id)}".*?</tr>', html, re.S)
+
+    for fact in later:
+        for row in rows(built.html, fact.id):
+            assert 'data-known="no"' in row
+            assert "chưa có số liệu" in row and "not yet known as of 20 May 2019" in row
+            assert f"<strong>{escape(fact.value)}</strong>" not in row
+        assert rows(built.html, fact.id)
+    for fact in known:
+        for row in rows(built.html, fact.id):
+            assert 'data-known="yes"' in row and f"<strong>{escape(fact.value)}</strong>" in row
+
+    # After the Congress term the same figures are known.
+    result = build_packet(film, [], built.out / "later", date(2021, 6, 1), generated_at=GENERATED)
+    html = result.path.read_text(encoding="utf-8")
+    for fact in later:
+        assert all(f"<strong>{escape(fact.value)}</strong>" in row for row in rows(html, fact.id))
+
+
+def test_running_year_figures_need_a_date_unless_targets(built: Built) -> None:
+    fact = built.film.facts[0]
+    current = fact.model_copy(update={"year": 2019, "status": "estimate", "as_of": None})
+    assert not fact_is_known(current, AS_OF)
+    assert fact_is_known(current.model_copy(update={"status": "target"}), AS_OF)
+    assert fact_is_known(current.model_copy(update={"as_of": date(2019, 4, 30)}), AS_OF)
+    assert not fact_is_known(current.model_copy(update={"as_of": date(2019, 5, 21)}), AS_OF)
+    assert fact_is_known(current.model_copy(update={"year": 2018}), AS_OF)
+    assert not fact_is_known(current.model_copy(update={"year": 2020, "status": "target"}), AS_OF)
+
+
+def test_clean_reason_drops_local_paths() -> None:
+    assert "/home" not in clean_reason("/home/ed/card 1/x.mov: bad")
+    assert clean_reason("C:\\Footage\\A001.MOV: moov atom not found") == "A001.MOV: moov atom not found"
+    assert clean_reason("Error opening /srv/x/y/z.mxf") == "Error opening z.mxf"
+    assert len(clean_reason("x" * 1000)) == 300
+    assert clean_reason(None) == ""
+
+
+def test_without_hard_links_copies_keep_size_and_mtime(
+    tmp_path: Path, review_media: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_args: object) -> None:
+        raise OSError(1, "Operation not permitted")  # as on FAT/exFAT
+
+    monkeypatch.setattr(review.packet.os, "link", no_links)
+    film = load_film()
+    clips = sample_clips(film, review_media)
+    first = build_packet(film, clips, tmp_path, AS_OF, generated_at=GENERATED)
+    media = {p.name: p.stat() for p in (first.folder / "media").iterdir()}
+    source = review_media[0].stat()
+    copied = media["asset0.mp4"]
+    assert copied.st_ino != source.st_ino
+    assert (copied.st_size, copied.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
+    again = build_packet(film, clips, tmp_path, AS_OF, generated_at=GENERATED)
+    assert {p.name: p.stat().st_mtime_ns for p in (again.folder / "media").iterdir()} == {
+        name: st.st_mtime_ns for name, st in media.items()
+    }
+    assert (again.media_reused, again.media_added) == (len(media), 0)
