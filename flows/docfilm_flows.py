@@ -111,10 +111,11 @@ def upload_flow(film: str | None = None) -> dict[str, Any]:
     uploaded: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     skipped = 0
-    with open_store() as store:
+    with open_store() as (client, bucket):
+        endpoint = client.meta.endpoint_url
         for item in items:
             try:
-                res = upload_one(ws, store, item)
+                res = upload_object_task(ws, client, bucket, endpoint, item)
             except Exception as exc:  # reported per object; the others go on
                 failed.append({"key": item.key, "reason": str(exc)})
                 continue
@@ -130,15 +131,13 @@ def upload_flow(film: str | None = None) -> dict[str, Any]:
     return {"uploaded": uploaded, "skipped": skipped, "failed": failed}
 
 
-def upload_one(ws: Workspace, store: Any, item: steps.UploadItem) -> dict[str, Any]:
-    return upload_object_task(ws, store, item)
-
-
 @task(name="upload-object", task_run_name="upload {item.key}", cache_policy=NO_CACHE, retries=2,
       retry_delay_seconds=2,
       retry_condition_fn=lambda task, run, state: _transient(state))
-def upload_object_task(ws: Workspace, store: Any, item: steps.UploadItem) -> dict[str, Any]:
-    return steps.upload_item(ws, store.client, store.bucket, store.endpoint_url, item)
+def upload_object_task(
+    ws: Workspace, client: Any, bucket: str, endpoint: str, item: steps.UploadItem
+) -> dict[str, Any]:
+    return steps.upload_item(ws, client, bucket, endpoint, item)
 
 
 def _transient(state: Any) -> bool:
@@ -160,10 +159,11 @@ def _transient(state: Any) -> bool:
 def packet_flow(as_of: date | None = None, film: str | None = None) -> dict[str, Any]:
     """Build the offline review packet (folder + zip) that reviewers open in a browser."""
     from review.packet import build_packet
+    from review.settings import ReviewSettings
 
     ws = _workspace(film)
     as_of = as_of or date.today()
-    result = build_packet(ws.film, steps.clip_records(ws), ws.packets_dir, as_of)
+    result = build_packet(ws.film, steps.clip_records(ws), ReviewSettings().packet_root(), as_of)
     create_markdown_artifact(
         key="review-packet",
         markdown=f"Review packet as of {as_of.isoformat()}: {result.scenes} scenes, {result.assets} clips\n\n"

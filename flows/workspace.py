@@ -61,10 +61,6 @@ class Workspace:
     def renders_dir(self) -> Path:
         return self.home / "renders" / self.profile.profile_hash()
 
-    @property
-    def packets_dir(self) -> Path:
-        return self.home / "packets"
-
     def scene_ids(self) -> set[str]:
         return {s.id for s in self.film.scenes}
 
