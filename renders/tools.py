@@ -1,0 +1,142 @@
+"""Settings, errors and the external tools renders needs: the ffmpeg binary and a font for burnt-in text."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Fonts known to cover Vietnamese (Latin Extended Additional), relative to the font roots below, in order
+# of preference. Debian packages: fonts-dejavu-core, fonts-noto-core, fonts-liberation2 / fonts-liberation.
+FONT_CANDIDATES: tuple[str, ...] = (
+    "truetype/dejavu/DejaVuSans.ttf",
+    "truetype/noto/NotoSans-Regular.ttf",
+    "opentype/noto/NotoSans-Regular.ttf",
+    "truetype/liberation2/LiberationSans-Regular.ttf",
+    "truetype/liberation/LiberationSans-Regular.ttf",
+)
+FONT_ROOTS: tuple[Path, ...] = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".local/share/fonts",
+    Path.home() / ".fonts",
+)
+FONT_PACKAGE = "fonts-dejavu-core"
+
+
+class RendersSettings(BaseSettings):
+    """Settings of the renders package (environment variables DOCFILM_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFILM_", extra="ignore")
+
+    ffmpeg: str | None = Field(
+        default=None,
+        description="ffmpeg binary to use (path or name on PATH); default: the one shipped by imageio-ffmpeg.",
+    )
+    font_file: Path | None = Field(
+        default=None,
+        description="TrueType/OpenType font for burnt-in text; must cover Vietnamese. Default: searched.",
+    )
+
+
+class RenderError(Exception):
+    """Base class of every renders error."""
+
+
+class FfmpegMissing(RenderError):
+    """No usable ffmpeg binary."""
+
+
+class FontMissing(RenderError):
+    """No font file for burnt-in text."""
+
+
+class InvalidSource(RenderError):
+    """A render source record is inconsistent (bad rate, timecode or id)."""
+
+
+class FfmpegFailed(RenderError):
+    """ffmpeg exited with an error or did not write what it was asked to."""
+
+    def __init__(self, label: str, returncode: int, stderr_tail: str, reason: str | None = None) -> None:
+        self.label = label
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        head = reason or f"ffmpeg failed on {label} (exit status {returncode})"
+        tail = "\n".join("  " + line for line in stderr_tail.splitlines())
+        super().__init__(f"{head}:\n{tail}" if tail else head)
+
+
+class RenderTimeout(RenderError):
+    """ffmpeg ran longer than its time limit and was killed."""
+
+    def __init__(self, label: str, timeout_s: float) -> None:
+        self.label = label
+        self.timeout_s = timeout_s
+        super().__init__(f"ffmpeg on {label} ran longer than {timeout_s:g} s and was killed")
+
+
+class ProxyCheckFailed(RenderError):
+    """A freshly rendered proxy is not what the profile promises (size, rotation, frames)."""
+
+
+def ffmpeg_exe(settings: RendersSettings | None = None) -> str:
+    """Path of the ffmpeg binary: DOCFILM_FFMPEG if set, else the one shipped by imageio-ffmpeg."""
+    settings = settings or RendersSettings()
+    if settings.ffmpeg:
+        # which() accepts both a bare name (PATH lookup) and a path, and checks it is executable.
+        found = shutil.which(settings.ffmpeg)
+        if found is None:
+            raise FfmpegMissing(
+                f"DOCFILM_FFMPEG={settings.ffmpeg!r} is not an executable ffmpeg; "
+                "point it at an ffmpeg binary or unset it to use imageio-ffmpeg's"
+            )
+        return found
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise FfmpegMissing(
+            f"imageio-ffmpeg has no ffmpeg binary for this platform ({exc}); set DOCFILM_FFMPEG"
+        ) from exc
+
+
+def _fc_match_font() -> Path | None:
+    """Ask fontconfig for a sans font covering Vietnamese, when fc-match is installed."""
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    try:
+        done = subprocess.run([fc_match, "-f", "%{file}", "sans:lang=vi"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.debug("fc-match failed: %s", exc)
+        return None
+    candidate = Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def font_file(settings: RendersSettings | None = None) -> Path:
+    """Font for burnt-in text: DOCFILM_FONT_FILE, else a known Vietnamese-capable font, else fc-match."""
+    settings = settings or RendersSettings()
+    if settings.font_file is not None:
+        if not settings.font_file.is_file():
+            raise FontMissing(f"DOCFILM_FONT_FILE={str(settings.font_file)!r} is not a font file")
+        return settings.font_file
+    for root in FONT_ROOTS:
+        for relative in FONT_CANDIDATES:
+            candidate = root / relative
+            if candidate.is_file():
+                return candidate
+    found = _fc_match_font()
+    if found is not None:
+        return found
+    raise FontMissing(
+        "no font for burnt-in text (needs Vietnamese glyphs): install the Debian package "
+        f"{FONT_PACKAGE} (apt-get install {FONT_PACKAGE}) or set DOCFILM_FONT_FILE to a .ttf file"
+    )
