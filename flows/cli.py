@@ -101,10 +101,14 @@ def _errors() -> Iterator[None]:
 
 def _environment_error(exc: BaseException) -> int | None:
     """EXIT_ENV for the named environment failures of renders and delivery, else None."""
-    names = {"FfmpegMissing", "FontMissing", "S3Unreachable", "EmbeddedS3Failed", "LedgerUnavailable"}
+    from assets_manifest.errors import LedgerUnavailable
+    from delivery.errors import S3Unreachable
+    from renders.tools import FfmpegMissing, FontMissing
+
+    environment = (FfmpegMissing, FontMissing, S3Unreachable, LedgerUnavailable)
     seen: BaseException | None = exc
     while seen is not None:
-        if type(seen).__name__ in names:
+        if isinstance(seen, environment):
             return EXIT_ENV
         seen = seen.__cause__ or seen.__context__
     return None

