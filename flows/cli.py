@@ -49,12 +49,14 @@ AsOfOpt = Annotated[
 ]
 
 
+OUR_LOGGERS = ("docfilm", "flows", "storyboard", "assets_manifest", "renders", "delivery", "review")
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Our own messages at INFO (DEBUG with -v) on stderr; libraries' chatter (httpx, botocore) only when it warns."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 @app.callback()
