@@ -1,4 +1,4 @@
-"""Errors of the ledger and ingest."""
+"""Errors of the ledger, ingest, the verified copy and ASC MHL."""
 
 from __future__ import annotations
 
@@ -17,3 +17,29 @@ class SourceMissing(ManifestError):
 
 class UnknownScene(ManifestError):
     """A scene id given with --scene is not in the film."""
+
+
+class CopyFailed(ManifestError):
+    """A file could not be copied into the library (unreadable source, full disk, …)."""
+
+
+class CopyVerificationFailed(CopyFailed):
+    """The library copy read back different bytes from those read from the source, on every attempt."""
+
+
+class SourceChanged(CopyFailed):
+    """The source file changed (size or mtime) while it was being copied: it is still being written."""
+
+
+class DestinationTaken(CopyFailed):
+    """The library path was created by someone else while the copy was being made.
+
+    `digest` is that of the source as this copy read it, so the caller can tell whether the other file holds
+    the same bytes.
+    """
+
+    digest: object = None
+
+
+class MHLError(ManifestError):
+    """An ASC MHL history cannot be read or written."""

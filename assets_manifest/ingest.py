@@ -1,8 +1,25 @@
-"""Ingest: walk sources, hash each file in one read, probe it, and record it in the ledger.
+"""Ingest: the verified offload of cards and folders into the library, and their record in the ledger.
 
-Sources are only ever opened for reading. A file that cannot be read, probed or decoded is quarantined
-with its reason and the run goes on. Hidden files (names starting with ".") are not footage and are not
-counted.
+Each source (a card or folder; a single file counts as its parent folder) goes to ``<library>/<folder name>/``
+with its relative paths kept. Each file is copied by one read that feeds SHA-256, XXH128 and the copy, which
+is flushed and read back before it gets its name (copying.py); the copy is then probed, and recorded as an
+asset whose master is that library file, with the source path as a sighting. After each source, the card
+folder gets a new ASC MHL generation listing the files hashed in this run (mhl.py).
+
+Sources are only ever opened for reading. A file that cannot be copied, probed or decoded is quarantined
+with a reason a producer understands and the run goes on; files that are not media (sidecars, broken
+recordings) are still copied, so the card can be formatted without losing them. The same bytes ingested
+twice are one asset: a duplicate is recorded as a sighting and not copied again.
+
+Running the same ingest again finishes what a stopped one (kill -9, power cut) left: abandoned partial copies
+are deleted, a verified copy the ledger never heard of is recognised by its hash and kept, sources already
+recorded are only re-read (to prove they are the same bytes), never copied again, and library files missing
+from the card's ASC MHL history are hashed into the new generation.
+
+With ``library=None`` (``--in-place``) the footage already sits on managed storage: it is hashed, probed and
+recorded where it is, and no MHL is written (the source folder is not ours to write into).
+
+Hidden files (names starting with ".") and ``ascmhl`` folders are not footage and are not counted.
 """
 
 from __future__ import annotations
@@ -10,19 +27,26 @@ from __future__ import annotations
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import SourceMissing, UnknownScene
-from .hashing import digest_file
+from . import mhl
+from .copying import AfterWrite, CopyOutcome, remove_abandoned_partials, verified_copy
+from .errors import CopyFailed, MHLError, SourceChanged, SourceMissing, UnknownScene
+from .hashing import Digest, digest_file, xxh128_file
 from .ledger import Ledger
+from .naming import card_name, display_path, display_text, library_relpath, nfc, numbered
 from .probe import ProbeFailed, ProbeResult, probe
 from .store import Asset, SourceSighting
 
 log = logging.getLogger(__name__)
+
+STAGING = ".docfilm-staging"  # folder of the library where copies are made before they are verified
+
+__all__ = ["IngestReport", "assign_scene", "display_path", "ingest", "ingested_entry", "nfc", "walk_sources"]
 
 
 @dataclass
@@ -32,28 +56,21 @@ class IngestReport:
     ingested: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    mhl: list[str] = field(default_factory=list)  # ASC MHL generations written
 
     @property
     def seen(self) -> int:
         return len(self.ingested) + len(self.duplicates) + len(self.quarantined)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ingested": self.ingested, "duplicates": self.duplicates, "quarantined": self.quarantined}
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def display_path(path: Path) -> str:
-    """The path as text for keys and display: NFC, undecodable bytes escaped rather than lost."""
-    return nfc(os.fsdecode(os.fsencode(path)))
+        return {"ingested": self.ingested, "duplicates": self.duplicates, "quarantined": self.quarantined,
+                "mhl_generations": self.mhl}
 
 
 def walk_sources(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> Iterator[tuple[Path, Path]]:
     """Yield (root, file) for every non-hidden regular file under the sources, in a stable order.
 
-    Folders in `exclude` (docfilm's own data dir) are never walked into.
+    Folders in `exclude` (docfilm's own data dir, the library) and ``ascmhl`` folders are never walked into.
     """
     skip = {p.resolve() for p in exclude}
     for root in sources:
@@ -64,7 +81,8 @@ def walk_sources(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> Itera
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(
-                d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() not in skip
+                d for d in dirs
+                if not d.startswith(".") and d != mhl.FOLDER and (Path(folder) / d).resolve() not in skip
             )
             for name in sorted(files):
                 if name.startswith("."):
@@ -110,82 +128,358 @@ def ingest(
     scene: str | None = None,
     on_file: Callable[[Path], None] | None = None,
     exclude: Sequence[Path] = (),
+    library: Path | None = None,
+    after_write: AfterWrite | None = None,
 ) -> IngestReport:
-    """Ingest every file under the sources into the ledger; never raises for one bad file."""
+    """Offload every file under the sources into the library (or record it in place when `library` is None).
+
+    Never raises for one bad file: it is quarantined with its reason. `after_write` is passed to each verified
+    copy (tests use it to damage a copy on disk before it is read back).
+    """
     if scene is not None and scene not in scene_ids:
         raise UnknownScene(f"--scene {scene}: no such scene in the film (known: {', '.join(sorted(scene_ids))})")
-    shot_ids = shot_ids or set()
-    files = list(walk_sources([Path(s) for s in sources], exclude))
-    report = IngestReport()
-    for root, path in files:
-        if on_file:
-            on_file(path)
-        _ingest_one(root, path, ledger, report, scene_ids, shot_ids, scene)
-    return report
+    roots = [Path(os.path.abspath(s)) for s in sources]
+    for root in roots:
+        if not root.exists():
+            raise SourceMissing(f"{root}: no such file or folder")
+    library = Path(os.path.abspath(library)) if library is not None else None
+    skip = [*exclude, *([library] if library is not None else [])]
+    run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write)
+    for root in roots:
+        card = run.card(root)
+        for _root, path in walk_sources([root], skip):
+            if on_file:
+                on_file(path)
+            run.one(root, path, card)
+        if card is not None:
+            run.finish(card)
+    return run.report
 
 
-def _ingest_one(
-    root: Path,
-    path: Path,
-    ledger: Ledger,
-    report: IngestReport,
-    scene_ids: set[str],
-    shot_ids: set[str],
-    forced_scene: str | None,
-) -> None:
-    shown = display_path(path.absolute())
-    raw = os.fsencode(path.absolute())
+@dataclass
+class _Card:
+    """A card folder of the library and the files this run hashed in it (for its ASC MHL generation)."""
+
+    root: Path
+    source: str
+    hashed: dict[str, mhl.FileHash] = field(default_factory=dict)
+
+    def record(self, path: Path, xxh128: str, size: int) -> None:
+        """A library file of this card whose bytes this run proved (copied and read back, or adopted)."""
+        rel = path.relative_to(self.root).as_posix()
+        modified = datetime.fromtimestamp(os.stat(path).st_mtime_ns / 1e9, UTC)
+        self.hashed[rel] = mhl.FileHash(rel, "xxh128", xxh128, size, modified, datetime.now(UTC))
+
+    def forget(self, path: Path) -> None:
+        self.hashed.pop(path.relative_to(self.root).as_posix(), None)
+
+    @staticmethod
+    def free_name(target: Path) -> Path:
+        """`clip (2).mov`, `clip (3).mov`, …: the first name next to `target` nobody uses."""
+        n = 2
+        while os.path.lexists(candidate := target.with_name(numbered(target.name, n))):
+            n += 1
+        return candidate
+
+
+def _master_ok(asset: Asset) -> bool:
+    """The asset's master file is there with its recorded size (its bytes are `docfilm verify`'s business)."""
     try:
-        st = path.stat()
-        digest = digest_file(path)
-    except OSError as exc:
-        reason = f"cannot read: {exc.strerror or exc}"
-        ledger.quarantine(shown, raw, reason, None)
-        report.quarantined.append({"path": shown, "reason": reason})
+        st = os.stat(asset.path)
+    except OSError:
+        return False
+    return st.st_size == asset.size
+
+
+def _openable(path: Path) -> str:
+    """The path as text that opens the file again (display text only when its bytes are not UTF-8)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return display_path(path)
+    return text
+
+
+class _Run:
+    """One ingest run: its ledger, library, report and the card folders it touched."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        library: Path | None,
+        scene_ids: set[str],
+        shot_ids: set[str],
+        forced_scene: str | None,
+        after_write: AfterWrite | None,
+    ) -> None:
+        self.ledger = ledger
+        self.library = library
+        self.scene_ids = scene_ids
+        self.shot_ids = shot_ids
+        self.forced_scene = forced_scene
+        self.after_write = after_write
+        self.report = IngestReport()
+        self._staging: Path | None = None
+        self._held_seen = True  # whether the last keep check found the bytes in the ledger
+
+    def staging(self, dest: Path) -> Path | None:
+        """Where partial copies are made: ``<library>/.docfilm-staging``, cleared of abandoned ones once a run.
+
+        Card folders thus only ever hold verified files, and a card made only of duplicates gets no folder.
+        None (the destination's own folder) when `dest` lies on another file system than the library.
+        """
+        assert self.library is not None
+        if self._staging is None:
+            staging = self.library / STAGING
+            try:
+                staging.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CopyFailed(f"cannot create the library folder {staging}: {exc.strerror or exc}") from exc
+            remove_abandoned_partials(staging)
+            self._staging = staging
+        existing = dest.parent
+        while not existing.exists():
+            existing = existing.parent
+        if os.stat(existing).st_dev != os.stat(self._staging).st_dev:
+            return None
+        return self._staging
+
+    def card(self, root: Path) -> _Card | None:
+        if self.library is None:
+            return None
+        return _Card(self.library / card_name(root), display_path(root))
+
+    # ------------------------------------------------------------------ one file
+    def one(self, root: Path, path: Path, card: _Card | None) -> None:
+        raw = os.fsencode(path)
+        shown = display_text(raw)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            self._refuse(shown, raw, f"cannot read: {exc.strerror or exc}", None)
+            return
+        try:
+            if card is None:
+                self._in_place(root, path, shown, raw, st)
+            else:
+                self._offload(root, path, shown, raw, st, card)
+        except CopyFailed as exc:
+            self._refuse(shown, raw, str(exc), None)
+        except OSError as exc:
+            self._refuse(shown, raw, f"cannot read: {exc.strerror or exc}", None)
+
+    def _sighting(self, shown: str, raw: bytes, st: os.stat_result) -> SourceSighting:
+        return SourceSighting(path=shown, path_bytes=raw, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def _refuse(self, shown: str, raw: bytes, reason: str, sha256: str | None, library_path: Path | None = None
+                ) -> None:
+        self.ledger.quarantine(shown, raw, reason, sha256)
+        item: dict[str, Any] = {"path": shown, "reason": reason}
+        if library_path is not None:
+            item["library_path"] = str(library_path)
+        self.report.quarantined.append(item)
         log.warning("quarantined %s: %s", shown, reason)
-        return
-    known = ledger.asset_by_sha256(digest.sha256)
-    sighting = SourceSighting(path=shown, path_bytes=raw, size=st.st_size, mtime_ns=st.st_mtime_ns)
-    if known is not None:
-        ledger.add_asset(known, sighting)
-        report.duplicates.append({"path": shown, "asset_id": known.asset_id, "duplicate_of": known.path})
-        return
-    try:
-        info = probe(path)
-    except ProbeFailed as exc:
-        ledger.quarantine(shown, raw, str(exc), digest.sha256)
-        report.quarantined.append({"path": shown, "reason": str(exc)})
-        log.warning("quarantined %s: %s", shown, exc)
-        return
-    scene, shot = assign_scene(root, path.absolute() if root == path else path, scene_ids, shot_ids)
-    if forced_scene is not None:
-        scene = forced_scene
-        shot = shot if shot and shot.startswith(forced_scene) else None
-    asset = _asset_row(digest.sha256, digest.xxh128, digest.size, shown, raw, info, scene, shot)
-    stored, new = ledger.add_asset(asset, sighting)
-    if not new:  # another ingest stored the same bytes between our lookup and our write
-        report.duplicates.append({"path": shown, "asset_id": stored.asset_id, "duplicate_of": stored.path})
-        return
-    report.ingested.append(ingested_entry(stored))
+
+    def _scene(self, root: Path, path: Path) -> tuple[str | None, str | None]:
+        scene, shot = assign_scene(root, path, self.scene_ids, self.shot_ids)
+        if self.forced_scene is not None:
+            scene = self.forced_scene
+            shot = shot if shot and shot.startswith(self.forced_scene) else None
+        return scene, shot
+
+    def _in_place(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result) -> None:
+        digest = digest_file(path)
+        known = self.ledger.asset_by_sha256(digest.sha256)
+        if known is not None:
+            repaired = None
+            if not _master_ok(known):  # its master vanished: this file, on managed storage too, replaces it
+                repaired = _openable(path)
+                self.ledger.set_asset_path(known.asset_id, repaired)
+            self._duplicate_entry(known, shown, raw, st, repaired)
+            return
+        try:
+            info = probe(path)
+        except ProbeFailed as exc:
+            self._refuse(shown, raw, str(exc), digest.sha256)
+            return
+        self._record(root, path, shown, raw, st, digest, info, _openable(path), library_path=None)
+
+    def _offload(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, card: _Card) -> None:
+        target = card.root / library_relpath(root, path)
+        digest: Digest | None = None
+        lib: Path | None = None
+        self._held_seen = True
+        # A source recorded before, or a library file already at its place: prove what it is by reading the
+        # source alone before copying anything.
+        hint = self.ledger.asset_by_sighting(shown, st.st_size, st.st_mtime_ns)
+        owner = None
+        unowned = False
+        if os.path.lexists(target):
+            owner = self.ledger.asset_by_path(str(target))
+            unowned = owner is None and target.is_file() and not target.is_symlink() \
+                and target.stat().st_size == st.st_size
+        if hint is not None or (owner is not None and owner.size == st.st_size) or unowned:
+            digest = digest_file(path)
+            known = self.ledger.asset_by_sha256(digest.sha256)
+            if known is not None and (_master_ok(known) or not unowned):
+                self._duplicate(known, root, path, shown, raw, st, target, card)
+                return
+            if unowned:
+                back, size = xxh128_file(target, uncached=True)
+                if (back, size) == (digest.xxh128, digest.size):
+                    log.info("%s already holds these bytes (read back): not copied again", target)
+                    lib = target
+        if lib is None:
+            outcome = self._copy(path, target, card, keep=self._not_held)
+            if outcome.path is None:  # the bytes are an asset whose master is healthy
+                known = self.ledger.asset_by_sha256(outcome.digest.sha256)
+                assert known is not None
+                self._duplicate_entry(known, shown, raw, st, None)
+                return
+            lib, digest = outcome.path, outcome.digest
+        assert digest is not None
+        # The copy's keep check just looked the bytes up; when it found nothing, a race with another ingest is
+        # settled by add_asset below, so no second lookup is needed.
+        known = self.ledger.asset_by_sha256(digest.sha256) if self._held_seen else None
+        if known is not None and _master_ok(known):
+            # Another ingest recorded the same bytes, with its own copy, while we copied: ours is a spare.
+            if lib != Path(known.path):
+                lib.unlink(missing_ok=True)
+            self._duplicate_entry(known, shown, raw, st, None)
+            return
+        card.record(lib, digest.xxh128, digest.size)
+        if known is not None:  # its master vanished: this verified copy is the master now
+            self.ledger.set_asset_path(known.asset_id, str(lib))
+            self._duplicate_entry(known, shown, raw, st, str(lib))
+            return
+        try:
+            info = probe(lib)
+        except ProbeFailed as exc:
+            self._refuse(shown, raw, str(exc), digest.sha256, library_path=lib)
+            return
+        stored = self._record(root, path, shown, raw, st, digest, info, str(lib), library_path=str(lib))
+        if stored is not None and stored.path != str(lib):
+            # Another ingest recorded the same bytes first with its own copy: ours is a spare.
+            lib.unlink(missing_ok=True)
+            card.forget(lib)
+
+    def _not_held(self, digest: Digest) -> bool:
+        """Keep a fresh copy unless its bytes are an asset whose master is in place."""
+        known = self.ledger.asset_by_sha256(digest.sha256)
+        self._held_seen = known is not None
+        return known is None or not _master_ok(known)
+
+    def _copy(self, path: Path, target: Path, card: _Card, keep: Callable[[Digest], bool] | None) -> CopyOutcome:
+        def taken(dest: Path, digest: Digest) -> Path | None:
+            # The name is taken, typically by another ingest of the same card that got there first: when that
+            # file holds the same bytes (read back now) it is our copy too; otherwise we take a name of our own.
+            try:
+                same_size = os.stat(dest).st_size == digest.size
+            except FileNotFoundError:
+                return dest  # it vanished meanwhile: try the name again
+            if same_size and xxh128_file(dest, uncached=True) == (digest.xxh128, digest.size):
+                return None
+            return card.free_name(target)
+
+        return verified_copy(path, target, keep=keep, after_write=self.after_write, staging=self.staging(target),
+                             on_taken=taken)
+
+    def _duplicate(
+        self, known: Asset, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, target: Path,
+        card: _Card,
+    ) -> None:
+        repaired = None
+        if not _master_ok(known):
+            # The asset's master vanished from the library: this source gives it a verified copy again.
+            outcome = self._copy(path, target, card, keep=None)
+            assert outcome.path is not None
+            if outcome.digest.sha256 != known.sha256:
+                outcome.path.unlink(missing_ok=True)
+                raise SourceChanged(f"{shown} changed between two reads")
+            card.record(outcome.path, outcome.digest.xxh128, outcome.digest.size)
+            self.ledger.set_asset_path(known.asset_id, str(outcome.path))
+            repaired = str(outcome.path)
+        self._duplicate_entry(known, shown, raw, st, repaired)
+
+    def _duplicate_entry(self, known: Asset, shown: str, raw: bytes, st: os.stat_result, repaired: str | None
+                         ) -> None:
+        stored, _new = self.ledger.add_asset(known, self._sighting(shown, raw, st))
+        master = repaired or stored.path
+        item: dict[str, Any] = {"path": shown, "asset_id": stored.asset_id, "duplicate_of": master,
+                                "library_path": master}
+        if repaired:
+            item["repaired"] = True
+            log.info("the master of %s was missing: %s is its new master", stored.asset_id, repaired)
+        self.report.duplicates.append(item)
+
+    def _record(
+        self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, digest: Digest,
+        info: ProbeResult, master: str, library_path: str | None,
+    ) -> Asset | None:
+        scene, shot = self._scene(root, path)
+        asset = _asset_row(digest, master, nfc(Path(shown).name), raw, info, scene, shot)
+        stored, new = self.ledger.add_asset(asset, self._sighting(shown, raw, st))
+        if not new:  # another ingest stored the same bytes between our lookup and our write
+            self.report.duplicates.append({"path": shown, "asset_id": stored.asset_id, "duplicate_of": stored.path,
+                                           "library_path": stored.path})
+            return stored
+        self.report.ingested.append(ingested_entry(stored, source=shown, library_path=library_path))
+        return stored
+
+    # ------------------------------------------------------------------ the card's ASC MHL generation
+    def finish(self, card: _Card) -> None:
+        """Write the card's new ASC MHL generation: this run's files, and recorded masters the history lacks."""
+        if not card.root.is_dir():
+            return
+        try:
+            with mhl.locked(card.root):
+                history = mhl.read_history(card.root)
+                entries = dict(card.hashed)
+                listed = history.paths()
+                for asset in self.ledger.assets_under(str(card.root)):
+                    rel = Path(asset.path).relative_to(card.root).as_posix()
+                    if rel in listed or rel in entries:
+                        continue
+                    # A master whose run stopped before it wrote its generation: hash it now.
+                    try:
+                        xxh, size = xxh128_file(Path(asset.path), uncached=True)
+                        mtime_ns = os.stat(asset.path).st_mtime_ns
+                    except OSError as exc:
+                        log.error("cannot hash %s for its ASC MHL generation: %s", asset.path, exc.strerror)
+                        continue
+                    if xxh != asset.xxh128 or size != asset.size:
+                        log.error("%s no longer holds the bytes the ledger recorded: left out of the ASC MHL",
+                                  asset.path)
+                        continue
+                    entries[rel] = mhl.FileHash(rel, "xxh128", xxh, size, datetime.fromtimestamp(mtime_ns / 1e9, UTC),
+                                                datetime.now(UTC))
+                if not entries:
+                    return
+                creator = mhl.Creator(comment=f"docfilm ingest of {card.source}")
+                path = mhl.write_generation(history, list(entries.values()), creator=creator)
+        except (MHLError, OSError) as exc:
+            log.error("no ASC MHL generation for %s: %s", card.root, exc)
+            return
+        self.report.mhl.append(str(path))
 
 
 def _asset_row(
-    sha256: str,
-    xxh128: str,
-    size: int,
-    shown: str,
+    digest: Digest,
+    master: str,
+    name: str,
     raw: bytes,
     info: ProbeResult,
     scene: str | None,
     shot: str | None,
 ) -> Asset:
     return Asset(
-        asset_id=sha256[:16],
-        sha256=sha256,
-        xxh128=xxh128,
-        size=size,
-        name=nfc(Path(shown).name),
-        path=shown,
+        asset_id=digest.sha256[:16],
+        sha256=digest.sha256,
+        xxh128=digest.xxh128,
+        size=digest.size,
+        name=name,
+        path=master,
         path_bytes=raw,
         kind=info.kind,
         container=info.container,
@@ -206,10 +500,11 @@ def _asset_row(
     )
 
 
-def ingested_entry(a: Asset) -> dict[str, Any]:
-    """One `ingested` item of the JSON contract."""
+def ingested_entry(a: Asset, source: str | None = None, library_path: str | None = None) -> dict[str, Any]:
+    """One `ingested` item of the JSON contract: `path` is the source as given, `library_path` the master."""
     return {
-        "path": a.path,
+        "path": source or a.path,
+        "library_path": library_path,
         "asset_id": a.asset_id,
         "sha256": a.sha256,
         "xxh128": a.xxh128,

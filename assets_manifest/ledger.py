@@ -7,13 +7,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, and_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
-from .store import Asset, Proxy, Quarantined, SourceSighting, Upload, make_engine, utcnow
+from .store import WRITE, Asset, Proxy, Quarantined, ReviewNoteRow, SourceSighting, Upload, make_engine, utcnow
+
+# Kinds of asset renders makes proxies of (renders.render.render_source).
+RENDERED_KINDS: tuple[str, ...] = ("video", "audio", "still")
 
 
 class Ledger:
@@ -22,6 +25,7 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(engine.execution_options(**WRITE), expire_on_commit=False)
 
     @classmethod
     def open(cls, settings: LedgerSettings | None = None) -> Ledger:
@@ -35,9 +39,13 @@ class Ledger:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back on error."""
-        with self._sessions.begin() as s:
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on error.
+
+        `write=True` for a transaction that writes: on SQLite it takes the write lock when it begins
+        (waiting for another writer up to the busy timeout) instead of failing half-way.
+        """
+        with (self._write_sessions if write else self._sessions).begin() as s:
             yield s
 
     # assets
@@ -54,13 +62,51 @@ class Ledger:
         with self.session() as s:
             return list(s.scalars(q))
 
+    def asset_by_path(self, path: str) -> Asset | None:
+        """The asset whose master is at this path."""
+        with self.session() as s:
+            return s.scalar(select(Asset).where(Asset.path == path).limit(1))
+
+    def asset_by_sighting(self, path: str, size: int, mtime_ns: int) -> Asset | None:
+        """The asset last found at this source path with this size and mtime (a hint, not a proof)."""
+        q = (
+            select(Asset)
+            .join(SourceSighting, SourceSighting.asset_id == Asset.asset_id)
+            .where(SourceSighting.path == path, SourceSighting.size == size, SourceSighting.mtime_ns == mtime_ns)
+            .order_by(SourceSighting.id.desc())
+            .limit(1)
+        )
+        with self.session() as s:
+            return s.scalar(q)
+
+    def assets_under(self, folder: str) -> list[Asset]:
+        """Assets whose master lies inside a folder (given as the path text the ledger stores)."""
+        prefix = folder.rstrip("/") + "/"
+        with self.session() as s:
+            return list(s.scalars(select(Asset).where(Asset.path.startswith(prefix, autoescape=True))))
+
+    def set_asset_path(self, asset_id: str, path: str) -> None:
+        """Point an asset at a new master (its old one vanished and was copied again from a source)."""
+        with self.session(write=True) as s:
+            s.execute(update(Asset).where(Asset.asset_id == asset_id).values(path=path))
+
     def add_asset(self, asset: Asset, sighting: SourceSighting) -> tuple[Asset, bool]:
         """Store a new asset with its first sighting; when its bytes are already known, only the sighting.
 
         Returns the stored asset and whether it was new. Two ingests racing on the same bytes both end
         with one asset row: the unique sha256 decides and the loser records a sighting.
         """
-        with self.session() as s:
+        try:
+            return self._add_asset(asset, sighting)
+        except IntegrityError:
+            # Another process inserted the same bytes between our check and our commit (PostgreSQL; SQLite
+            # serialises writers). Now the row exists: record a sighting of it.
+            sighting = SourceSighting(path=sighting.path, path_bytes=sighting.path_bytes, size=sighting.size,
+                                      mtime_ns=sighting.mtime_ns)
+            return self._add_asset(asset, sighting)
+
+    def _add_asset(self, asset: Asset, sighting: SourceSighting) -> tuple[Asset, bool]:
+        with self.session(write=True) as s:
             existing = s.scalar(select(Asset).where(Asset.sha256 == asset.sha256))
             if existing is None:
                 s.add(asset)
@@ -86,7 +132,7 @@ class Ledger:
 
     def quarantine(self, path: str, path_bytes: bytes, reason: str, sha256: str | None) -> None:
         """Record a refused file once per (path, content); seeing it again only updates the time and reason."""
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.scalar(
                 select(Quarantined).where(Quarantined.path == path, Quarantined.sha256.is_(sha256))
                 if sha256 is None
@@ -103,16 +149,33 @@ class Ledger:
             return list(s.scalars(select(Quarantined).order_by(Quarantined.id)))
 
     # proxies
-    def stale_assets(self, profile_hash: str, scene_id: str | None = None) -> list[Asset]:
-        """Video assets with no finished proxy for this profile, in one query."""
+    def stale_assets(
+        self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[str] = RENDERED_KINDS
+    ) -> list[Asset]:
+        """Assets of `kinds` with no finished proxy for this profile, in one query."""
         done = select(Proxy.asset_id).where(
             and_(Proxy.profile_hash == profile_hash, Proxy.state == "done")
         )
-        q = select(Asset).where(Asset.kind == "video", Asset.asset_id.not_in(done)).order_by(Asset.asset_id)
+        q = select(Asset).where(Asset.kind.in_(kinds), Asset.asset_id.not_in(done)).order_by(Asset.asset_id)
         if scene_id:
             q = q.where(Asset.scene_id == scene_id)
         with self.session() as s:
             return list(s.scalars(q))
+
+    def render_states(
+        self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[str] = RENDERED_KINDS
+    ) -> list[tuple[Asset, Proxy | None]]:
+        """Every asset of `kinds` with its proxy row for this profile (None: never rendered), in one query."""
+        q = (
+            select(Asset, Proxy)
+            .outerjoin(Proxy, and_(Proxy.asset_id == Asset.asset_id, Proxy.profile_hash == profile_hash))
+            .where(Asset.kind.in_(kinds))
+            .order_by(Asset.asset_id)
+        )
+        if scene_id:
+            q = q.where(Asset.scene_id == scene_id)
+        with self.session() as s:
+            return [(asset, proxy) for asset, proxy in s.execute(q).all()]
 
     def proxies(self, profile_hash: str) -> dict[str, Proxy]:
         with self.session() as s:
@@ -121,7 +184,7 @@ class Ledger:
 
     def forget_proxy(self, asset_id: str, profile_hash: str) -> None:
         """Mark a proxy as not done (its file vanished), so the next render makes it again."""
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(Proxy, (asset_id, profile_hash))
             if row is not None:
                 s.delete(row)
@@ -137,7 +200,7 @@ class Ledger:
         reason: str | None = None,
         qc: dict[str, Any] | None = None,
     ) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
             row.state = state
             row.proxy_path = str(proxy_path) if proxy_path else None
@@ -157,10 +220,34 @@ class Ledger:
             return list(s.scalars(select(Upload).order_by(Upload.key)))
 
     def record_upload(self, row: Upload) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             s.merge(row)
 
     def record_uploads(self, rows: Sequence[Upload]) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             for row in rows:
                 s.merge(row)
+
+    # reviewers' notes
+    def review_notes(self, film_id: str | None = None) -> list[ReviewNoteRow]:
+        """Stored notes, oldest first (all films unless `film_id` is given)."""
+        q = select(ReviewNoteRow).order_by(ReviewNoteRow.written_at, ReviewNoteRow.note_id)
+        if film_id:
+            q = q.where(ReviewNoteRow.film_id == film_id)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def add_review_notes(self, rows: Sequence[ReviewNoteRow]) -> list[str]:
+        """Store the notes whose id is not stored yet, in one transaction; returns the ids added."""
+        added: list[str] = []
+        with self.session(write=True) as s:
+            ids = [row.note_id for row in rows]
+            stored = select(ReviewNoteRow.note_id).where(ReviewNoteRow.note_id.in_(ids))
+            known = set(s.scalars(stored)) if ids else set()
+            for row in rows:
+                if row.note_id in known:
+                    continue
+                known.add(row.note_id)
+                s.add(row)
+                added.append(row.note_id)
+        return added

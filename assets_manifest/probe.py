@@ -11,6 +11,7 @@ from typing import Any
 
 import av
 import opentimelineio.opentime as otime
+from av.video.reformatter import ColorPrimaries, ColorTrc
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,22 @@ STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "tiff_pipe", "b
 STILL_CODECS = {"mjpeg", "png", "tiff", "bmp", "webp", "gif", "jpegls", "jpeg2000"}
 INTERLACED_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 TIMECODE_RE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2}$")
+# Audio has no frame rate of its own: it is counted, and its timecode given, at the film's rate (PAL region).
+FILM_RATE = Fraction(25)
+# Matrix coefficients by their ITU-T H.273 code, named as ffmpeg names them (PyAV's enum lacks most).
+MATRIX_NAMES = {
+    0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+    10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
+}
+HDR_TRANSFERS = {int(ColorTrc.SMPTE2084): "pq", int(ColorTrc.ARIB_STD_B67): "hlg"}
+# SMPTE 377M operational pattern labels: byte 13 is the item complexity (1-3), 0x10 marks OP-Atom.
+MXF_PATTERNS = {"01": "op1", "02": "op2", "03": "op3", "10": "opatom"}
+# Container tags worth keeping: who recorded it, when, and what a BWF recorder says about the take.
+KEPT_TAGS = {
+    "creation_time", "com.apple.quicktime.make", "com.apple.quicktime.model", "com.apple.quicktime.creationdate",
+    "make", "model", "encoder", "encoded_by", "originator", "originator_reference", "origination_date",
+    "origination_time", "description", "coding_history", "reel_name", "company_name", "product_name",
+}
 
 
 class ProbeFailed(Exception):
@@ -58,6 +75,16 @@ class ProbeResult:
     vfr: bool = False
     start_timecode: str | None = None
     audio_tracks: list[AudioTrack] = field(default_factory=list)
+    # Kept in the ledger's probe JSON only:
+    codec_profile: str | None = None
+    bit_depth: int | None = None
+    color_transfer: str | None = None  # e.g. bt709, smpte2084, arib-std-b67
+    color_primaries: str | None = None
+    color_matrix: str | None = None
+    hdr: str | None = None  # "pq" or "hlg"
+    mxf_pattern: str | None = None  # op1a … opatom
+    bwf_time_reference: int | None = None  # samples since midnight, from a BWF bext chunk
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def fps_text(self) -> str | None:
@@ -79,6 +106,66 @@ def _snap_rate(rate: Fraction | None) -> Fraction | None:
         return None
     nearest = min(STANDARD_RATES, key=lambda std: abs(rate - std))
     return nearest if abs(rate - nearest) / nearest < Fraction(5, 1000) else rate
+
+
+def _enum_name(enum: Any, value: int | None, unspecified: int = 2) -> str | None:
+    if value is None or int(value) == unspecified:
+        return None
+    try:
+        return str(enum(int(value)).name).lower().replace("_", "-")
+    except ValueError:
+        return str(int(value))
+
+
+def _bit_depth(cc: Any) -> int | None:
+    try:
+        return int(cc.format.components[0].bits) if cc.format is not None else None
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def _mxf_pattern(metadata: dict[str, str]) -> str | None:
+    label = metadata.get("operational_pattern_ul")
+    if not label:
+        return None
+    parts = label.replace(".", "")
+    if len(parts) != 32:
+        return None
+    complexity, package = parts[24:26], parts[26:28]
+    if complexity == "10":
+        return "opatom"
+    base = MXF_PATTERNS.get(complexity)
+    letter = {"01": "a", "02": "b", "03": "c"}.get(package, "")
+    return f"{base}{letter}" if base else None
+
+
+def _kept_tags(container: Any) -> dict[str, str]:
+    tags = {}
+    for key, value in container.metadata.items():
+        if key.lower() in KEPT_TAGS and value:
+            tags[key.lower()] = str(value).strip()[:500]
+    return tags
+
+
+def _bwf_start(metadata: dict[str, str], sample_rate: int) -> tuple[int | None, str | None]:
+    """The bext time reference (samples since midnight) and the timecode it means at the film's rate.
+
+    The frame count is rounded down: timecode names the frame the first sample falls in.
+    """
+    raw = metadata.get("time_reference")
+    if raw is None or not sample_rate:
+        return None, None
+    try:
+        samples = int(raw)
+    except ValueError:
+        return None, None
+    if samples < 0:
+        return None, None
+    at_film_rate = otime.RationalTime(samples, sample_rate).rescaled_to(float(FILM_RATE))
+    frames = int(at_film_rate.value)  # value is exact for whole seconds; floor otherwise
+    day = int(24 * 60 * 60 * FILM_RATE)
+    tc = otime.to_timecode(otime.RationalTime(frames % day, float(FILM_RATE)), float(FILM_RATE))
+    return samples, tc
 
 
 def _timecode_from_metadata(container: Any, fps: Fraction | None) -> str | None:
@@ -122,7 +209,22 @@ PLAIN_REASONS = [
 ]
 
 
-def _cause(exc: Exception, logs: list[Any]) -> str:
+# Top-level box types a QuickTime/MP4 recording starts with; anything else is not such a file at all.
+ISO_BOXES = {b"ftyp", b"wide", b"mdat", b"free", b"skip", b"moov", b"pnot", b"uuid", b"PICT", b"junk"}
+
+
+def _looks_like_quicktime(path: Path | None) -> bool:
+    if path is None:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return True
+    return len(head) == 8 and head[4:8] in ISO_BOXES
+
+
+def _cause(exc: Exception, logs: list[Any], path: Path | None = None) -> str:
     """A reason a producer understands, with libav's own words after it."""
     said = [str(m[2]).strip() for m in logs if m and m[0] <= av.logging.ERROR]
     base = getattr(exc, "strerror", None) or str(exc)
@@ -131,6 +233,9 @@ def _cause(exc: Exception, logs: list[Any]) -> str:
     raw = f"{base} ({detail})" if detail else base
     for needle, plain in PLAIN_REASONS:
         if needle in raw or needle in str(exc):
+            if needle == "moov atom not found" and not _looks_like_quicktime(path):
+                # Chosen by the name (.mov, .mp4) but not even the start of such a file.
+                plain = "not a media file: its name says QuickTime/MP4 but its bytes are not"
             return f"{plain} [{raw}]"
     return raw
 
@@ -150,9 +255,19 @@ def probe(path: Path) -> ProbeResult:
         try:
             container = av.open(str(path), metadata_errors="replace")
         except av.FFmpegError as exc:
-            raise ProbeFailed(_cause(exc, logs)) from exc
+            raise ProbeFailed(_cause(exc, logs, path)) from exc
+        except Exception as exc:  # a reason, never a traceback, for whatever else PyAV trips on
+            log.debug("PyAV failed on %s", path, exc_info=True)
+            raise ProbeFailed(f"cannot be opened as media: {exc}") from exc
         try:
             return _probe_open(container, path, logs)
+        except ProbeFailed:
+            raise
+        except av.FFmpegError as exc:
+            raise ProbeFailed(_cause(exc, logs)) from exc
+        except Exception as exc:
+            log.debug("PyAV failed on %s", path, exc_info=True)
+            raise ProbeFailed(f"cannot be read as media: {type(exc).__name__}: {exc}") from exc
         finally:
             container.close()
 
@@ -192,7 +307,10 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         fps = base
     if still:
         fps = None
+    # PyAV reports -180 for an upside-down picture (EXIF orientation 3); keep rotations in (-180, 180].
     rotation = int(getattr(first, "rotation", 0) or 0)
+    rotation = 180 if rotation == -180 else rotation
+    transfer = getattr(first, "color_trc", None) or cc.color_trc
     result = ProbeResult(
         kind="still" if still else "video",
         container=fmt,
@@ -202,11 +320,19 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         height=cc.height,
         rotation=rotation,
         field_order=order or "progressive",
-        video_codec=cc.name,
+        video_codec=getattr(cc.codec, "canonical_name", None) or cc.name,
         pix_fmt=cc.pix_fmt,
         vfr=vfr,
         start_timecode=None,
         audio_tracks=tracks,
+        codec_profile=v.profile,
+        bit_depth=_bit_depth(cc),
+        color_transfer=_enum_name(ColorTrc, transfer),
+        color_primaries=_enum_name(ColorPrimaries, getattr(first, "color_primaries", None) or cc.color_primaries),
+        color_matrix=MATRIX_NAMES.get(int(getattr(first, "colorspace", None) or cc.colorspace or 2)),
+        hdr=HDR_TRANSFERS.get(int(transfer or 0)),
+        mxf_pattern=_mxf_pattern(container.metadata) if fmt == "mxf" else None,
+        tags=_kept_tags(container),
     )
     if not still:
         result.start_timecode = _timecode_from_metadata(container, fps)
@@ -236,13 +362,15 @@ def _probe_audio(container: Any, audios: list[Any], tracks: list[AudioTrack], lo
         seconds = Fraction(a.duration) * a.time_base
     elif container.duration is not None:
         seconds = Fraction(container.duration, av.time_base)
-    # Audio has no frame rate of its own: count it at the film's rate (25 fps, PAL region).
-    film_rate = Fraction(25)
+    time_reference, bwf_tc = _bwf_start(container.metadata, a.codec_context.sample_rate or 0)
     return ProbeResult(
         kind="audio",
         container=container.format.name,
-        duration_frames=round(seconds * film_rate) if seconds is not None else None,
-        fps=film_rate,
+        duration_frames=round(seconds * FILM_RATE) if seconds is not None else None,
+        fps=FILM_RATE,
         audio_tracks=tracks,
-        start_timecode=_timecode_from_metadata(container, film_rate),
+        start_timecode=_timecode_from_metadata(container, FILM_RATE) or bwf_tc,
+        bwf_time_reference=time_reference,
+        mxf_pattern=_mxf_pattern(container.metadata) if container.format.name == "mxf" else None,
+        tags=_kept_tags(container),
     )

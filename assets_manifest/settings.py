@@ -1,4 +1,4 @@
-"""Where the ledger lives."""
+"""Where the ledger and the footage library live."""
 
 from __future__ import annotations
 
@@ -19,9 +19,18 @@ class LedgerSettings(BaseSettings):
         description="SQLAlchemy URL of the ledger (e.g. postgresql+psycopg://…); default SQLite in WAL mode "
         "at DOCFILM_HOME/ledger.sqlite.",
     )
+    library: Path | None = Field(
+        None,
+        description="Footage library: ingest copies every card or folder here (verified, with ASC MHL "
+        "generations) unless told --in-place; default DOCFILM_HOME/library.",
+    )
 
     def url(self) -> str:
         """The SQLAlchemy URL to connect to."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'ledger.sqlite').resolve()}"
+
+    def library_dir(self) -> Path:
+        """The library folder, absolute."""
+        return (self.library or self.home / "library").absolute()

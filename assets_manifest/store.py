@@ -41,8 +41,8 @@ class Asset(Base):
     xxh128: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)  # NFC display name
-    path: Mapped[str] = mapped_column(Text)  # where the master is read from
-    path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the name's original bytes
+    path: Mapped[str] = mapped_column(Text, index=True)  # where the master is read from: the library copy
+    path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the original bytes of the first source's path
     kind: Mapped[str] = mapped_column(String(8))
     container: Mapped[str] = mapped_column(String(64))
     video_codec: Mapped[str | None] = mapped_column(String(32))
@@ -73,7 +73,7 @@ class SourceSighting(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), index=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text, index=True)
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     mtime_ns: Mapped[int] = mapped_column(Integer)
@@ -126,14 +126,51 @@ class Upload(Base):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ReviewNoteRow(Base):
+    """A reviewer's note taken back from an exported notes file (review.notes); never edited once stored."""
+
+    __tablename__ = "review_notes"
+
+    note_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # made by the packet's page
+    film_id: Mapped[str] = mapped_column(String(128), index=True)
+    scene_id: Mapped[str] = mapped_column(String(32), index=True)
+    asset_id: Mapped[str | None] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(24))  # comment, approve, changes-requested
+    text: Mapped[str] = mapped_column(Text)
+    frame: Mapped[int | None] = mapped_column(Integer)  # from the clip's first frame, at its rate
+    timecode: Mapped[str | None] = mapped_column(String(16))  # source timecode of that frame
+    fps: Mapped[str | None] = mapped_column(String(16))
+    written_at: Mapped[datetime] = mapped_column()
+    packet_id: Mapped[str] = mapped_column(String(200))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+WRITE = {"docfilm_write": True}  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions behind SQLAlchemy's back: _sqlite_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
+    # busy_timeout first: switching a fresh file to WAL needs a lock another process may hold right now.
+    cur.execute("PRAGMA busy_timeout=30000")
     # WAL lets a render read while an ingest writes; busy_timeout waits for the other writer instead of failing.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once with "database is locked" when another
+    # process wrote in between (busy_timeout cannot help: its snapshot is stale). Writers take the lock up
+    # front instead, and wait for it.
+    immediate = conn.get_execution_options().get("docfilm_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -142,7 +179,15 @@ def make_engine(url: str) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    # Two processes opening a fresh ledger at once must not both try to create the tables.
+    writer = engine.execution_options(**WRITE)
+    Base.metadata.create_all(writer)
+    # create_all skips tables that exist: indexes added since a ledger was made are created here (additive only).
+    with writer.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
     return engine

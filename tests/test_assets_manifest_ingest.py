@@ -1,4 +1,7 @@
-"""Ingest against real files: the committed real-world samples and clips made by ffmpeg."""
+"""Ingest in place (library=None) against real files: the committed samples and clips made by ffmpeg.
+
+The verified offload into the library is tested in test_assets_manifest_offload.py.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,310 @@
+"""The verified offload into the library, against real files: copies read back, damaged copies, kill -9."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from assets_manifest.copying import PARTIAL_SUFFIX, remove_abandoned_partials, verified_copy
+from assets_manifest.errors import CopyVerificationFailed
+from assets_manifest.hashing import digest_file, xxh128_file
+from assets_manifest.ingest import ingest
+from assets_manifest.ledger import Ledger
+from assets_manifest.settings import LedgerSettings
+from assets_manifest.verify import verify_library
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = Path(__file__).parent / "fixtures" / "samples"
+ASCMHL_DEBUG = Path(sys.executable).parent / "ascmhl-debug"
+
+
+def make_wav(path: Path, seconds: float = 0.2, seed: int = 0, rate: int = 48000) -> Path:
+    """A real 16-bit stereo WAV of noise; different seeds give different bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(rng.randbytes(int(rate * seconds) * 4))
+    return path
+
+
+def state(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Size, mtime and SHA-256 of every file under a folder."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, digest_file(p).sha256)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def partials(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(f"*{PARTIAL_SUFFIX}") if p.is_file()] if folder.exists() else []
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def ledger(home: Path) -> Ledger:
+    led = Ledger.open(LedgerSettings(home=home))
+    yield led
+    led.close()
+
+
+def mhl_verify(folder: Path) -> subprocess.CompletedProcess[str]:
+    """The reference implementation's verify (ascmhl 1.2 ships it in ascmhl-debug)."""
+    return subprocess.run([str(ASCMHL_DEBUG), "verify", str(folder)], capture_output=True, text=True, timeout=120)
+
+
+def test_samples_are_copied_verified_and_sources_untouched(tmp_path: Path, ledger: Ledger, home: Path) -> None:
+    card = tmp_path / "samples"
+    shutil.copytree(SAMPLES, card, ignore=shutil.ignore_patterns("*.md", "*.tsv"))
+    before = state(card)
+    lib = home / "library"
+    report = ingest([card], ledger, scene_ids=set(), library=lib)
+    assert state(card) == before, "sources are never moved, renamed, rewritten or deleted"
+    assert report.seen == 13 and len(report.ingested) == 11 and len(report.quarantined) == 2
+    for x in report.ingested:
+        src, copy = Path(x["path"]), Path(x["library_path"])
+        assert src.parent == card, "path stays the source the user gave"
+        assert copy == lib / "samples" / src.name
+        assert digest_file(copy).sha256 == x["sha256"] == digest_file(src).sha256
+        assert copy.stat().st_mtime_ns == src.stat().st_mtime_ns, "the copy keeps the source's mtime"
+    for q in report.quarantined:  # broken recordings are kept too: the card may be formatted after offload
+        assert Path(q["library_path"]).read_bytes() == Path(q["path"]).read_bytes()
+    assets = {a.name: a for a in ledger.assets()}
+    portrait = assets["android_portrait_4k60.mp4"]
+    assert portrait.path == str(lib / "samples" / "android_portrait_4k60.mp4"), "renders read the library copy"
+    assert [s.path for s in ledger.sightings(portrait.asset_id)] == [str(card / "android_portrait_4k60.mp4")]
+    assert not partials(lib)
+    assert mhl_verify(lib / "samples").returncode == 0
+
+
+def test_single_file_goes_under_its_folder_name_and_in_place_copies_nothing(tmp_path: Path, ledger: Ledger,
+                                                                           home: Path) -> None:
+    clip = make_wav(tmp_path / "A002_card" / "sub" / "take 1.wav")
+    other = make_wav(tmp_path / "elsewhere" / "take 2.wav", seed=2)
+    lib = home / "library"
+    report = ingest([clip], ledger, scene_ids=set(), library=lib)
+    assert Path(report.ingested[0]["library_path"]) == lib / "sub" / "take 1.wav"
+    assert (lib / "sub" / "ascmhl" / "ascmhl_chain.xml").is_file()
+    in_place = ingest([other], ledger, scene_ids=set(), library=None)
+    (x,) = in_place.ingested
+    assert x["library_path"] is None
+    assert ledger.asset_by_sha256(x["sha256"]).path == str(other), "in place: the master is the file itself"
+    assert not (lib / "elsewhere").exists()
+
+
+def test_damaged_copy_is_retried_once_then_reported(tmp_path: Path, ledger: Ledger, home: Path) -> None:
+    card = tmp_path / "B001"
+    clip = make_wav(card / "interview.wav", seconds=1)
+    lib = home / "library"
+    damaged: list[int] = []
+
+    def flip_one_byte(partial: Path, attempt: int, every_time: bool) -> None:
+        if attempt == 1 or every_time:
+            os.chmod(partial, 0o644)
+            with open(partial, "r+b") as f:  # a bit flipped on the way to the disk
+                f.seek(1000)
+                b = f.read(1)
+                f.seek(1000)
+                f.write(bytes([b[0] ^ 0x01]))
+            damaged.append(attempt)
+
+    once = ingest([card], ledger, scene_ids=set(), library=lib,
+                  after_write=lambda p, n: flip_one_byte(p, n, every_time=False))
+    assert damaged == [1] and len(once.ingested) == 1, "the second attempt succeeded"
+    assert digest_file(lib / "B001" / "interview.wav").sha256 == digest_file(clip).sha256
+
+    damaged.clear()
+    card2 = tmp_path / "B002"
+    clip2 = make_wav(card2 / "interview.wav", seconds=1, seed=7)
+    before = state(card2)
+    always = ingest([card2], ledger, scene_ids=set(), library=lib,
+                    after_write=lambda p, n: flip_one_byte(p, n, every_time=True))
+    assert damaged == [1, 2]
+    assert not always.ingested and not always.duplicates
+    (q,) = always.quarantined
+    assert q["path"] == str(clip2) and q["reason"].startswith("copy failed verification")
+    assert "library_path" not in q
+    assert not (lib / "B002" / "interview.wav").exists(), "no file under a final name"
+    assert not partials(lib)
+    assert state(card2) == before
+    assert [r.reason for r in ledger.quarantined()][-1].startswith("copy failed verification")
+    assert ledger.asset_by_sha256(digest_file(clip2).sha256) is None
+
+
+def test_verified_copy_unit(tmp_path: Path) -> None:
+    src = make_wav(tmp_path / "src.wav")
+    os.utime(src, ns=(1_500_000_000_000_000_000, 1_500_000_000_123_456_789))
+    out = verified_copy(src, tmp_path / "dst.wav")
+    assert out.path == tmp_path / "dst.wav" and out.attempts == 1
+    assert out.path.stat().st_mtime_ns == 1_500_000_000_123_456_789
+    assert xxh128_file(out.path) == (out.digest.xxh128, out.digest.size)
+    declined = verified_copy(src, tmp_path / "no.wav", keep=lambda d: False)
+    assert declined.path is None and not (tmp_path / "no.wav").exists() and not partials(tmp_path)
+
+    def truncate(p: Path, attempt: int) -> None:
+        os.truncate(p, 10)
+
+    with pytest.raises(CopyVerificationFailed):
+        verified_copy(src, tmp_path / "bad.wav", after_write=truncate)
+    assert not (tmp_path / "bad.wav").exists() and not partials(tmp_path)
+
+
+def test_abandoned_partial_is_removed_but_a_live_one_is_not(tmp_path: Path) -> None:
+    import fcntl
+
+    dead = tmp_path / f".dead{PARTIAL_SUFFIX}"
+    dead.write_bytes(b"x" * 100)
+    live = tmp_path / f".live{PARTIAL_SUFFIX}"
+    fd = os.open(live, os.O_WRONLY | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        # flock is per open file: a child process stands in for the other ingest.
+        code = "import sys; from pathlib import Path; from assets_manifest.copying import remove_abandoned_partials;" \
+               f" print(remove_abandoned_partials(Path({str(tmp_path)!r})))"
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert p.stdout.strip() == "1", p.stderr
+    finally:
+        os.close(fd)
+    assert not dead.exists() and live.exists()
+    assert remove_abandoned_partials(tmp_path) == 1 and not live.exists()
+
+
+def test_unrecorded_verified_copy_is_kept_without_copying_again(tmp_path: Path, ledger: Ledger, home: Path) -> None:
+    """What a run killed between naming the copy and writing the ledger leaves behind."""
+    card = tmp_path / "C001"
+    clip = make_wav(card / "ambience.wav", seconds=0.5)
+    lib = home / "library"
+    left = lib / "C001" / "ambience.wav"
+    left.parent.mkdir(parents=True)
+    shutil.copy2(clip, left)
+    inode = left.stat().st_ino
+    report = ingest([card], ledger, scene_ids=set(), library=lib)
+    (x,) = report.ingested
+    assert x["library_path"] == str(left) and left.stat().st_ino == inode, "kept, not copied again"
+    assert mhl_verify(lib / "C001").returncode == 0
+
+    # A file of the same size but other bytes at that name is not adopted: the new one gets its own name.
+    card2 = tmp_path / "C001-b" / "C001"
+    other = make_wav(card2 / "ambience.wav", seconds=0.5, seed=9)
+    again = ingest([card2], ledger, scene_ids=set(), library=lib)
+    (y,) = again.ingested
+    assert y["library_path"] == str(lib / "C001" / "ambience (2).wav")
+    assert digest_file(Path(y["library_path"])).sha256 == digest_file(other).sha256
+    assert left.stat().st_ino == inode
+
+
+def test_duplicates_are_not_copied_and_a_lost_master_is_copied_again(tmp_path: Path, ledger: Ledger,
+                                                                     home: Path) -> None:
+    lib = home / "library"
+    card = tmp_path / "D001"
+    clip = make_wav(card / "a.wav")
+    first = ingest([card], ledger, scene_ids=set(), library=lib)
+    master = Path(first.ingested[0]["library_path"])
+    backup = tmp_path / "D001-backup"
+    backup.mkdir()
+    shutil.copy2(clip, backup / "a copy.wav")
+    dup = ingest([backup], ledger, scene_ids=set(), library=lib)
+    assert [d["asset_id"] for d in dup.duplicates] == [first.ingested[0]["asset_id"]]
+    assert not (lib / "D001-backup").exists(), "the same bytes are one asset, held once"
+    assert len(ledger.sightings(first.ingested[0]["asset_id"])) == 2
+
+    master.unlink()  # the library lost it (a deleted file, a failed drive)
+    repaired = ingest([card], ledger, scene_ids=set(), library=lib)
+    (d,) = repaired.duplicates
+    assert d["repaired"] is True and d["library_path"] == str(master)
+    assert digest_file(master).sha256 == first.ingested[0]["sha256"]
+    result = verify_library(ledger, lib)
+    assert result["mismatched"] == [] and result["missing"] == []
+    assert mhl_verify(lib / "D001").returncode == 0
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from assets_manifest.ingest import ingest
+    from assets_manifest.ledger import Ledger
+    from assets_manifest.settings import LedgerSettings
+    home, card = Path(sys.argv[1]), Path(sys.argv[2])
+    ledger = Ledger.open(LedgerSettings(home=home))
+    ingest([card], ledger, scene_ids=set(), library=home / "library")
+""")
+
+
+def _big_wav(path: Path, megabytes: int) -> Path:
+    """A valid WAV of `megabytes` MB of noise, written in chunks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(42)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        for _ in range(megabytes // 8):
+            w.writeframes(rng.randbytes(8 * 1024 * 1024))
+    return path
+
+
+def _partial_size(lib: Path) -> int | None:
+    """The size of the partial copy being written right now, if any (it may vanish while we look)."""
+    try:
+        sizes = [p.stat().st_size for p in partials(lib)]
+    except FileNotFoundError:
+        return None
+    return max(sizes, default=None)
+
+
+def test_kill_9_mid_copy_then_the_same_ingest_finishes(tmp_path: Path, home: Path) -> None:
+    card = tmp_path / "E001"
+    small = make_wav(card / "a_small.wav")
+    big = _big_wav(card / "b_big.wav", 320)
+    before = state(card)
+    lib = home / "library"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(home), str(card)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen = _partial_size(lib)
+        if seen is not None and seen > 1_000_000:  # the big file's copy, not a_small's
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout=60)
+    assert seen is not None and seen > 1_000_000, f"the big file's copy was never caught: {proc.stderr.read()!r}"
+    assert proc.returncode == -signal.SIGKILL
+
+    ledger = Ledger.open(LedgerSettings(home=home))
+    try:
+        assert not (lib / "E001" / "b_big.wav").exists(), "no file under its final name"
+        assert {a.name for a in ledger.assets()} == {"a_small.wav"}, "the ledger calls nothing incomplete done"
+        assert partials(lib), "the partial copy stays until the next run"
+        small_copy = lib / "E001" / "a_small.wav"
+        small_inode = small_copy.stat().st_ino
+
+        report = ingest([card], ledger, scene_ids=set(), library=lib)
+        assert [Path(x["path"]).name for x in report.ingested] == ["b_big.wav"]
+        assert [Path(x["path"]).name for x in report.duplicates] == ["a_small.wav"]
+        assert small_copy.stat().st_ino == small_inode, "what was verified is not copied again"
+        assert not partials(lib)
+        assert xxh128_file(lib / "E001" / "b_big.wav") == xxh128_file(big)
+        assert state(card) == before
+        result = verify_library(ledger, lib)
+        assert result["checked"] == 2 and result["mismatched"] == [] and result["missing"] == []
+        check = mhl_verify(lib / "E001")
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        ledger.close()
+    assert small.exists()
