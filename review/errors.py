@@ -36,3 +36,53 @@ class PacketWriteFailed(ReviewError):
         self.target = target
         self.reason = reason
         super().__init__(f"packet {target.name}: could not be written ({reason}); previous packet kept")
+
+
+class NotesRefused(ReviewError):
+    """A reviewer's notes file was not taken into the ledger; nothing of it was written."""
+
+    def __init__(self, file: str, field: str, message: str) -> None:
+        self.file = file
+        self.field = field
+        self.message = message
+        super().__init__(f"notes file {file}: {field}: {message}; nothing imported")
+
+
+class NotesUnreadable(NotesRefused):
+    """The notes file cannot be read, or is too large to be one."""
+
+
+class NotesNotJson(NotesRefused):
+    """The notes file is not UTF-8 JSON."""
+
+
+class NotesWrongSchema(NotesRefused):
+    """The file is not a docfilm notes file of a version this docfilm reads."""
+
+
+class NotesTampered(NotesRefused):
+    """The file's content does not match its integrity digest."""
+
+
+class NotesInvalid(NotesRefused):
+    """A field has the wrong type or shape, or disagrees with another."""
+
+
+class NotesForAnotherFilm(NotesRefused):
+    """The notes were written in a packet of another film."""
+
+
+class NotesUnknownTarget(NotesRefused):
+    """A note names a scene or clip the film or ledger does not have."""
+
+
+class NotesConflict(NotesRefused):
+    """A note id was imported before with different content."""
+
+
+class PacketNotFound(ReviewError):
+    """A folder given to verify holds no readable packet manifest."""
+
+    def __init__(self, folder: Path, reason: str) -> None:
+        self.folder = folder
+        super().__init__(f"{folder}: not a docfilm packet ({reason}); expected manifest.json beside index.html")

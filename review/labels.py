@@ -134,3 +134,61 @@ def frames_to_minutes_seconds(frames: int, fps: Fraction | int) -> str:
 def rescale_frames(frames: int, rate: Fraction, to_fps: Fraction | int) -> int:
     """A frame count at `rate` expressed at `to_fps`, rounded to the nearest frame (via opentime)."""
     return round(opentime.RationalTime(frames, float(rate)).value_rescaled_to(float(to_fps)))
+
+
+_NTSC_RATES = frozenset(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
+_DROP_FRAME_RATES = frozenset({Fraction(30000, 1001), Fraction(60000, 1001)})
+
+
+def timecode_rate(rate: Fraction) -> Fraction:
+    """The rate timecode counts at: the clip's own for integer and NTSC rates, else rounded (as ffmpeg does)."""
+    if rate.denominator == 1 or rate in _NTSC_RATES:
+        return rate
+    return Fraction(max(1, round(rate)))
+
+
+def source_timecode(start: str | None, frame: int, fps: str | None) -> str | None:
+    """The source timecode `frame` frames after `start` (00:00:00:00 when absent), via opentime.
+
+    One frame of the clip is one timecode frame. Drop-frame only when `start` is written with ';' at
+    29.97 or 59.94, as the camera wrote it; None when the rate is unreadable or `start` is not a timecode.
+    """
+    rate = parse_rate(fps)
+    if rate is None or frame < 0:
+        return None
+    counting = timecode_rate(rate)
+    tc_rate = float(counting)
+    first = start or "00:00:00:00"
+    drop = ";" in first and counting in _DROP_FRAME_RATES
+    try:
+        begin = opentime.from_timecode(first, tc_rate)
+    except (ValueError, RuntimeError):
+        return None
+    return opentime.RationalTime(begin.value + frame, tc_rate).to_timecode(tc_rate, drop)
+
+
+REVIEW_STATES: dict[str, Label] = {
+    "approved": Label("Đã duyệt", "Approved"),
+    "changes-requested": Label("Cần sửa", "Changes requested"),
+    "no-review": Label("Chưa có ý kiến", "No review yet"),
+}
+
+VERDICTS: dict[str, Label] = {
+    "comment": Label("Góp ý", "Comment"),
+    "approve": Label("Duyệt", "Approve"),
+    "changes-requested": Label("Cần sửa", "Changes requested"),
+}
+
+QC_KINDS: dict[str, Label] = {
+    "black": Label("Hình đen", "Black frames"),
+    "freeze": Label("Hình đứng", "Frozen picture"),
+    "frozen": Label("Hình đứng", "Frozen picture"),
+    "silence": Label("Mất tiếng", "Silence"),
+    "silent": Label("Mất tiếng", "Silence"),
+    "loudness": Label("Độ lớn âm thanh", "Loudness"),
+    "true-peak": Label("Đỉnh thực", "True peak"),
+    "true_peak": Label("Đỉnh thực", "True peak"),
+    "peak": Label("Đỉnh thực", "True peak"),
+    "decode": Label("Lỗi giải mã", "Decode errors"),
+    "duration": Label("Thời lượng", "Duration"),
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,9 @@ class ClipRecord:
 
     `duration_frames` is counted at `fps` (a rational rate written "25/1" or "30000/1001").
     `proxy`/`poster` are local files; review copies or hard-links them into the packet and never
-    shows their paths. `proxy_state` is "done", "failed" or None (not rendered yet).
+    shows their paths. `proxy_state` is "done", "failed" or None (not rendered yet). `qc` is the render's
+    QC record (renders' Proxy.qc JSON) and `contact_sheet` a picture of frames from the clip, when the
+    render made them; the packet shows QC flags and the contact sheet when present.
     """
 
     asset_id: str
@@ -31,6 +34,8 @@ class ClipRecord:
     poster: Path | None
     proxy_state: str | None
     proxy_reason: str | None
+    qc: dict[str, Any] | None = None
+    contact_sheet: Path | None = None
 
     @property
     def has_done_proxy(self) -> bool:

@@ -9,14 +9,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ReviewSettings(BaseSettings):
-    """Packet location: DOCFILM_HOME/packets unless DOCFILM_PACKETS_DIR names another folder."""
+    """Packet location (DOCFILM_HOME/packets unless DOCFILM_PACKETS_DIR) and whether a hosted copy is published."""
 
     model_config = SettingsConfigDict(env_prefix="DOCFILM_", extra="ignore")
 
-    home: Path = Field(Path(".docfilm"), description="Data dir: ledger, renders, packets, embedded S3 data.")
+    home: Path = Field(default=Path(".docfilm"), description="Data dir: ledger, renders, packets, embedded S3 data.")
     packets_dir: Path | None = Field(
-        None,
+        default=None,
         description="Folder receiving <film id>/index.html and <film id>.zip; default DOCFILM_HOME/packets.",
+    )
+    packet_hosted: bool = Field(
+        default=True,
+        description="Also publish the hosted packet (index.html and media in S3, presigned links; lifetime "
+        "DOCFILM_S3_PRESIGN_EXPIRY_DAYS) when the packet is built by the packet flow.",
     )
 
     def packet_root(self) -> Path:

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Any
 from review.coverage import assign_clips
 from review.labels import (
     MILESTONE_STATES,
+    REVIEW_STATES,
     SCENE_STATES,
+    VERDICTS,
     days_left_label,
     frames_to_minutes_seconds,
     lookup,
     parse_rate,
     rescale_frames,
 )
+from review.notes import ReviewNote, notes_by_scene, scene_review_states
 from review.records import ClipRecord
 
 if TYPE_CHECKING:
@@ -59,16 +62,35 @@ def _milestone_entry(milestone: Milestone, as_of: date) -> dict[str, Any]:
     }
 
 
-def status_report(film: Film, clips: Iterable[ClipRecord], as_of: date) -> dict[str, Any]:
+def _note_entry(note: ReviewNote) -> dict[str, Any]:
+    return {
+        "id": note.note_id,
+        "reviewer": note.reviewer,
+        "verdict": note.verdict,
+        "asset_id": note.asset_id,
+        "timecode": note.timecode,
+        "text": note.text,
+        "written_at": note.written_at.isoformat(),
+    }
+
+
+def status_report(
+    film: Film, clips: Iterable[ClipRecord], as_of: date, notes: Iterable[ReviewNote] = ()
+) -> dict[str, Any]:
     """The `docfilm status --json` object for `film` and the ledger's `clips` on `as_of`.
 
     Milestone state is "upcoming" (days_left > 0), "due-today" (0), "overdue" (days_left < 0, negative) or
     "no-date" (days_left null). A scene is ready, and counts in its theme's `ready`, when each of its shots
     has at least one clip whose proxy is done; a scene without shots is ready once it has one clip with a
     done proxy (see `review.coverage.Coverage`). Per scene, `assets` counts its clips and `proxies` those
-    with a done proxy. Clips that belong to no scene of the film are listed under `unassigned`.
+    with a done proxy. Clips that belong to no scene of the film are listed under `unassigned`. Reviewers'
+    imported `notes` are listed per scene (`notes`) with the scene's `review` state: "approved",
+    "changes-requested" or "no-review" (see `review.notes.scene_review_states`).
     """
     coverage = assign_clips(film, clips)
+    notes = [n for n in notes if n.film_id == film.film.id]
+    grouped = notes_by_scene(notes)
+    reviews = scene_review_states(notes)
     scenes_out: list[dict[str, Any]] = []
     ready_by_theme: dict[str, int] = {}
     count_by_theme: dict[str, int] = {}
@@ -93,6 +115,8 @@ def status_report(film: Film, clips: Iterable[ClipRecord], as_of: date) -> dict[
                 "footage_frames": footage_frames(scene_clips, film.film.fps),
                 "shots": len(scene.shots),
                 "shots_covered": len(footage.covered_shots()),
+                "review": reviews.get(scene.id, "no-review"),
+                "notes": [_note_entry(n) for n in grouped.get(scene.id, [])],
             }
         )
     themes_out = [
@@ -166,10 +190,14 @@ def status_table(report: dict[str, Any]) -> RenderableType:
     scenes.add_column("Bản xem / Proxies", justify="right")
     scenes.add_column("Dự kiến / Planned", justify="right")
     scenes.add_column("Sẵn sàng / Ready")
+    scenes.add_column("Ý kiến / Review")
     for s in report["scenes"]:
         shots = f"{s['shots_covered']}/{s['shots']}" if "shots" in s else "—"
         planned = frames_to_minutes_seconds(s["planned_frames"], fps) if "planned_frames" in s else "—"
         ready = "có / yes" if s.get("ready") else "chưa / not yet"
+        review = lookup(REVIEW_STATES, s.get("review", "no-review")).both()
+        if s.get("notes"):
+            review += f" ({len(s['notes'])})"
         scenes.add_row(
             Text(s["id"]),
             both(s.get("title_vi", ""), s.get("title_en", "")),
@@ -179,9 +207,23 @@ def status_table(report: dict[str, Any]) -> RenderableType:
             str(s["proxies"]),
             planned,
             ready,
-            style="green" if s.get("ready") else "",
+            review,
+            style="red" if s.get("review") == "changes-requested" else "green" if s.get("ready") else "",
         )
     parts: list[RenderableType] = [milestones, themes, scenes]
+    noted = [s for s in report["scenes"] if s.get("notes")]
+    if noted:
+        notes = Table(title="Ý kiến người duyệt / Reviewers' notes", title_justify="left")
+        notes.add_column("Cảnh / Scene")
+        notes.add_column("Người góp ý / Reviewer")
+        notes.add_column("Đánh giá / Verdict")
+        notes.add_column("TC")
+        notes.add_column("Nội dung / Note")
+        for s in noted:
+            for n in s["notes"]:
+                notes.add_row(Text(s["id"]), Text(n["reviewer"]), lookup(VERDICTS, n["verdict"]).both(),
+                              Text(n["timecode"] or "—"), Text(n["text"]))
+        parts.append(notes)
     if report.get("unassigned"):
         unassigned = Table(title="Chưa gán cảnh / Unassigned", title_justify="left")
         unassigned.add_column("Tư liệu / Clip")

@@ -1,0 +1,47 @@
+"""The hosted copy of a packet: the same page with every media link a presigned URL, and its object keys.
+
+Review signs nothing itself: the caller (the packet flow) passes a `HostedLinks` whose `sign` turns a
+packet file name into a URL (a presigned s3v4 GET of `hosted_key(film_id, name)`), valid until `expires`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from review.labels import Label, date_label
+
+HOSTED_PREFIX = "packets"
+# Vietnam keeps UTC+7 all year, so a fixed offset needs no tz database.
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+
+
+@dataclass(frozen=True)
+class HostedLinks:
+    """How the hosted page links packet file `name`: `sign(name)` gives its URL, valid until `expires` (aware)."""
+
+    sign: Callable[[str], str]
+    expires: datetime
+
+
+def hosted_key(film_id: str, name: str) -> str:
+    """Object key of packet file `name` (e.g. "media/x.mp4") in the hosted copy of `film_id`'s packet."""
+    return f"{HOSTED_PREFIX}/{film_id}/{name}"
+
+
+def expiry_label(expires: datetime) -> Label:
+    """When the links stop working, in Vietnam time: "10:00 ngày 03/06/2019" / "3 June 2019, 10:00"."""
+    local = expires.astimezone(VIETNAM_TIME)
+    day = date_label(local.date())
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    return Label(f"{clock} ngày {day.vi} (giờ Việt Nam)", f"{day.en}, {clock} (Vietnam time, UTC+7)")
+
+
+def origin_of(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, for the page's Content-Security-Policy; None otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"

@@ -1,0 +1,310 @@
+"""Reviewers' notes: the file a packet exports, its validation, and each scene's review state.
+
+A notes file is self-describing JSON written by the packet's page:
+
+    {"schema": "docfilm.review-notes", "version": 1, "film": "<film id>", "packet_id": "...",
+     "manifest_sha256": "<hex>", "reviewer": "...", "exported_at": "<ISO 8601 UTC>",
+     "notes": [{"id", "scene", "asset", "verdict", "text", "frame", "timecode", "fps", "written_at",
+                "packet_id"}, ...],
+     "integrity": {"algorithm": "sha256", "digest": "<hex>"}}
+
+`integrity.digest` is the SHA-256 of the canonical JSON of everything but `integrity` (keys sorted, no
+spaces, UTF-8, non-ASCII kept as is: `canonical_json`). It catches a file damaged or edited by hand; it
+proves nothing about who wrote it. `frame` counts frames from the clip's first frame at its own rate and
+`timecode` is the source timecode of that frame; both are null for a note on a whole scene.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from review.errors import (
+    NotesConflict,
+    NotesForAnotherFilm,
+    NotesInvalid,
+    NotesNotJson,
+    NotesTampered,
+    NotesUnknownTarget,
+    NotesUnreadable,
+    NotesWrongSchema,
+)
+from review.labels import parse_rate, source_timecode
+from review.records import ClipRecord
+
+if TYPE_CHECKING:
+    from storyboard.models import Film
+
+NOTES_SCHEMA = "docfilm.review-notes"
+NOTES_VERSION = 1
+MAX_NOTES_FILE_BYTES = 20 * 1024 * 1024
+VERDICTS = ("comment", "approve", "changes-requested")
+_HEX64 = r"^[0-9a-f]{64}$"
+_TIMECODE = r"^\d{2}:\d{2}:\d{2}[:;]\d{2,3}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NoteEntry(_Strict):
+    """One note as the packet wrote it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{7,63}$", description="Unique id made by the browser.")
+    scene: str = Field(min_length=1, max_length=32, description="Scene id the note is about.")
+    asset: str | None = Field(max_length=64, description="Clip (asset id) the note is about; null for the scene.")
+    verdict: Literal["comment", "approve", "changes-requested"]
+    text: str = Field(max_length=20_000)
+    frame: int | None = Field(ge=0, description="Frame from the clip's start, at the clip's rate.")
+    timecode: str | None = Field(pattern=_TIMECODE, description="Source timecode of that frame.")
+    fps: str | None = Field(pattern=r"^\d{1,6}(/\d{1,6})?$", description="The clip's rate, e.g. 25/1.")
+    written_at: AwareDatetime
+    packet_id: str = Field(min_length=1, max_length=200, description="Packet the note was written in.")
+
+
+class Integrity(_Strict):
+    """Digest of the file's canonical content."""
+
+    algorithm: Literal["sha256"]
+    digest: str = Field(pattern=_HEX64)
+
+
+class NotesFile(_Strict):
+    """A whole exported notes file."""
+
+    schema_tag: Literal["docfilm.review-notes"] = Field(alias="schema")
+    version: Literal[1]
+    film: str = Field(min_length=1, max_length=128)
+    packet_id: str = Field(min_length=1, max_length=200)
+    manifest_sha256: str = Field(pattern=_HEX64)
+    reviewer: str = Field(min_length=1, max_length=200)
+    exported_at: AwareDatetime
+    notes: list[NoteEntry] = Field(max_length=100_000)
+    integrity: Integrity
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    """A note as the ledger keeps it and the packet and status show it (text NFC)."""
+
+    note_id: str
+    film_id: str
+    scene_id: str
+    asset_id: str | None
+    reviewer: str
+    verdict: str
+    text: str
+    frame: int | None
+    timecode: str | None
+    fps: str | None
+    written_at: datetime
+    packet_id: str
+    manifest_sha256: str
+    source_file: str
+    file_sha256: str
+
+    def same_note(self, other: ReviewNote) -> bool:
+        """Whether two records say the same thing (the file they came in does not matter)."""
+        fields = ("note_id", "film_id", "scene_id", "asset_id", "reviewer", "verdict", "text", "frame",
+                  "timecode", "written_at")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Keys sorted, no whitespace, UTF-8 with non-ASCII as is: the bytes the integrity digest covers."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def notes_digest(document: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of a notes document's canonical JSON without its `integrity` member."""
+    return hashlib.sha256(canonical_json({k: v for k, v in document.items() if k != "integrity"})).hexdigest()
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _field_of(error: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for part in error.get("loc", ()):
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+        else:
+            parts.append(str(part))
+    return ".".join(parts) or "(file)"
+
+
+def read_notes_file(path: Path) -> tuple[NotesFile, str]:
+    """Parse and check a notes file on its own; returns it with the file's SHA-256.
+
+    Raises a NotesRefused subclass naming the file and the field: unreadable or too large, not JSON,
+    not a docfilm notes file (schema tag or version), digest mismatch (damaged or edited), or a field of
+    the wrong type or shape.
+    """
+    name = path.name
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTES_FILE_BYTES:
+            raise NotesUnreadable(name, "(file)", f"{size} bytes; a notes file is at most {MAX_NOTES_FILE_BYTES}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NotesUnreadable(name, "(file)", exc.strerror or str(exc)) from exc
+    file_sha256 = hashlib.sha256(raw).hexdigest()
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NotesNotJson(name, "(file)", f"not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise NotesNotJson(name, "(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(document, dict):
+        raise NotesWrongSchema(name, "(file)", f"expected a JSON object, found {type(document).__name__}")
+    if document.get("schema") != NOTES_SCHEMA:
+        raise NotesWrongSchema(name, "schema", f"expected {NOTES_SCHEMA!r}, found {document.get('schema')!r}")
+    if document.get("version") != NOTES_VERSION:
+        raise NotesWrongSchema(
+            name, "version", f"expected {NOTES_VERSION}, found {document.get('version')!r} (made by another docfilm?)"
+        )
+    integrity = document.get("integrity")
+    claimed = integrity.get("digest") if isinstance(integrity, dict) else None
+    if not isinstance(claimed, str):
+        raise NotesInvalid(name, "integrity.digest", "missing; expected the SHA-256 the packet wrote")
+    try:
+        actual = notes_digest(document)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise NotesInvalid(name, "(file)", f"cannot be put in canonical form: {exc}") from exc
+    if actual != claimed:
+        raise NotesTampered(
+            name, "integrity.digest",
+            f"the content's SHA-256 is {actual}, the file says {claimed}: the file was changed after export",
+        )
+    try:
+        notes_file = NotesFile.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise NotesInvalid(name, _field_of(first), str(first.get("msg", "invalid"))) from exc
+    if not notes_file.reviewer.strip():
+        raise NotesInvalid(name, "reviewer", "empty; expected the reviewer's name")
+    return notes_file, file_sha256
+
+
+def check_notes(
+    notes_file: NotesFile, film: Film, clips: Iterable[ClipRecord], source_name: str, file_sha256: str
+) -> list[ReviewNote]:
+    """The file's notes as ledger records, once every one is shown to belong to this film and ledger.
+
+    Refused (nothing returned) when the file is for another film, a note names a scene not in the film or a
+    clip not in the ledger, a clip note's timecode is not the one its frame gives, or an id is repeated.
+    """
+    if notes_file.film != film.film.id:
+        raise NotesForAnotherFilm(
+            source_name, "film", f"written for film {notes_file.film!r}; this ledger is for {film.film.id!r}"
+        )
+    scene_ids = {scene.id for scene in film.scenes}
+    by_id = {clip.asset_id: clip for clip in clips}
+    seen: set[str] = set()
+    out: list[ReviewNote] = []
+    for n, note in enumerate(notes_file.notes):
+        where = f"notes[{n}]"
+        if note.id in seen:
+            raise NotesInvalid(source_name, f"{where}.id", f"{note.id!r} appears twice")
+        seen.add(note.id)
+        if note.scene not in scene_ids:
+            raise NotesUnknownTarget(source_name, f"{where}.scene", f"no scene {note.scene!r} in film {film.film.id}")
+        if note.asset is not None:
+            clip = by_id.get(note.asset)
+            if clip is None:
+                raise NotesUnknownTarget(source_name, f"{where}.asset", f"no clip {note.asset!r} in the ledger")
+            if note.frame is not None:
+                if note.fps is None or parse_rate(note.fps) != parse_rate(clip.fps):
+                    raise NotesInvalid(source_name, f"{where}.fps",
+                                       f"{note.fps!r}; clip {clip.asset_id} runs at {clip.fps}")
+                expected = source_timecode(clip.start_timecode, note.frame, clip.fps)
+                if note.timecode != expected:
+                    raise NotesInvalid(
+                        source_name, f"{where}.timecode",
+                        f"{note.timecode!r}; frame {note.frame} of clip {clip.asset_id} is {expected}",
+                    )
+        elif note.frame is not None or note.timecode is not None:
+            raise NotesInvalid(source_name, f"{where}.frame", "a timecode needs a clip (asset)")
+        out.append(
+            ReviewNote(
+                note_id=note.id,
+                film_id=notes_file.film,
+                scene_id=note.scene,
+                asset_id=note.asset,
+                reviewer=_nfc(notes_file.reviewer.strip()),
+                verdict=note.verdict,
+                text=_nfc(note.text),
+                frame=note.frame,
+                timecode=note.timecode,
+                fps=note.fps,
+                written_at=note.written_at,
+                packet_id=note.packet_id,
+                manifest_sha256=notes_file.manifest_sha256,
+                source_file=source_name,
+                file_sha256=file_sha256,
+            )
+        )
+    return out
+
+
+def new_notes(incoming: Iterable[ReviewNote], stored: Iterable[ReviewNote], source_name: str) -> list[ReviewNote]:
+    """The incoming notes not yet stored; NotesConflict when a stored id now says something else."""
+    known = {note.note_id: note for note in stored}
+    fresh: list[ReviewNote] = []
+    for note in incoming:
+        before = known.get(note.note_id)
+        if before is None:
+            fresh.append(note)
+        elif not before.same_note(note):
+            raise NotesConflict(
+                source_name, "notes.id",
+                f"note {note.note_id} was imported before from {before.source_file} with other content",
+            )
+    return fresh
+
+
+REVIEW_STATES = ("approved", "changes-requested", "no-review")
+
+
+def scene_review_states(notes: Iterable[ReviewNote]) -> dict[str, str]:
+    """Each scene's review state: "changes-requested", "approved" or "no-review" (scenes without notes absent).
+
+    Per reviewer only their latest verdict on the scene counts (a note on the scene or on one of its clips;
+    comments carry no verdict). The scene asks for changes when any reviewer's latest verdict does, and is
+    approved when every reviewer who gave a verdict approved it.
+    """
+    latest: dict[tuple[str, str], ReviewNote] = {}
+    scenes: set[str] = set()
+    for note in notes:
+        scenes.add(note.scene_id)
+        if note.verdict == "comment":
+            continue
+        key = (note.scene_id, note.reviewer.casefold())
+        current = latest.get(key)
+        if current is None or (note.written_at, note.note_id) > (current.written_at, current.note_id):
+            latest[key] = note
+    states = dict.fromkeys(scenes, "no-review")
+    for (scene_id, _), note in sorted(latest.items()):
+        if note.verdict == "changes-requested":
+            states[scene_id] = "changes-requested"
+        elif states[scene_id] != "changes-requested":
+            states[scene_id] = "approved"
+    return states
+
+
+def notes_by_scene(notes: Iterable[ReviewNote]) -> dict[str, list[ReviewNote]]:
+    """Notes grouped by scene, oldest first."""
+    out: dict[str, list[ReviewNote]] = {}
+    for note in sorted(notes, key=lambda n: (n.written_at, n.note_id)):
+        out.setdefault(note.scene_id, []).append(note)
+    return out
