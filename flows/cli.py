@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -153,10 +153,13 @@ def storyboard_check(
 def ingest(
     sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage (read only).")],
     scene: Annotated[str | None, typer.Option("--scene", help="Assign every file to this scene id.")] = None,
+    in_place: Annotated[bool, typer.Option(
+        "--in-place", help="The footage already sits on managed storage: record it where it is, copy nothing.")
+    ] = False,
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hash, probe and record footage in the ledger; unreadable files are quarantined with a reason."""
+    """Verified offload into the library (DOCFILM_LIBRARY) with ASC MHL; unreadable files are quarantined."""
     with _errors():
         ws = Workspace(film_path(film))
         ws.film  # noqa: B018  (validate the storyboard before anything is written)
@@ -166,7 +169,7 @@ def ingest(
         if scene is not None and scene not in ws.scene_ids():
             _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
         report = _flows().ingest_flow([str(s.absolute()) for s in sources], scene=scene,
-                                      film=str(ws.film_file))
+                                      film=str(ws.film_file), in_place=in_place)
     _emit(report, as_json, _print_ingest)
     raise typer.Exit(EXIT_PARTIAL if report["quarantined"] else EXIT_OK)
 
@@ -180,6 +183,8 @@ def _print_ingest(r: dict[str, Any]) -> None:
         out.print(f"duplicate {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
     for x in r["quarantined"]:
         out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    for g in r.get("mhl_generations", []):
+        out.print(f"ASC MHL   {g}", markup=False, soft_wrap=True)
     out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} duplicates, "
               f"{len(r['quarantined'])} quarantined")
 
@@ -187,13 +192,13 @@ def _print_ingest(r: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- render
 @app.command()
 def render(
-    all_: Annotated[bool, typer.Option("--all", help="Render every video asset, stale or not.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Render every asset again, stale or not.")] = False,
     scene: Annotated[str | None, typer.Option("--scene", help="Only this scene's assets.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render review proxies (H.264 960x540, burnt-in timecode) for stale assets."""
+    """Render proxies (H.264 960x540, burnt-in timecode), posters, contact sheets and QC for stale assets."""
     with _errors():
         ws = Workspace(film_path(film))
         ws.film  # noqa: B018
@@ -201,9 +206,22 @@ def render(
 
         ffmpeg_exe()
         font_file()
-        state = _flows().render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
-                                     return_state=True)
-        result = state.result()
+        from .steps import render_plan
+
+        todo, skipped = render_plan(ws, everything=all_, scene=scene)
+        if not todo:
+            # Decided from one ledger query without starting Prefect (5-15 s a process) or ffmpeg; the render
+            # flow itself answers the same way (state SKIPPED) when a deployment runs it.
+            err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
+            result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
+        else:
+            from .progress import RichRenderProgress, reporting
+
+            bars = RichRenderProgress(err) if err.is_terminal else None
+            with bars or nullcontext(), reporting(bars):
+                state = _flows().render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
+                                             return_state=True)
+            result = state.result()
     _emit(result, as_json, _print_render)
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
 
@@ -211,6 +229,8 @@ def render(
 def _print_render(r: dict[str, Any]) -> None:
     for x in r["rendered"]:
         out.print(f"rendered  {x['asset_id']}  {x['proxy']}", markup=False, soft_wrap=True)
+        for flag in (x.get("qc") or {}).get("flags") or []:
+            out.print(f"  QC {flag['rule']}: {flag['message']}", markup=False, soft_wrap=True)
     for x in r["failed"]:
         out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
     out.print(f"{len(r['rendered'])} rendered, {r['skipped']} up to date, {len(r['failed'])} failed")
@@ -238,15 +258,98 @@ def _print_upload(r: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- packet
 @app.command()
-def packet(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False) -> None:
-    """Build the review packet (folder + zip) and print the path of its index.html."""
+def packet(
+    as_of: AsOfOpt = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+    verify: Annotated[Path | None, typer.Option(
+        "--verify", help="Check a packet folder against its manifest.json instead of building (exit 1 on any "
+        "mismatched, missing or extra file).", file_okay=False)] = None,
+    hosted: Annotated[bool | None, typer.Option(
+        "--hosted/--no-hosted", help="Publish the hosted copy to S3 (default: DOCFILM_PACKET_HOSTED, on).")] = None,
+) -> None:
+    """Build the review packet (folder + zip, and its hosted copy in S3) and print where to open it."""
+    if verify is not None:
+        _verify_packet(verify, as_json)
+        return
     day = _parse_date(as_of)
     with _errors():
         ws = Workspace(film_path(film))
         ws.film  # noqa: B018
-        result = _flows().packet_flow(as_of=day, film=str(ws.film_file))
-    _emit({k: result[k] for k in ("path", "scenes", "assets", "as_of", "zip")}, as_json,
-          lambda r: out.print(f"packet: {r['path']}\nzip:    {r['zip']}", markup=False, soft_wrap=True))
+        result = _flows().packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
+    keys = ("path", "scenes", "assets", "as_of", "hosted_url", "expires", "zip", "packet_id", "manifest", "changes",
+            "notes", "hosted_error")
+    _emit({k: result[k] for k in keys}, as_json, _print_packet)
+    raise typer.Exit(EXIT_PARTIAL if result["hosted_error"] else EXIT_OK)
+
+
+def _print_packet(r: dict[str, Any]) -> None:
+    out.print(f"packet: {r['path']}\nzip:    {r['zip']}\nid:     {r['packet_id']} ({r['changes']} changes since the "
+              f"last packet, {r['notes']} reviewer notes)", markup=False, soft_wrap=True)
+    if r["hosted_url"]:
+        out.print(f"hosted: {r['hosted_url']}\n        (links expire {r['expires']})", markup=False, soft_wrap=True)
+        if r["hosted_url"].startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+            err.print("(the embedded S3 listens on this machine only: the hosted link works here while "
+                      "`docfilm serve` runs; set DOCFILM_S3_ENDPOINT_URL to share packets)", markup=False)
+    if r["hosted_error"]:
+        err.print(f"hosted copy not published: {r['hosted_error']}", markup=False, soft_wrap=True)
+
+
+def _verify_packet(folder: Path, as_json: bool) -> None:
+    from review.errors import PacketNotFound
+    from review.manifest import verify_packet
+
+    try:
+        check = verify_packet(folder)
+    except PacketNotFound as exc:
+        _fail(EXIT_INPUT, str(exc))
+
+    def human(r: dict[str, Any]) -> None:
+        for m in r["mismatched"]:
+            out.print(f"MISMATCHED {m['path']}: {m['reason']}", markup=False, soft_wrap=True)
+        for name in r["missing"]:
+            out.print(f"MISSING    {name}", markup=False, soft_wrap=True)
+        for name in r["extra"]:
+            out.print(f"EXTRA      {name}", markup=False, soft_wrap=True)
+        out.print(f"packet {r['packet_id']}: {r['checked']} files checked, {len(r['mismatched'])} mismatched, "
+                  f"{len(r['missing'])} missing, {len(r['extra'])} extra (ledger revision {r['ledger_revision']})",
+                  markup=False, soft_wrap=True)
+
+    _emit(check.to_json(), as_json, human)
+    raise typer.Exit(EXIT_OK if check.ok else EXIT_PARTIAL)
+
+
+# ---------------------------------------------------------------- notes
+notes_app = typer.Typer(help="Reviewers' notes exported from the packet.", no_args_is_help=True)
+app.add_typer(notes_app, name="notes")
+
+
+@notes_app.command("import")
+def notes_import(
+    file: Annotated[Path, typer.Argument(help="A notes_<reviewer>_<date>.json file exported from the packet.")],
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a reviewer's exported notes into the ledger; a bad or tampered file is refused (exit 2, nothing written)."""
+    from review.errors import NotesRefused
+
+    from .review_steps import import_notes
+
+    with _errors():
+        ws = Workspace(film_path(film))
+        ws.film  # noqa: B018
+        try:
+            result = import_notes(ws, file)
+        except NotesRefused as exc:
+            _fail(EXIT_INPUT, str(exc))
+
+    def human(r: dict[str, Any]) -> None:
+        out.print(f"{r['file']}: {r['notes']} notes from {r['reviewer']}: {r['imported']} imported, "
+                  f"{r['already']} already in the ledger", markup=False, soft_wrap=True)
+        for scene in r["scenes"]:
+            out.print(f"  {scene['id']}: {scene['review']}", markup=False, soft_wrap=True)
+
+    _emit(result, as_json, human)
 
 
 # ---------------------------------------------------------------- run / demo
@@ -313,12 +416,13 @@ def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False
     """Where each theme and scene stands against the milestones (no Prefect needed)."""
     from review.status import status_report, status_table
 
+    from .review_steps import review_notes
     from .steps import clip_records
 
     day = _parse_date(as_of)
     with _errors():
         ws = Workspace(film_path(film))
-        report = status_report(ws.film, clip_records(ws), day)
+        report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
     if as_json:
         _emit(report, True, lambda r: None)
     else:
@@ -354,15 +458,22 @@ def serve() -> None:
 
 @app.command()
 def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
-    """Re-hash every asset's master against the ledger; report mismatched and missing files."""
+    """Re-hash every master against the ledger and the library's ASC MHL; report mismatched and missing files."""
     from assets_manifest.verify import verify_library
 
     with _errors():
         ws = Workspace(film_path(film))
-        result = verify_library(ws.ledger)
-    _emit(result, as_json, lambda r: out.print(
-        f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing"))
+        result = verify_library(ws.ledger, ws.settings.library_dir())
+    _emit(result, as_json, _print_verify)
     raise typer.Exit(EXIT_PARTIAL if result["mismatched"] or result["missing"] else EXIT_OK)
+
+
+def _print_verify(r: dict[str, Any]) -> None:
+    for x in r["mismatched"]:
+        out.print(f"MISMATCHED {x['path']} (against {', '.join(x['against'])})", markup=False, soft_wrap=True)
+    for x in r["missing"]:
+        out.print(f"MISSING    {x['path']}", markup=False, soft_wrap=True)
+    out.print(f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing")
 
 
 def main() -> None:

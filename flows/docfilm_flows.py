@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import steps
+from flows.progress import RenderTally
 from flows.workspace import Workspace, film_path
 
 log = logging.getLogger(__name__)
@@ -38,19 +46,22 @@ def _md_escape(text: Any) -> str:
 
 
 @task(name="ingest-sources", cache_policy=NO_CACHE)
-def ingest_sources(sources: list[str], scene: str | None, film: str | None) -> dict[str, Any]:
+def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_place: bool = False) -> dict[str, Any]:
     from assets_manifest.ingest import ingest
 
     ws = _workspace(film)
+    library = None if in_place else ws.settings.library_dir()
     report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
-                    scene=scene, exclude=[ws.home])
+                    scene=scene, exclude=[ws.home], library=library)
     return report.to_json()
 
 
 @flow(name="ingest", log_prints=False)
-def ingest_flow(sources: list[str], scene: str | None = None, film: str | None = None) -> dict[str, Any]:
-    """Hash, probe and record footage from files and folders; quarantine what cannot be read."""
-    report = ingest_sources(sources, scene, film)
+def ingest_flow(
+    sources: list[str], scene: str | None = None, film: str | None = None, in_place: bool = False
+) -> dict[str, Any]:
+    """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
+    report = ingest_sources(sources, scene, film, in_place)
     rows = [{"file": Path(x["path"]).name, "result": "ingested", "scene": x["scene"] or "", "asset": x["asset_id"]}
             for x in report["ingested"]]
     rows += [{"file": Path(x["path"]).name, "result": "duplicate", "scene": "", "asset": x["asset_id"]}
@@ -66,29 +77,54 @@ def ingest_flow(sources: list[str], scene: str | None = None, film: str | None =
 
 
 @task(name="render-proxy", task_run_name="proxy {asset_id}", cache_policy=NO_CACHE)
-def render_proxy_task(asset_id: str, film: str | None) -> dict[str, Any]:
-    ws = _workspace(film)
-    asset = next(a for a in ws.ledger.assets(kind="video") if a.asset_id == asset_id)
-    result = steps.render_asset(ws, asset)
+def render_proxy_task(asset_id: str, ws: Workspace, asset: Any, tally: RenderTally | None = None) -> dict[str, Any]:
+    if tally is not None:
+        tally.clip_started(asset_id, asset.name)
+    progress = (lambda frames: tally.advance(asset_id, frames)) if tally is not None else None
+    result = steps.render_asset(ws, asset, on_progress=progress)
+    if tally is not None:
+        tally.clip_finished(asset_id, not result.get("failed"))
     if result.get("failed"):
         get_run_logger().error("%s: %s", asset.name, result["reason"])
     return result
+
+
+def _progress_publisher(todo: list[Any]) -> Any:
+    """A callback moving the run's Prefect progress artifact; a failed update never fails a render."""
+    artifact_id = cast(UUID, create_progress_artifact(
+        0.0, key="render-progress", description=f"Rendering {len(todo)} clip(s) / Đang dựng {len(todo)} đoạn"
+    ))
+
+    def publish(percent: float) -> None:
+        try:
+            update_progress_artifact(artifact_id, min(100.0, percent))
+        except Exception as exc:  # progress is a courtesy; the renders matter
+            log.warning("could not update the render progress artifact: %s", exc)
+
+    return publish
 
 
 @flow(name="render", log_prints=False)
 def render_flow(
     everything: bool = False, scene: str | None = None, jobs: int | None = None, film: str | None = None
 ) -> Any:
-    """Render the review proxies that are stale (or all of them); one failed clip never stops the others."""
+    """Render the review proxies that are stale (or all of them); one failed clip never stops the others.
+
+    The result's `seconds` is the wall time of the flow's own work (plan, renders, report), without the
+    process's and Prefect's start.
+    """
+    started = time.monotonic()
     ws = _workspace(film)
     todo, skipped = steps.render_plan(ws, everything=everything, scene=scene)
     if not todo:
         summary = {"rendered": [], "skipped": skipped, "failed": []}
         create_markdown_artifact(key="render-report", markdown=f"Nothing stale: {skipped} proxies up to date.")
         return Completed(name="SKIPPED", message=f"nothing stale; {skipped} proxies up to date", data=summary)
-    runner = ThreadPoolTaskRunner(max_workers=jobs or default_jobs())
+    tally = RenderTally({a.asset_id: a.duration_frames or 1 for a in todo}, _progress_publisher(todo))
+    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=jobs or default_jobs())
     with runner:
-        futures = [runner.submit(render_proxy_task, parameters={"asset_id": a.asset_id, "film": film})
+        futures = [runner.submit(render_proxy_task,
+                                 parameters={"asset_id": a.asset_id, "ws": ws, "asset": a, "tally": tally})
                    for a in todo]
         results = [f.result() for f in futures]
     rendered = [r for r in results if not r.get("failed")]
@@ -98,7 +134,7 @@ def render_flow(
     rows += [{"clip": r["name"], "result": "failed", "detail": r["reason"][-300:]} for r in failed]
     create_table_artifact(key="render-report", table=rows,
                           description=f"Render: {len(rendered)} rendered, {skipped} up to date, {len(failed)} failed")
-    return {"rendered": rendered, "skipped": skipped, "failed": failed}
+    return {"rendered": rendered, "skipped": skipped, "failed": failed, "seconds": round(time.monotonic() - started, 3)}
 
 
 @flow(name="upload", log_prints=False)
@@ -155,22 +191,67 @@ def _transient(state: Any) -> bool:
     return False
 
 
+@task(name="publish-packet", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
+      retry_condition_fn=lambda task, run, state: _transient(state))
+def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any) -> dict[str, Any]:
+    from flows.review_steps import publish_packet
+
+    return publish_packet(ws, client, bucket, result)
+
+
 @flow(name="packet", log_prints=False)
-def packet_flow(as_of: date | None = None, film: str | None = None) -> dict[str, Any]:
-    """Build the offline review packet (folder + zip) that reviewers open in a browser."""
+def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool | None = None) -> dict[str, Any]:
+    """Build the offline review packet (folder + zip) and publish its hosted copy to S3.
+
+    The hosted copy (index.html beside the media in S3, every link presigned) is made when `hosted` (default:
+    DOCFILM_PACKET_HOSTED, on) and the object store answers; otherwise the offline packet is still built and
+    the reason is returned as `hosted_error`.
+    """
+    from delivery.errors import S3Unreachable
+    from delivery.settings import S3Settings
+    from flows.review_steps import hosted_links, review_notes
     from review.packet import build_packet
     from review.settings import ReviewSettings
 
     ws = _workspace(film)
     as_of = as_of or date.today()
-    result = build_packet(ws.film, steps.clip_records(ws), ReviewSettings().packet_root(), as_of)
+    settings = ReviewSettings()
+    clips, notes = steps.clip_records(ws), review_notes(ws)
+    out_root = settings.packet_root()
+    result = None
+    published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}
+    hosted_error = None
+    if settings.packet_hosted if hosted is None else hosted:
+        from delivery.client import open_store
+
+        s3 = S3Settings()
+        try:
+            with open_store(s3) as (client, bucket):
+                links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds)
+                result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links)
+                published = publish_packet_task(ws, client, bucket, result)
+        except S3Unreachable as exc:
+            hosted_error = str(exc)
+            get_run_logger().error("hosted packet not published: %s", exc)
+        if published["failed"] and hosted_error is None:
+            hosted_error = f"{len(published['failed'])} object(s) not uploaded: {published['failed'][0]['reason']}"
+    if result is None:
+        result = build_packet(ws.film, clips, out_root, as_of, notes=notes)
     create_markdown_artifact(
         key="review-packet",
-        markdown=f"Review packet as of {as_of.isoformat()}: {result.scenes} scenes, {result.assets} clips\n\n"
-        f"- folder: `{result.folder}`\n- zip: `{result.zip}`\n- open: `{result.path}`",
+        markdown=f"Review packet {result.packet_id} as of {as_of.isoformat()}: {result.scenes} scenes, "
+        f"{result.assets} clips, {len(notes)} reviewer notes, {result.changes} changes since the last packet\n\n"
+        f"- folder: `{result.folder}`\n- zip: `{result.zip}`\n- open: `{result.path}`\n"
+        # The presigned link itself stays out of Prefect's database: it grants access until it expires.
+        + (f"- hosted: `packets/{ws.film.film.id}/index.html` until {published['expires']}\n"
+           if published["url"] else "")
+        + (f"- hosted copy NOT published: {_md_escape(hosted_error)}\n" if hosted_error else ""),
     )
     return {"path": str(result.path), "zip": str(result.zip), "scenes": result.scenes, "assets": result.assets,
-            "as_of": as_of.isoformat()}
+            "as_of": as_of.isoformat(), "hosted_url": published["url"], "expires": published["expires"],
+            "packet_id": result.packet_id, "manifest": str(result.manifest), "changes": result.changes,
+            "notes": len(notes), "hosted_uploaded": len(published["uploaded"]), "hosted_skipped": published["skipped"],
+            "hosted_error": hosted_error}
 
 
 @flow(name="pipeline", log_prints=False)

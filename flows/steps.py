@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,19 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 
+_HDR_TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}
+
+
 def proxy_source(asset: Asset) -> Any:
     """The render input for an asset of the ledger."""
-    from renders.proxy import ProxySource
+    from renders.proxy import ProxySource, inspect_source
 
-    return ProxySource(
+    probe = asset.probe or {}
+    usable_audio = tuple(
+        int(t["index"]) for t in probe.get("audio_tracks") or []
+        if isinstance(t, dict) and t.get("channels") and t.get("sample_rate") and "index" in t
+    )
+    src = ProxySource(
         asset_id=asset.asset_id,
         path=Path(asset.path),
         display_name=asset.name,
@@ -36,31 +45,35 @@ def proxy_source(asset: Asset) -> Any:
         start_timecode=asset.start_timecode,
         has_audio=asset.audio_tracks > 0,
         duration_frames=asset.duration_frames or 0,
+        kind=asset.kind,
+        color_transfer=_HDR_TRANSFERS.get(probe.get("hdr") or ""),
+        audio_streams=usable_audio,
     )
+    # Rows probed before the ledger recorded HDR transfers: look at the file (a few ms).
+    return src if "hdr" in probe else inspect_source(src)
+
+
+def _proxy_files_present(proxy: Any) -> bool:
+    paths = [proxy.proxy_path, proxy.poster_path, (proxy.qc or {}).get("contact_sheet")]
+    return bool(proxy.proxy_path and proxy.poster_path) and all(Path(p).exists() for p in paths if p)
 
 
 def render_plan(ws: Workspace, *, everything: bool = False, scene: str | None = None) -> tuple[list[Asset], int]:
-    """Assets to render now and how many are skipped as up to date.
+    """Assets to render now (video, audio and stills) and how many are skipped as up to date.
 
     Stale means: no finished proxy for this (master hash, profile hash) in the ledger, or its files are
-    gone from disk. `everything` renders every video asset again.
+    gone from disk. `everything` renders every asset again. One ledger query, then a stat per file.
     """
-    ledger = ws.ledger
-    profile_hash = ws.profile.profile_hash()
-    videos = ledger.assets(kind="video", scene_id=scene)
-    if everything:
-        return videos, 0
-    stale = {a.asset_id: a for a in ledger.stale_assets(profile_hash, scene_id=scene)}
-    done = ledger.proxies(profile_hash)
-    for a in videos:
-        p = done.get(a.asset_id)
-        if p and p.state == "done" and not (
-            p.proxy_path and Path(p.proxy_path).exists() and p.poster_path and Path(p.poster_path).exists()
-        ):
-            log.warning("proxy of %s is missing on disk; rendering it again", a.name)
-            stale[a.asset_id] = a
-    todo = sorted(stale.values(), key=lambda a: (a.scene_id or "~", a.name))
-    return todo, len(videos) - len(todo)
+    rows = ws.ledger.render_states(ws.profile.profile_hash(), scene_id=scene)
+    todo = []
+    for asset, proxy in rows:
+        if everything or proxy is None or proxy.state != "done":
+            todo.append(asset)
+        elif not _proxy_files_present(proxy):
+            log.warning("proxy of %s is missing on disk; rendering it again", asset.name)
+            todo.append(asset)
+    todo.sort(key=lambda a: (a.scene_id or "~", a.name))
+    return todo, len(rows) - len(todo)
 
 
 def clip_timeout_s(asset: Asset) -> float:
@@ -70,17 +83,27 @@ def clip_timeout_s(asset: Asset) -> float:
     return 120.0 + 10.0 * seconds
 
 
-def render_asset(ws: Workspace, asset: Asset) -> dict[str, Any]:
-    """Render one proxy and record the outcome; a failure is returned, not raised."""
-    from renders.proxy import render_proxy
-    from renders.tools import RenderError
+def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Render one proxy and record the outcome; a failure is returned, not raised.
+
+    The ledger calls the proxy done only after its files are in place (renders renames them from temp
+    names on success), so a render killed at any point leaves the asset stale for the next run.
+    """
+    from renders.render import render_source
+    from renders.tools import RenderBusy, RenderError
 
     profile_hash = ws.profile.profile_hash()
     out_dir = ws.renders_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        result = render_proxy(proxy_source(asset), ws.profile, out_dir, timeout_s=clip_timeout_s(asset))
+        result = render_source(
+            proxy_source(asset), ws.profile, out_dir, timeout_s=clip_timeout_s(asset), on_progress=on_progress
+        )
+    except RenderBusy as exc:
+        # Not a failure of the clip: whoever holds the lock records the outcome; the ledger stays as it is.
+        log.warning("%s", exc)
+        return {"asset_id": asset.asset_id, "name": asset.name, "reason": str(exc), "failed": True}
     except RenderError as exc:
         reason = str(exc)
         ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
@@ -96,6 +119,7 @@ def render_asset(ws: Workspace, asset: Asset) -> dict[str, Any]:
         "name": asset.name,
         "proxy": str(result.proxy),
         "poster": str(result.poster),
+        "contact_sheet": str(result.contact_sheet) if result.contact_sheet else None,
         "qc": qc,
     }
 
@@ -112,20 +136,26 @@ class UploadItem:
     scene: str | None
 
 
+_CONTENT_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg"}
+
+
 def upload_plan(ws: Workspace) -> list[UploadItem]:
     """Every finished proxy and poster of the current profile, with its object key."""
     from delivery.keys import object_key
 
     items: list[UploadItem] = []
-    assets = {a.asset_id: a for a in ws.ledger.assets(kind="video")}
+    assets = {a.asset_id: a for a in ws.ledger.assets()}
     for asset_id, p in sorted(ws.ledger.proxies(ws.profile.profile_hash()).items()):
         a = assets.get(asset_id)
         if a is None or p.state != "done" or not p.proxy_path or not p.poster_path:
             continue
         scene = a.scene_id or "unassigned"
         stem = Path(a.name).stem
-        items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}.mp4"),
-                                Path(p.proxy_path), asset_id, "proxy", "video/mp4", a.scene_id))
+        # Audio proxies are .m4a and still proxies .jpg: the key keeps the proxy's own suffix.
+        suffix = Path(p.proxy_path).suffix.lower()
+        items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}{suffix}"),
+                                Path(p.proxy_path), asset_id, "proxy", _CONTENT_TYPES.get(suffix, "video/mp4"),
+                                a.scene_id))
         items.append(UploadItem(object_key("posters", scene, f"{stem}__{asset_id}.jpg"),
                                 Path(p.poster_path), asset_id, "poster", "image/jpeg", a.scene_id))
     return items
@@ -187,6 +217,14 @@ def clip_records(ws: Workspace) -> list[Any]:
                 poster=Path(p.poster_path) if p and p.state == "done" and p.poster_path else None,
                 proxy_state=p.state if p else None,
                 proxy_reason=p.reason if p else None,
+                qc=p.qc if p and p.qc else None,
+                contact_sheet=_contact_sheet(p) if p and p.state == "done" else None,
             )
         )
     return records
+
+
+def _contact_sheet(proxy: Any) -> Path | None:
+    """The contact sheet renders made for a proxy, when it made one (a column, or a path in its QC record)."""
+    path = getattr(proxy, "contact_sheet_path", None) or (proxy.qc or {}).get("contact_sheet")
+    return Path(path) if isinstance(path, str) and path else None

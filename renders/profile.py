@@ -5,14 +5,42 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import unicodedata
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Bump whenever the graph builders change the output for an unchanged profile (filters, their order,
-# burnt-in layout): it is part of profile_hash, so every proxy made by older code becomes stale.
-RENDERER_VERSION = "renders-1"
+# burnt-in layout, QC measurements): it is part of profile_hash, so every proxy made by older code is stale.
+RENDERER_VERSION = "renders-2"
+
+
+class QcProfile(BaseModel):
+    """How the QC detectors measure (part of the profile: changing them changes the measurements).
+
+    The thresholds that turn measurements into flags are settings (renders.tools.RendersSettings), not
+    part of the profile, so tightening a rule never re-renders anything.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="Measure black, frozen and silent runs and loudness.")
+    video_width: int = Field(
+        default=320, gt=0, le=1920, description="Width of the downscaled picture the video detectors see."
+    )
+    video_height: int = Field(default=180, gt=0, le=1080, description="Height of the detectors' picture.")
+    black_min_seconds: float = Field(default=0.5, gt=0, description="Shortest black run recorded.")
+    black_pixel_threshold: float = Field(
+        default=0.10, ge=0, le=1, description="blackdetect pix_th: luma below this share of the range is black."
+    )
+    black_picture_ratio: float = Field(
+        default=0.98, gt=0, le=1, description="blackdetect pic_th: share of black pixels that makes a black frame."
+    )
+    freeze_noise_db: float = Field(default=-60.0, lt=0, description="freezedetect noise tolerance in dB.")
+    freeze_min_seconds: float = Field(default=1.0, gt=0, description="Shortest frozen run recorded.")
+    silence_noise_db: float = Field(default=-60.0, lt=0, description="silencedetect level below which is silence.")
+    silence_min_seconds: float = Field(default=1.0, gt=0, description="Shortest silent run recorded.")
 
 
 class RenderProfile(BaseModel):
@@ -37,14 +65,36 @@ class RenderProfile(BaseModel):
     audio_channels: int = Field(default=2, ge=1, le=8, description="Audio channels (first source stream, mixed).")
     burn_timecode: bool = Field(default=True, description="Burn the source timecode into the picture.")
     burn_name: bool = Field(default=True, description="Burn the clip's display name into the picture.")
+    watermark_text: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Text burnt translucent across the middle of every proxy picture (None: no watermark).",
+    )
+    watermark_opacity: float = Field(default=0.3, gt=0, le=1, description="Opacity of the watermark text.")
     scale_flags: str = Field(default="bicubic", description="swscale algorithm (never fast_bilinear).")
     deinterlace_filter: Literal["bwdif", "yadif"] = Field(
         default="bwdif", description="Deinterlacer for interlaced sources (one frame per frame, not per field)."
     )
     poster_width: int = Field(default=480, gt=0, le=3840, description="Poster JPEG width (even).")
     poster_quality: int = Field(default=3, ge=2, le=31, description="Poster JPEG quantiser (-q:v, 2 = best).")
+    contact_sheet: bool = Field(default=True, description="Make a contact sheet JPEG of frames evenly spaced.")
+    contact_sheet_columns: int = Field(default=4, ge=1, le=10, description="Contact sheet columns.")
+    contact_sheet_rows: int = Field(default=4, ge=1, le=10, description="Contact sheet rows.")
+    contact_sheet_width: int = Field(
+        default=960, gt=0, le=3840, description="Contact sheet JPEG width (cells are the proxy frame's shape)."
+    )
+    audio_tracks: Literal["first", "mix"] = Field(
+        default="first",
+        description="Which source audio the proxy carries and QC measures: the first usable track, or all "
+        "usable tracks summed (amix, no level normalisation).",
+    )
+    tone_map: Literal["mobius", "hable", "reinhard", "clip"] = Field(
+        default="mobius",
+        description="Tone curve for HDR (PQ, HLG) sources mapped to SDR BT.709; mobius keeps mid-tones as shot.",
+    )
+    qc: QcProfile = Field(default_factory=QcProfile, description="How the QC detectors measure.")
 
-    @field_validator("width", "height", "poster_width")
+    @field_validator("width", "height", "poster_width", "contact_sheet_width")
     @classmethod
     def _even(cls, value: int) -> int:
         if value % 2:
@@ -58,6 +108,20 @@ class RenderProfile(BaseModel):
         if "fast_bilinear" in value:
             raise ValueError("fast_bilinear visibly degrades proxies; use bicubic, lanczos, area or bilinear")
         return value
+
+    @field_validator("watermark_text")
+    @classmethod
+    def _nfc(cls, value: str | None) -> str | None:
+        return unicodedata.normalize("NFC", value) if value else None
+
+    @model_validator(mode="after")
+    def _cells_fit(self) -> RenderProfile:
+        if self.contact_sheet_width // self.contact_sheet_columns < 16:
+            raise ValueError(
+                f"contact sheet cells would be {self.contact_sheet_width // self.contact_sheet_columns} px wide; "
+                "widen contact_sheet_width or use fewer columns"
+            )
+        return self
 
     def profile_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON of this profile and RENDERER_VERSION."""
@@ -77,3 +141,14 @@ class RenderProfile(BaseModel):
     def poster_height(self) -> int:
         """Poster height: the proxy frame's aspect at poster_width, rounded to even."""
         return max(2, 2 * round(self.poster_width * self.height / self.width / 2))
+
+    @property
+    def contact_sheet_cells(self) -> int:
+        """Frames on a contact sheet."""
+        return self.contact_sheet_columns * self.contact_sheet_rows
+
+    @property
+    def contact_cell_size(self) -> tuple[int, int]:
+        """(width, height) of one contact sheet cell: the proxy frame's shape."""
+        cell_w = self.contact_sheet_width // self.contact_sheet_columns
+        return cell_w, max(2, round(cell_w * self.height / self.width))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shlex
@@ -9,17 +10,22 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-from renders.tools import FfmpegFailed, FfmpegMissing, RenderTimeout
+from renders.tools import FfmpegFailed, FfmpegMissing, RenderBusy, RenderTimeout
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
-"""Called with the number of video frames written so far (first video output), about twice a second."""
+"""Called with the number of frames written so far (first output), about twice a second.
+
+For outputs without video (audio proxies) run_ffmpeg counts frames from the output time at `time_rate`.
+"""
 
 STDERR_TAIL_LINES = 15
 _STDERR_KEEP_LINES = 2000
@@ -55,13 +61,18 @@ def _drain(stream: IO[bytes], keep: deque[str]) -> None:
         keep.append(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
 
-def _read_progress(stream: IO[bytes], on_progress: ProgressCallback | None) -> int:
-    """Parse `-progress` key=value blocks; returns the last frame count."""
+def _read_progress(stream: IO[bytes], on_progress: ProgressCallback | None, time_rate: Fraction | None = None) -> int:
+    """Parse `-progress` key=value blocks; returns the last frame count.
+
+    With `time_rate`, the count is at least the output time (out_time_us) in frames at that rate.
+    """
     frames = 0
     for raw in stream:
         key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
         if key == "frame" and value.isdigit():
-            frames = int(value)
+            frames = max(frames, int(value))
+        elif key == "out_time_us" and time_rate is not None and value.isdigit():
+            frames = max(frames, int(Fraction(int(value), 1_000_000) * time_rate))
         elif key == "progress" and on_progress is not None:
             on_progress(frames)
     return frames
@@ -102,6 +113,40 @@ def _check_outputs(outputs: Sequence[tuple[Path, Path]]) -> None:
             raise ValueError(f"temp {tmp} must be in the same folder as {final}")
 
 
+@contextmanager
+def output_lock(path: Path | None, label: str) -> Iterator[int | None]:
+    """Hold an exclusive lock on `path` (created, removed on release) or raise RenderBusy at once.
+
+    The lock's descriptor is handed to ffmpeg as well (pass_fds), so the lock lasts as long as either
+    process: when this process is killed (kill -9) its ffmpeg finishes the temp files it is writing
+    (ffmpeg ignores its broken progress pipe), and no other render may write the same temp names meanwhile.
+    """
+    if path is None:
+        yield None
+        return
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RenderBusy(label) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        # The previous holder removed the file between our open and lock: lock the current one instead.
+        os.close(fd)
+    try:
+        yield fd
+    finally:
+        # Removed while still locked, so a waiting process re-checks the inode instead of sharing a dead lock.
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def run_ffmpeg(
     args: Sequence[str],
     outputs: Sequence[tuple[Path, Path]],
@@ -111,17 +156,41 @@ def run_ffmpeg(
     label: str | None = None,
     loglevel: str = "error",
     validate: Callable[[], None] | None = None,
+    time_rate: Fraction | None = None,
+    lock: Path | None = None,
+    scratch: Sequence[Path] = (),
 ) -> RunResult:
     """Run ffmpeg (`args[0]` is the executable) and rename each (temp, final) output on success only.
 
     On failure, timeout, an exception from `on_progress` or `validate` (called after ffmpeg succeeded,
     before anything is renamed), every temp is deleted and no final is touched. Outputs are renamed in the
-    order given, so put the file whose presence means "done" last.
+    order given, so put the file whose presence means "done" last. `time_rate`: see ProgressCallback.
+    With `lock`, the run holds that lock file (see output_lock) and raises RenderBusy, touching nothing,
+    when another run (or the orphaned ffmpeg of a killed one) holds it. `scratch` files (what ffmpeg writes
+    for `validate` to read, such as QC measurements) are removed when the run ends, whatever its outcome.
     """
     if not args:
         raise ValueError("run_ffmpeg needs at least the ffmpeg executable")
     _check_outputs(outputs)
     label = label or (str(outputs[-1][1]) if outputs else "ffmpeg")
+    with output_lock(lock, label) as lock_fd:
+        try:
+            return _run_locked(args, outputs, timeout_s, on_progress, label, loglevel, validate, time_rate, lock_fd)
+        finally:
+            _remove_temps([(path, path) for path in scratch])
+
+
+def _run_locked(
+    args: Sequence[str],
+    outputs: Sequence[tuple[Path, Path]],
+    timeout_s: float | None,
+    on_progress: ProgressCallback | None,
+    label: str,
+    loglevel: str,
+    validate: Callable[[], None] | None,
+    time_rate: Fraction | None,
+    lock_fd: int | None,
+) -> RunResult:
     argv = [args[0], *run_flags(loglevel), *args[1:]]
     log.debug("running %s", shlex.join(argv))
 
@@ -134,6 +203,7 @@ def run_ffmpeg(
             stderr=subprocess.PIPE,
             # Own session: a Ctrl-C in the terminal reaches Python, whose cleanup below kills ffmpeg.
             start_new_session=True,
+            pass_fds=(lock_fd,) if lock_fd is not None else (),
         )
     except OSError as exc:
         _remove_temps(outputs)
@@ -157,7 +227,7 @@ def run_ffmpeg(
 
     committed = False
     try:
-        frames = _read_progress(proc.stdout, on_progress)
+        frames = _read_progress(proc.stdout, on_progress, time_rate)
         returncode = proc.wait()
         if timer is not None:
             timer.cancel()

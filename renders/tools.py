@@ -44,6 +44,24 @@ class RendersSettings(BaseSettings):
         default=None,
         description="TrueType/OpenType font for burnt-in text; must cover Vietnamese. Default: searched.",
     )
+    qc_loudness_target_lufs: float = Field(
+        default=-23.0, description="Integrated loudness target in LUFS (QCVN 115:2017/BTTTT: -23 LUFS)."
+    )
+    qc_loudness_tolerance_lu: float = Field(
+        default=1.0, ge=0, description="Allowed distance from the loudness target in LU before a clip is flagged."
+    )
+    qc_true_peak_max_dbtp: float = Field(
+        default=-1.0, description="Highest allowed true peak in dBTP (QCVN 115:2017/BTTTT: -1 dBTP)."
+    )
+    qc_black_max_seconds: float = Field(
+        default=2.0, gt=0, description="A black run longer than this many seconds is flagged."
+    )
+    qc_frozen_max_seconds: float = Field(
+        default=2.0, gt=0, description="A frozen-picture run longer than this many seconds is flagged."
+    )
+    qc_silence_max_seconds: float = Field(
+        default=10.0, gt=0, description="A silent run longer than this many seconds is flagged."
+    )
 
 
 class RenderError(Exception):
@@ -83,8 +101,27 @@ class RenderTimeout(RenderError):
         super().__init__(f"ffmpeg on {label} ran longer than {timeout_s:g} s and was killed")
 
 
+class RenderBusy(RenderError):
+    """Another render of the same outputs is running (or the orphaned ffmpeg of a killed one)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        super().__init__(
+            f"{label} is being rendered by another process (or a killed render's ffmpeg is still finishing); "
+            "left for the next run"
+        )
+
+
 class ProxyCheckFailed(RenderError):
     """A freshly rendered proxy is not what the profile promises (size, rotation, frames)."""
+
+
+class QcUnreadable(RenderError):
+    """ffmpeg finished but its QC measurements are missing or malformed."""
+
+
+class UnsupportedKind(RenderError):
+    """An asset kind renders has no proxy for."""
 
 
 def ffmpeg_exe(settings: RendersSettings | None = None) -> str:

@@ -91,7 +91,8 @@ def test_pipeline_twice(prefect_harness: None, workspace_env: Path, tmp_path: Pa
     packet = Path(first["packet"]["path"])
     html = packet.read_text(encoding="utf-8")
     assert "Xây dựng Đảng và hệ thống chính trị" in html
-    assert html.count("<video") == 3
+    assert html.count('<a class="player"') == 3  # each becomes a <video> in the browser (review tests)
+    assert first["packet"]["hosted_url"] and first["packet"]["hosted_error"] is None
 
     proxies = [Path(r["proxy"]) for r in rendered] + [Path(r["poster"]) for r in rendered]
     before = {p: p.stat().st_mtime_ns for p in proxies}
@@ -118,10 +119,51 @@ def test_one_bad_clip_never_stops_the_others(prefect_harness: None, workspace_en
     good, bad = card / "S02-01_tốt.mp4", card / "S02-02_hỏng-sau-khi-nhập.mp4"
     make_clip(good, "h264_mp4", "tốt", 1, "09:00:00:00", size=(320, 180))
     make_clip(bad, "h264_mp4", "hỏng", 1, "09:00:10:00", size=(320, 180))
-    ingest_flow([str(card)])
-    # The master is damaged after ingest (a failing disk): ffmpeg fails on it, the other clip still renders.
-    bad.write_bytes(bytes(len(bad.read_bytes())))
+    report = ingest_flow([str(card)])
+    # The master (the library copy ingest made) is damaged after ingest (a failing disk): ffmpeg fails on it,
+    # the other clip still renders.
+    master = Path(next(x["library_path"] for x in report["ingested"] if Path(x["path"]) == bad))
+    master.chmod(0o644)
+    master.write_bytes(bytes(len(master.read_bytes())))
     result = render_flow(jobs=2)
     assert [r["name"] for r in result["rendered"]] == [good.name]
     assert [f["name"] for f in result["failed"]] == [bad.name]
     assert result["failed"][0]["reason"]
+
+
+def test_render_flow_covers_every_kind_with_qc_and_progress(
+    prefect_harness: None, workspace_env: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from flows.docfilm_flows import ingest_flow, render_flow
+    from renders.synth import make_qc_clip, make_tone_file
+
+    card = tmp_path / "card"
+    make_qc_clip(card / "S03-01_đen.mp4", 6, black=(1, 4), start_timecode="08:00:00:00")
+    make_tone_file(card / "S03-02_phỏng-vấn.wav", 2)
+    shutil.copy(Path(__file__).parent / "fixtures" / "samples" / "iphone6s_tokyo.jpg", card / "S03-03_ảnh.jpg")
+    ingest_flow([str(card)])
+
+    state = render_flow(return_state=True)
+    result = state.result()
+    assert not result["failed"]
+    by_kind = {Path(r["proxy"]).suffix: r for r in result["rendered"]}
+    assert sorted(by_kind) == [".jpg", ".m4a", ".mp4"]
+    video = by_kind[".mp4"]["qc"]
+    assert [(b["start"], b["end"]) for b in video["black"]] == [("08:00:01:00", "08:00:04:00")]
+    assert [f["rule"] for f in video["flags"]] == ["black"] and Path(by_kind[".mp4"]["contact_sheet"]).is_file()
+    assert abs(by_kind[".m4a"]["qc"]["loudness"]["integrated_lufs"] + 23) <= 0.5
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert len(progress) == 1 and float(progress[0].data) == 100.0
+
+    again = render_flow(return_state=True)
+    assert again.name == "SKIPPED" and again.result() == {"rendered": [], "skipped": 3, "failed": []}

@@ -258,3 +258,53 @@ def test_synthetic_clip_graphs(kind: str) -> None:
         assert "transpose=cclock" in graph
         assert args[args.index("-display_rotation") + 1] == "-90"
         assert "testsrc2=size=180x320" in args[args.index("-i") + 1]
+
+
+def test_hdr_source_is_tone_mapped_after_downscaling() -> None:
+    graph = filter_graph(args_for(make_source(color_transfer="smpte2084")))
+    chain = ["scale=flags=bicubic", "zscale=npl=100:t=linear", "format=gbrpf32le", "zscale=p=bt709",
+             "tonemap=desat=0:tonemap=mobius", "zscale=m=bt709:r=tv:t=bt709", "format=yuv420p"]  # fmt: skip
+    positions = [graph.index(step) for step in chain]
+    assert positions == sorted(positions)
+    assert "zscale" not in filter_graph(args_for(make_source(color_transfer=None)))
+    assert "tonemap=hable" in filter_graph(args_for(make_source(color_transfer="arib-std-b67"),
+                                                    RenderProfile(tone_map="hable")))  # fmt: skip
+
+
+def test_watermark_is_drawn_translucent_in_the_middle() -> None:
+    graph = filter_graph(args_for(profile=RenderProfile(watermark_text="BẢN DUYỆT: không phát sóng")))
+    assert "text=BẢN DUYỆT\\\\: không phát sóng:" in graph  # the colon escaped for both graph levels
+    assert "fontcolor=white@0.3" in graph and "y=(h-text_h)/2" in graph
+    assert graph.count("drawtext") == 3
+    assert filter_graph(args_for()).count("drawtext") == 2
+
+
+def test_audio_track_choice() -> None:
+    assert "0:2" in args_for(make_source(audio_streams=(2, 3)))
+    mixed = args_for(make_source(audio_streams=(2, 3)), RenderProfile(audio_tracks="mix"))
+    assert "amix=duration=longest:inputs=2:normalize=0" in filter_graph(mixed)
+    single = args_for(make_source(audio_streams=(2,)), RenderProfile(audio_tracks="mix"))
+    assert "amix" not in filter_graph(single) and "0:2" in single
+
+
+def test_audio_and_still_graphs() -> None:
+    from renders.audio import audio_proxy_stream
+    from renders.qc import QcFiles
+    from renders.still import still_proxy_stream
+
+    src = make_source(kind="audio", path=Path("/library/take.wav"), start_timecode="14:30:00:00")
+    files = QcFiles.beside(Path("/renders"), "A1", video=False, audio=True)
+    args = list(audio_proxy_stream(src, RenderProfile(), Path("/renders/A1.m4a"), Path("/renders/A1.jpg"),
+                                   files).get_args())  # fmt: skip
+    graph = filter_graph(args)
+    assert "asplit=3" in graph and "showwavespic=colors=0x9fd3ff:s=480x270:scale=sqrt" in graph
+    assert "blackdetect" not in graph and "ebur128" in graph
+    assert args[args.index("-movflags") + 1] == "+faststart+use_metadata_tags"
+    assert args[args.index("-timecode") + 1] == "14:30:00:00"
+
+    still = make_source(kind="still", path=Path("/library/photo.jpg"), has_audio=False)
+    args = list(still_proxy_stream(still, RenderProfile(), Path("/r/A1.proxy.jpg"), Path("/r/A1.jpg"), FONT)
+                .get_args())  # fmt: skip
+    graph = filter_graph(args)
+    assert "pad=960:540" in graph and graph.count("drawtext") == 1  # the name, no timecode on a still
+    assert args.count("-frames:v") == 2

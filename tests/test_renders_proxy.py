@@ -111,7 +111,9 @@ def test_each_camera_format_proxies(kind: str, clips: dict[str, Path], tmp_path:
     result = render_proxy(src, RenderProfile(), tmp_path, timeout_s=120)
 
     assert result.proxy == tmp_path / f"A-{kind}.mp4" and result.poster == tmp_path / f"A-{kind}.jpg"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"A-{kind}.jpg", f"A-{kind}.mp4"]
+    assert result.contact_sheet == tmp_path / f"A-{kind}.sheet.jpg"
+    # Hidden temp and QC files are gone: only the three finals remain.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"A-{kind}.jpg", f"A-{kind}.mp4", f"A-{kind}.sheet.jpg"]
     assert decode_errors(result.proxy) == ""
     out = probe(result.proxy)
     assert (out["width"], out["height"], out["rotation"], out["interlaced"]) == (960, 540, 0, False)

@@ -92,3 +92,30 @@ def test_temp_must_sit_next_to_its_final(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     with pytest.raises(ValueError, match="same folder"):
         run_ffmpeg([ffmpeg_exe()], [(tmp_path / "a" / ".x.tmp.mp4", tmp_path / "x.mp4")])
+
+
+def test_a_held_lock_makes_the_run_busy_and_touches_nothing(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from renders.runner import output_lock
+    from renders.tools import RenderBusy
+
+    out = tmp_path / "clip.mp4"
+    temp_path(out).write_bytes(b"another render's half-written temp")
+    lock = tmp_path / ".clip.lock"
+    with output_lock(lock, "clip") as fd:
+        assert fd is not None and lock.exists()
+        with pytest.raises(RenderBusy, match="another process"):
+            run_ffmpeg(lavfi_args(out), [(temp_path(out), out)], lock=lock, label="clip")
+        assert temp_path(out).read_bytes() == b"another render's half-written temp"
+        other = os.open(lock, os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)
+    assert not lock.exists()
+
+    scratch = tmp_path / ".clip.qc.txt"
+    scratch.write_text("measurements")
+    run_ffmpeg(lavfi_args(out), [(temp_path(out), out)], lock=lock, scratch=[scratch])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # lock and scratch gone

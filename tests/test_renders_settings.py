@@ -11,7 +11,7 @@ import pytest
 
 import renders.profile
 import renders.tools
-from renders.profile import RenderProfile
+from renders.profile import QcProfile, RenderProfile
 from renders.tools import FfmpegMissing, FontMissing, RendersSettings, ffmpeg_exe, font_file
 
 
@@ -28,7 +28,7 @@ def test_profile_defaults_are_the_review_proxy() -> None:
 
 def test_profile_hash_is_pinned() -> None:
     # Changing this value re-renders every proxy: update it only on purpose (defaults or RENDERER_VERSION).
-    assert RenderProfile().profile_hash() == "12c92b664d562086"
+    assert RenderProfile().profile_hash() == "4fbeb774683f14c6"
 
 
 def test_profile_hash_follows_settings_and_renderer_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,6 +37,9 @@ def test_profile_hash_follows_settings_and_renderer_version(monkeypatch: pytest.
     assert RenderProfile().profile_hash() == base
     assert RenderProfile(crf=23).profile_hash() != base
     assert RenderProfile(burn_name=False).profile_hash() != base
+    assert RenderProfile(watermark_text="BẢN DUYỆT").profile_hash() != base
+    assert RenderProfile(qc=QcProfile(black_min_seconds=1)).profile_hash() != base
+    assert RenderProfile(audio_tracks="mix").profile_hash() != base
     monkeypatch.setattr(renders.profile, "RENDERER_VERSION", "renders-test")
     assert RenderProfile().profile_hash() != base
 
@@ -53,6 +56,25 @@ def test_profile_is_frozen_and_strict() -> None:
         RenderProfile(scale_flags="fast_bilinear")
     with pytest.raises(pydantic.ValidationError):
         RenderProfile(deinterlace_filter="kerndeint")  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError, match="contact sheet cells"):
+        RenderProfile(contact_sheet_width=64, contact_sheet_columns=8)
+    with pytest.raises(pydantic.ValidationError):
+        RenderProfile(qc=QcProfile(freeze_noise_db=3))
+
+
+def test_contact_sheet_and_watermark_settings() -> None:
+    profile = RenderProfile()
+    assert (profile.contact_sheet_cells, profile.contact_cell_size) == (16, (240, 135))
+    assert RenderProfile(contact_sheet_columns=5, contact_sheet_rows=3).contact_cell_size == (192, 108)
+    nfd = "BẢN DUYỆT"
+    assert RenderProfile(watermark_text=nfd).watermark_text == "BẢN DUYỆT"  # stored NFC
+    assert RenderProfile(watermark_text="").watermark_text is None
+
+
+def test_qc_rule_settings_default_to_qcvn_115() -> None:
+    settings = RendersSettings()
+    assert (settings.qc_loudness_target_lufs, settings.qc_true_peak_max_dbtp) == (-23.0, -1.0)
+    assert settings.qc_loudness_tolerance_lu == 1.0
 
 
 def test_ffmpeg_defaults_to_the_imageio_binary(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,4 +117,6 @@ def test_every_setting_is_described() -> None:
     for name, field in RendersSettings.model_fields.items():
         assert field.description, name
     for name, field in RenderProfile.model_fields.items():
+        assert field.description, name
+    for name, field in QcProfile.model_fields.items():
         assert field.description, name

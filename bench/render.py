@@ -1,0 +1,391 @@
+"""Benchmark of proxy rendering: docfilm against the same ffmpeg commands run bare, one pass against several.
+
+    .venv/bin/python bench/render.py [--seconds 10] [--jobs N] [--cache /tmp/docfilm-bench] [--keep]
+
+Makes (once, then cached) three camera-like clips of `--seconds` each: ProRes 422 1080p25 with PCM, H.264
+4K (3840x2160) with AAC, interlaced 1080i H.264 in MPEG-TS. Ingests them in place into a fresh DOCFILM_HOME
+(untimed), then prints, from this one run:
+
+(a) docfilm's wall time: the real `docfilm render --all --json --jobs N` CLI, process start, Prefect,
+    ledger and read-back checks included, as a ratio to the very same ffmpeg commands (built by renders
+    from the same ledger rows) run bare from a shell with the same parallelism (`xargs -P N`). Target
+    ≤ 1.10. Twice: with Prefect's ephemeral server, which each docfilm process starts for itself (the
+    embedded default), and against a running `prefect server start` (as deployments use; started before,
+    untimed). Also split: the flow's own work (its `seconds`: plan, tasks, renders, checks, ledger) and
+    the rest (process and Prefect start); and, for scale, a flow run with nothing to do in its own process.
+(b) one pass (proxy + poster + contact sheet + QC from one decode) against the proxy alone (proxy + poster),
+    clip by clip, one at a time. Target ≤ 1.25.
+(c) the baseline being beaten: proxy alone, then a contact sheet pass and a QC pass each decoding again.
+(d) speed as a multiple of real time: media seconds / docfilm's wall time, and per clip for the one pass.
+
+Python processes are started with a bytecode cache (PYTHONPYCACHEPREFIX under --cache) even where the
+environment sets PYTHONDONTWRITEBYTECODE: an installed docfilm has compiled bytecode, and without it every
+process recompiles Prefect from source (~3 s more a process here). --no-bytecode-cache measures without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from flows import steps
+from flows.docfilm_flows import default_jobs
+from flows.workspace import Workspace, film_path
+from renders.profile import RenderProfile
+from renders.proxy import (
+    ProxySource,
+    audio_source,
+    contact_sheet_branch,
+    contact_sheet_frames,
+    fit_inside,
+    fit_to_frame,
+    jpeg_options,
+    proxy_stream,
+)
+from renders.qc import QcFiles, audio_detectors, video_detectors
+from renders.runner import run_flags, temp_path
+from renders.synth import make_clip
+from renders.tools import ffmpeg_exe, font_file
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCFILM = Path(sys.executable).parent / "docfilm"
+CLIPS = [
+    # file name, synth kind, size
+    ("A001C001_prores-1080p.mov", "prores_mov", (1920, 1080)),
+    ("B001C001_h264-4k.mp4", "h264_mp4", (3840, 2160)),
+    ("C001C001_1080i.ts", "mpegts_1080i", (1920, 1080)),
+]
+
+
+def make_clips(folder: Path, seconds: float) -> list[Path]:
+    """The bench clips, made once per length and kept in `folder`."""
+    paths = []
+    for i, (name, kind, size) in enumerate(CLIPS):
+        path = folder / name
+        if not path.exists():
+            started = time.monotonic()
+            make_clip(path, kind, f"Đại hội XIV · {name}", seconds, f"1{i}:00:00:00", size, timeout_s=1800)
+            print(f"made {name} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        paths.append(path)
+    return paths
+
+
+def child_env(home: Path, pycache: Path | None) -> dict[str, str]:
+    env = dict(os.environ, DOCFILM_HOME=str(home))
+    env.pop("DOCFILM_S3_ENDPOINT_URL", None)
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Wall time, and CPU time of the child processes (ffmpeg, Python, Prefect's server), in seconds.
+
+    CPU time hardly moves when other work shares the machine; wall time does.
+    """
+
+    wall: float
+    cpu: float
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.wall + other.wall, self.cpu + other.cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(
+    argv: list[str], env: dict[str, str] | None = None, **kwargs: Any
+) -> tuple[Cost, subprocess.CompletedProcess[str]]:
+    """Run a command to completion; its cost counts every descendant it waited for."""
+    cpu, started = _children_cpu(), time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
+    cost = Cost(time.monotonic() - started, _children_cpu() - cpu)
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(argv[:4])}… failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return cost, done
+
+
+def cheapest(costs: list[Cost]) -> Cost:
+    """The least disturbed of repeated measurements (wall and CPU each at their minimum)."""
+    return Cost(min(c.wall for c in costs), min(c.cpu for c in costs))
+
+
+@dataclass
+class Clip:
+    """A bench clip as the ledger knows it."""
+
+    src: ProxySource
+    seconds: float
+
+
+def ledger_clips(home: Path) -> list[Clip]:
+    os.environ["DOCFILM_HOME"] = str(home)
+    ws = Workspace(film_path(None))
+    clips = []
+    for asset in ws.ledger.assets(kind="video"):
+        src = steps.proxy_source(asset)
+        clips.append(Clip(src, float(src.duration_frames / src.fps)))
+    return sorted(clips, key=lambda c: c.src.display_name)
+
+
+def ffmpeg_argv(graph: Any) -> list[str]:
+    """The command as the runner runs it (same global flags, progress to stdout)."""
+    args = graph.compile(cmd=ffmpeg_exe())
+    return [args[0], *run_flags(), *args[1:]]
+
+
+def one_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
+    src = clip.src
+    files = QcFiles.beside(out, src.asset_id, video=True, audio=src.has_audio)
+    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(),
+                                    poster_path=out / f"{src.asset_id}.jpg",
+                                    contact_sheet_path=out / f"{src.asset_id}.sheet.jpg", qc_files=files))
+
+
+def proxy_alone(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
+    src = clip.src
+    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(),
+                                    poster_path=out / f"{src.asset_id}.jpg"))
+
+
+def _decoded(src: ProxySource, profile: RenderProfile) -> tuple[Any, Any]:
+    source = ffmpeg.input(str(src.path.absolute()))
+    video = source["v:0"]
+    if src.interlaced:
+        video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
+    return source, video.filter("fps", fps=f"{src.fps.numerator}/{src.fps.denominator}")
+
+
+def qc_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
+    """QC as its own decode: the same detectors on the same small picture, and the audio ones."""
+    src = clip.src
+    files = QcFiles.beside(out, src.asset_id, video=True, audio=src.has_audio)
+    source, video = _decoded(src, profile)
+    assert files.video is not None
+    streams = [video_detectors(fit_inside(video, profile, hdr=src.hdr), profile.qc, files.video)]
+    audio = audio_source(source, src, profile)
+    if audio is not None and files.silence is not None and files.loudness is not None:
+        streams.append(audio_detectors(audio, profile.qc, files.silence, files.loudness))
+    return ffmpeg_argv(ffmpeg.output(*streams, "-", f="null"))
+
+
+def sheet_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
+    """The contact sheet as its own decode."""
+    src = clip.src
+    _source, video = _decoded(src, profile)
+    sheet = contact_sheet_branch(fit_to_frame(video, profile, hdr=src.hdr),
+                                 contact_sheet_frames(src, profile.contact_sheet_cells), profile)
+    return ffmpeg_argv(ffmpeg.output(sheet, str(temp_path(out / f"{src.asset_id}.sheet.jpg")),
+                                     **jpeg_options(profile)))
+
+
+def run_bare(argv: list[str]) -> Cost:
+    cost, _done = timed(argv)
+    return cost
+
+
+def shell_loop(commands: list[list[str]], jobs: int, folder: Path) -> Cost:
+    """The commands run from a shell, `jobs` at a time (xargs -P)."""
+    scripts = []
+    for i, argv in enumerate(commands):
+        script = folder / f"cmd{i}.sh"
+        script.write_text(shlex.join(argv) + " >/dev/null 2>&1\n", encoding="utf-8")
+        scripts.append(str(script))
+    listing = folder / "commands.txt"
+    listing.write_text("\n".join(scripts) + "\n", encoding="utf-8")
+    cost, _done = timed(["sh", "-c", f"xargs -P {jobs} -n 1 sh < {shlex.quote(str(listing))}"])
+    return cost
+
+
+def prefect_start(env: dict[str, str]) -> Cost:
+    """A render flow run with nothing stale, in its own process: Prefect's start and nothing else."""
+    code = ("from flows.env import prepare_prefect_env; prepare_prefect_env(); "
+            "from flows.docfilm_flows import render_flow; assert render_flow(return_state=True).name == 'SKIPPED'")
+    cost, _done = timed([sys.executable, "-c", code], env)
+    return cost
+
+
+@contextmanager
+def prefect_server(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """A `prefect server start` on a free loopback port for the block; yields its API URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    server_env = dict(env, PREFECT_HOME=str(folder), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"prefect server did not start: {exc}; see {folder / 'server.log'}") from exc
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="length of each clip")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="clips rendered at once (docfilm's default)")
+    parser.add_argument("--repeat", type=int, default=2, help="measure each thing this often, keep the least disturbed")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "docfilm-bench",
+                        help="where the clips and the bytecode cache are kept between runs")
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="run Python as the environment says")
+    parser.add_argument("--keep", action="store_true", help="keep the temp DOCFILM_HOME and outputs")
+    opts = parser.parse_args()
+
+    clips_dir = opts.cache / f"clips-{opts.seconds:g}s"
+    paths = make_clips(clips_dir, opts.seconds)
+    pycache = None if opts.no_bytecode_cache else opts.cache / "pycache"
+    work = Path(tempfile.mkdtemp(prefix="docfilm-bench-"))
+    home = work / "home"
+    env = child_env(home, pycache)
+    try:
+        # Untimed set-up: ingest in place (also creates Prefect's database and warms the bytecode cache).
+        timed([str(DOCFILM), "ingest", "--in-place", "--json", *map(str, paths)], env, timeout=1800)
+        clips = ledger_clips(home)
+        assert len(clips) == len(CLIPS), [c.src.display_name for c in clips]
+        profile = RenderProfile()
+        media_s = sum(c.seconds for c in clips)
+
+        # (a) the same commands bare and through docfilm, taking turns.
+        bare_dir = work / "bare"
+        bare_dir.mkdir()
+        bare_runs: list[Cost] = []
+        runs: dict[str, list[tuple[Cost, float]]] = {"ephemeral": [], "server": []}
+
+        def docfilm_render(mode: str, run_env: dict[str, str]) -> None:
+            cost, done = timed([str(DOCFILM), "render", "--all", "--json", "--jobs", str(opts.jobs)], run_env,
+                               timeout=3600)  # fmt: skip
+            report = json.loads(done.stdout)
+            assert len(report["rendered"]) == len(clips) and not report["failed"], report["failed"]
+            runs[mode].append((cost, float(report["seconds"])))
+
+        with prefect_server(work / "prefect-server", env) as api_url:
+            server_env = dict(env, PREFECT_API_URL=api_url)
+            for _ in range(opts.repeat):
+                bare_runs.append(shell_loop([one_pass(c, profile, bare_dir) for c in clips], opts.jobs, bare_dir))
+                docfilm_render("ephemeral", env)
+                docfilm_render("server", server_env)
+        bare = cheapest(bare_runs)
+        best = {mode: min(found, key=lambda run: run[0].wall) for mode, found in runs.items()}
+        docfilm, flow_s = best["ephemeral"]
+        docfilm = Cost(docfilm.wall, min(run[0].cpu for run in runs["ephemeral"]))
+        served, served_flow_s = best["server"]
+        noop = cheapest([prefect_start(env) for _ in range(opts.repeat)])
+
+        # (b), (c): clip by clip, one at a time.
+        rows: list[dict[str, Any]] = []
+        totals = {"alone": Cost(0, 0), "one": Cost(0, 0), "separate": Cost(0, 0)}
+        for c in clips:
+            out = work / f"passes-{c.src.asset_id}"
+            out.mkdir()
+            alone_runs, one_runs, separate_runs = [], [], []
+            for turn in range(opts.repeat):
+                if turn % 2:  # take turns, so neither comes first every time
+                    one_runs.append(run_bare(one_pass(c, profile, out)))
+                alone = run_bare(proxy_alone(c, profile, out))
+                alone_runs.append(alone)
+                if not turn % 2:
+                    one_runs.append(run_bare(one_pass(c, profile, out)))
+                separate_runs.append(alone + run_bare(sheet_pass(c, profile, out)) + run_bare(qc_pass(c, profile, out)))
+            alone, one, separate = cheapest(alone_runs), cheapest(one_runs), cheapest(separate_runs)
+            totals = {"alone": totals["alone"] + alone, "one": totals["one"] + one,
+                      "separate": totals["separate"] + separate}  # fmt: skip
+            rows.append({"clip": c.src.display_name, "seconds": round(c.seconds, 2),
+                         "proxy_alone": [round(alone.wall, 2), round(alone.cpu, 2)],
+                         "one_pass": [round(one.wall, 2), round(one.cpu, 2)],
+                         "separate_passes": [round(separate.wall, 2), round(separate.cpu, 2)],
+                         "one_pass_x_realtime": round(c.seconds / one.wall, 2)})  # fmt: skip
+        result = {
+            "jobs": opts.jobs,
+            "repeat": opts.repeat,
+            "media_seconds": round(media_s, 2),
+            "bytecode_cache": pycache is not None,
+            "a_docfilm_s": round(docfilm.wall, 2),
+            "a_bare_shell_s": round(bare.wall, 2),
+            "a_ratio": round(docfilm.wall / bare.wall, 3),
+            "a_cpu_ratio": round(docfilm.cpu / bare.cpu, 3),
+            "a_flow_work_s": round(flow_s, 2),
+            "a_flow_work_ratio": round(flow_s / bare.wall, 3),
+            "a_start_s": round(docfilm.wall - flow_s, 2),
+            "a_noop_flow_process_s": round(noop.wall, 2),
+            "a_server_docfilm_s": round(served.wall, 2),
+            "a_server_ratio": round(served.wall / bare.wall, 3),
+            "a_server_start_s": round(served.wall - served_flow_s, 2),
+            "b_one_pass_vs_proxy_alone": round(totals["one"].wall / totals["alone"].wall, 3),
+            "b_cpu": round(totals["one"].cpu / totals["alone"].cpu, 3),
+            "c_separate_passes_vs_proxy_alone": round(totals["separate"].wall / totals["alone"].wall, 3),
+            "c_cpu": round(totals["separate"].cpu / totals["alone"].cpu, 3),
+            "d_docfilm_x_realtime": round(media_s / docfilm.wall, 2),
+            "d_flow_work_x_realtime": round(media_s / flow_s, 2),
+            "d_bare_x_realtime": round(media_s / bare.wall, 2),
+            "d_one_pass_x_realtime": round(media_s / totals["one"].wall, 2),
+            "clips": rows,
+        }
+    finally:
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print("wall s / CPU s, least disturbed of", opts.repeat)
+    for r in rows:
+        cells = [f"{r[k][0]:>6.2f}/{r[k][1]:<6.2f}" for k in ("proxy_alone", "one_pass", "separate_passes")]
+        print(f"{r['clip']:<28} {r['seconds']:>5} s  proxy alone {cells[0]} one pass {cells[1]} "
+              f"separate passes {cells[2]} {r['one_pass_x_realtime']:>5.2f}x real time")
+    print(f"(a) docfilm render --all: {docfilm.wall:.2f} s, bare ffmpeg (xargs -P {opts.jobs}): {bare.wall:.2f} s, "
+          f"ratio {result['a_ratio']:.3f} (target <= 1.10; CPU {result['a_cpu_ratio']:.3f})\n"
+          f"    of which the flow's own work {flow_s:.2f} s (ratio {result['a_flow_work_ratio']:.3f}) and process + "
+          f"Prefect start {docfilm.wall - flow_s:.2f} s; a no-op flow run in its own process: {noop.wall:.2f} s\n"
+          f"    against a running Prefect server: {served.wall:.2f} s, ratio {result['a_server_ratio']:.3f} "
+          f"(process + Prefect client start {served.wall - served_flow_s:.2f} s)")
+    print(f"(b) one pass / proxy alone: {result['b_one_pass_vs_proxy_alone']:.3f} "
+          f"(target <= 1.25; CPU {result['b_cpu']:.3f})")
+    print(f"(c) separate passes / proxy alone: {result['c_separate_passes_vs_proxy_alone']:.3f} "
+          f"(the baseline; CPU {result['c_cpu']:.3f})")
+    print(f"(d) {media_s:.0f} s of media: docfilm {result['d_docfilm_x_realtime']:.2f}x real time (its flow's work "
+          f"{result['d_flow_work_x_realtime']:.2f}x), bare ffmpeg {result['d_bare_x_realtime']:.2f}x, one pass clip by "
+          f"clip {result['d_one_pass_x_realtime']:.2f}x")
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Render progress: one tally per render run, shown as Rich bars by the CLI and as a Prefect progress artifact.
+
+Tasks run in threads of the flow's process, so the CLI installs its reporter here (`reporting`) and every
+task's ffmpeg progress reaches it through the run's RenderTally. No Prefect import here: the flow passes
+a `publish` callback for its artifact.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+# A Prefect artifact update is an API call: publish only every few percent.
+PUBLISH_STEP_PERCENT = 5.0
+
+
+class RenderReporter(Protocol):
+    """Something that shows render progress (the CLI's Rich bars)."""
+
+    def run_started(self, clips: int, frames: int) -> None: ...
+    def clip_started(self, asset_id: str, name: str, frames: int) -> None: ...
+    def clip_advanced(self, asset_id: str, frames: int, overall_frames: int) -> None: ...
+    def clip_finished(self, asset_id: str, ok: bool) -> None: ...
+
+
+_reporter: RenderReporter | None = None
+
+
+@contextmanager
+def reporting(reporter: RenderReporter | None) -> Iterator[None]:
+    """Route the render progress of this process to `reporter` while the block runs."""
+    global _reporter
+    previous, _reporter = _reporter, reporter
+    try:
+        yield
+    finally:
+        _reporter = previous
+
+
+class RenderTally:
+    """Frames done per clip and overall for one render run; thread-safe."""
+
+    def __init__(self, clip_frames: dict[str, int], publish: Callable[[float], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._expected = {k: max(1, v) for k, v in clip_frames.items()}
+        self._done: dict[str, int] = dict.fromkeys(clip_frames, 0)
+        self._publish = publish
+        self._published = 0.0
+        self.reporter = _reporter
+        if self.reporter is not None:
+            self.reporter.run_started(len(clip_frames), self.total)
+
+    @property
+    def total(self) -> int:
+        return sum(self._expected.values())
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * sum(self._done.values()) / max(1, self.total)
+
+    def clip_started(self, asset_id: str, name: str) -> None:
+        if self.reporter is not None:
+            self.reporter.clip_started(asset_id, name, self._expected.get(asset_id, 1))
+
+    def advance(self, asset_id: str, frames: int) -> None:
+        """ffmpeg wrote `frames` of this clip so far."""
+        with self._lock:
+            self._done[asset_id] = min(frames, self._expected.get(asset_id, frames))
+            overall = sum(self._done.values())
+            percent = self.percent
+            publish = self._publish is not None and percent - self._published >= PUBLISH_STEP_PERCENT
+            if publish:
+                self._published = percent
+        if self.reporter is not None:
+            self.reporter.clip_advanced(asset_id, frames, overall)
+        if publish and self._publish is not None:
+            self._publish(percent)
+
+    def clip_finished(self, asset_id: str, ok: bool) -> None:
+        with self._lock:
+            # A failed or shorter-than-recorded clip still counts as done for the overall bar.
+            self._done[asset_id] = self._expected.get(asset_id, 0)
+            overall = sum(self._done.values())
+            percent = self.percent
+            publish = self._publish is not None and percent != self._published
+            self._published = percent
+        if self.reporter is not None:
+            self.reporter.clip_advanced(asset_id, self._expected.get(asset_id, 0), overall)
+            self.reporter.clip_finished(asset_id, ok)
+        if publish and self._publish is not None:
+            self._publish(percent)
+
+
+class RichRenderProgress:
+    """Rich bars on stderr: one overall bar (frames of every clip) and one per clip being rendered."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._overall: TaskID | None = None
+        self._clips: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RichRenderProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def run_started(self, clips: int, frames: int) -> None:
+        self._overall = self.progress.add_task(f"render: {clips} clip(s)", total=frames)
+
+    def clip_started(self, asset_id: str, name: str, frames: int) -> None:
+        with self._lock:
+            self._clips[asset_id] = self.progress.add_task(f"  {name[:40]}", total=frames)
+
+    def clip_advanced(self, asset_id: str, frames: int, overall_frames: int) -> None:
+        with self._lock:
+            task = self._clips.get(asset_id)
+        if task is not None:
+            self.progress.update(task, completed=frames)
+        if self._overall is not None:
+            self.progress.update(self._overall, completed=overall_frames)
+
+    def clip_finished(self, asset_id: str, ok: bool) -> None:
+        with self._lock:
+            task = self._clips.pop(asset_id, None)
+        if task is not None:
+            self.progress.remove_task(task)

@@ -1,0 +1,148 @@
+"""Audio-only masters (sound recordings, music, interviews on a recorder): an AAC proxy, a waveform, QC.
+
+One ffmpeg run decodes the audio once and splits it:
+
+    audio (first usable track, or all mixed) → asplit ─┬─ AAC in an .m4a (faststart, title, timecode tag)
+                                                       ├─ showwavespic → waveform JPEG (the poster)
+                                                       └─ silencedetect → ebur128 (true peak) → print → null
+
+Decisions: the proxy is an .m4a (AAC in MP4), which browsers play in an <audio> element; the waveform picture
+has the poster's size so the packet lays it out like a video poster. The start timecode (a recorder's BWF
+time reference, if the ledger has one) is kept as a `timecode` tag; runs and cells are counted at the
+asset's rate (the film's 25 fps for audio).
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import ffmpeg
+
+from renders.profile import RENDERER_VERSION, RenderProfile
+from renders.proxy import (
+    ProxyResult,
+    ProxySource,
+    audio_source,
+    finish_qc,
+    jpeg_options,
+    lock_path,
+    run_record,
+)
+from renders.qc import QcFiles, QcRules, audio_detectors
+from renders.runner import ProgressCallback, run_ffmpeg, temp_path
+from renders.tools import InvalidSource, ProxyCheckFailed, ffmpeg_exe
+
+log = logging.getLogger(__name__)
+
+WAVEFORM_COLOUR = "0x9fd3ff"
+
+
+def audio_proxy_stream(
+    src: ProxySource, profile: RenderProfile, out_path: Path, poster_path: Path, qc_files: QcFiles | None = None
+) -> Any:
+    """The ffmpeg-python graph writing the audio proxy and its waveform to their temp names."""
+    source = ffmpeg.input(str(src.path.absolute()))
+    audio = audio_source(source, src, profile)
+    if audio is None:
+        raise InvalidSource(f"{src.asset_id}: an audio asset without audio streams")
+    branches = audio.asplit()
+    proxy_out = ffmpeg.output(
+        branches[0],
+        str(temp_path(out_path).absolute()),
+        **{
+            "f": "mp4",
+            "c:a": profile.audio_codec,
+            "b:a": profile.audio_bitrate,
+            "ar": profile.audio_rate,
+            "ac": profile.audio_channels,
+            # use_metadata_tags: MP4 keeps arbitrary tags (the timecode) only as mdta keys.
+            "movflags": "+faststart+use_metadata_tags",
+            "map_metadata": -1,
+            "metadata": f"title={src.display_name}",
+            "metadata:g": f"comment=docfilm {RENDERER_VERSION} {profile.name} {profile.profile_hash()}",
+            # -timecode sets the global "timecode" tag (there is no video track for a tmcd track).
+            "timecode": src.timecode,
+        },
+    )
+    waveform = branches[1].filter(
+        "showwavespic", s=f"{profile.poster_width}x{profile.poster_height}", colors=WAVEFORM_COLOUR, scale="sqrt"
+    )
+    outputs = [proxy_out, ffmpeg.output(waveform, str(temp_path(poster_path).absolute()), **jpeg_options(profile))]
+    if qc_files is not None and qc_files.silence is not None and qc_files.loudness is not None:
+        measured = audio_detectors(branches[2], profile.qc, qc_files.silence, qc_files.loudness)
+        outputs.append(ffmpeg.output(measured, "-", f="null"))
+    return ffmpeg.merge_outputs(*outputs)
+
+
+def audio_facts(path: Path, rate: Fraction) -> dict[str, Any]:
+    """Facts PyAV reads from a rendered audio proxy; its length in frames at `rate`."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        seconds = (
+            Fraction(stream.duration) * stream.time_base
+            if stream.duration is not None and stream.time_base is not None
+            else Fraction(container.duration or 0, av.time_base)
+        )
+        return {
+            "fps": f"{rate.numerator}/{rate.denominator}",
+            "duration_frames": round(seconds * rate),
+            "timecode": container.metadata.get("timecode"),
+            "audio": {
+                "codec": stream.codec_context.name,
+                "sample_rate": stream.codec_context.sample_rate,
+                "channels": stream.codec_context.channels,
+            },
+        }
+
+
+def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp: Path) -> dict[str, Any]:
+    try:
+        facts = audio_facts(proxy_tmp, src.fps)
+        with av.open(str(poster_tmp)) as container:
+            picture = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration, IndexError) as exc:
+        raise ProxyCheckFailed(f"{src.asset_id}: audio proxy or waveform cannot be read back: {exc}") from exc
+    problems = []
+    if facts["audio"]["codec"] != profile.audio_codec.removeprefix("lib"):
+        problems.append(f"codec {facts['audio']['codec']}, expected {profile.audio_codec}")
+    if facts["duration_frames"] <= 0:
+        problems.append("no sound")
+    if (picture.width, picture.height) != (profile.poster_width, profile.poster_height):
+        problems.append(f"waveform {picture.width}x{picture.height}")
+    if problems:
+        raise ProxyCheckFailed(f"{src.asset_id}: audio proxy is not as promised: " + "; ".join(problems))
+    facts["poster"] = {"width": picture.width, "height": picture.height, "frame": None, "waveform": True}
+    return facts
+
+
+def render_audio_proxy(
+    src: ProxySource,
+    profile: RenderProfile,
+    out_dir: Path,
+    timeout_s: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    rules: QcRules | None = None,
+) -> ProxyResult:
+    """Render `<asset_id>.m4a` and its waveform `<asset_id>.jpg` with QC from one decode, checked before commit."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rules = rules or QcRules.from_settings()
+    proxy = out_dir / f"{src.asset_id}.m4a"
+    poster = out_dir / f"{src.asset_id}.jpg"
+    files = QcFiles.beside(out_dir, src.asset_id, video=False, audio=True) if profile.qc.enabled else None
+    args = audio_proxy_stream(src, profile, proxy, poster, files).compile(cmd=ffmpeg_exe())
+    qc: dict[str, Any] = {"kind": "audio"}
+
+    def validate() -> None:
+        qc.update(_check(src, profile, temp_path(proxy), temp_path(poster)))
+        finish_qc(qc, files, src, profile, qc["duration_frames"], rules)
+
+    result = run_ffmpeg(
+        args, [(temp_path(poster), poster), (temp_path(proxy), proxy)], timeout_s, on_progress,
+        label=src.asset_id, validate=validate, time_rate=src.fps, lock=lock_path(out_dir, src),
+        scratch=files.paths() if files else (),
+    )  # fmt: skip
+    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, qc=run_record(qc, src, profile, result))
