@@ -166,7 +166,7 @@ def upload_verified(
             f"{target} holds {stored['ContentLength']} bytes with SHA-256 {stored.get('ChecksumSHA256')}, "
             f"expected {size} bytes with {checksum} from {path}"
         )
-    log.info("uploaded %s to %s (%d bytes)", path, target, size)
+    log.debug("uploaded %s to %s (%d bytes)", path, target, size)
     return UploadResult(key=key, bytes=size, checksum=checksum, etag=stored["ETag"], skipped=False)
 
 

@@ -406,6 +406,8 @@ def demo(
     for q in result["ingest"]["quarantined"]:
         if q["path"] in expected:
             err.print(f"(expected: the demo's deliberately broken file was quarantined: {Path(q['path']).name})")
+    # Last on the terminal, after Prefect's logs: where to open the packet.
+    err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
     if unexpected or result["render"]["failed"] or result["upload"]["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -415,12 +415,12 @@
   // Each playable clip is a link to its proxy with a lazy-loading poster. It becomes a video element when it
   // comes near the screen (metadata only) or is clicked (and then plays), so opening a packet of thousands
   // of clips creates no media player at all.
-  function upgrade(link) {
+  function upgrade(link, preload) {
     if (!link.parentNode) return link.__video || null;
     var video = document.createElement("video");
     video.controls = true;
     video.playsInline = true;
-    video.preload = "metadata";
+    video.preload = preload || "metadata";
     var img = link.querySelector("img");
     if (img) {
       video.poster = img.currentSrc || img.src;
@@ -438,7 +438,12 @@
   }
   var players = document.querySelectorAll("a.player");
   var nearObserver = null;
-  if ("IntersectionObserver" in window) {
+  // A packet of a few hundred clips gets every player at once (loading nothing until asked), so reviewers
+  // and scripts find a video element for each clip; only large packets wait for clips to come near the screen.
+  var EAGER_PLAYERS = 300;
+  if (players.length <= EAGER_PLAYERS) {
+    Array.prototype.forEach.call(players, function (link) { upgrade(link, "none"); });
+  } else if ("IntersectionObserver" in window) {
     nearObserver = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
         if (entry.isIntersecting) {
