@@ -57,7 +57,9 @@ uv_bin=$(find_uv || { install_uv; find_uv; })
 # Offline machines cannot download interpreters: use the system's Python 3.11+.
 export UV_PYTHON_DOWNLOADS=${UV_PYTHON_DOWNLOADS:-never}
 # One environment for both targets, so switching between them never reinstalls anything.
-"$uv_bin" sync --locked --quiet
+# Precompiled bytecode: Prefect is large, and where PYTHONDONTWRITEBYTECODE is set every process would
+# otherwise compile it again (10-15 s a command).
+"$uv_bin" sync --locked --compile-bytecode --quiet
 
 missing=()
 have_font || missing+=(fonts-dejavu-core)
