@@ -121,6 +121,7 @@ class Upload(Base):
     checksum: Mapped[str] = mapped_column(String(64))  # base64 SHA-256 as S3 reports it
     bytes: Mapped[int] = mapped_column(Integer)
     etag: Mapped[str | None] = mapped_column(String(128))
+    version_id: Mapped[str | None] = mapped_column(String(1024))  # when the bucket keeps versions
     asset_id: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))  # proxy, poster, packet
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -184,6 +184,7 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
             checksum=res.checksum,
             bytes=res.bytes,
             etag=res.etag,
+            version_id=res.version_id,
             asset_id=item.asset_id,
             role=item.role,
         )

@@ -108,6 +108,7 @@ def status_report(
                 "assets": len(scene_clips),
                 "proxies": sum(1 for c in scene_clips if c.has_done_proxy),
                 "failed": sum(1 for c in scene_clips if c.proxy_state == "failed"),
+                "qc_flags": sum(len((c.qc or {}).get("flags") or []) for c in scene_clips if c.has_done_proxy),
                 "ready": ready,
                 "title_vi": scene.title.vi,
                 "title_en": scene.title.en,
@@ -188,6 +189,7 @@ def status_table(report: dict[str, Any]) -> RenderableType:
     scenes.add_column("Cảnh quay / Shots", justify="right")
     scenes.add_column("Tư liệu / Clips", justify="right")
     scenes.add_column("Bản xem / Proxies", justify="right")
+    scenes.add_column("Lỗi KT / QC flags", justify="right")
     scenes.add_column("Dự kiến / Planned", justify="right")
     scenes.add_column("Sẵn sàng / Ready")
     scenes.add_column("Ý kiến / Review")
@@ -205,6 +207,7 @@ def status_table(report: dict[str, Any]) -> RenderableType:
             shots,
             str(s["assets"]),
             str(s["proxies"]),
+            str(s.get("qc_flags", 0)),
             planned,
             ready,
             review,

@@ -209,3 +209,29 @@ def test_review_settings_default_under_home(monkeypatch: pytest.MonkeyPatch, tmp
     assert ReviewSettings().packet_root() == tmp_path / "packets"
     monkeypatch.setenv("DOCFILM_PACKETS_DIR", str(tmp_path / "usb"))
     assert ReviewSettings().packet_root() == tmp_path / "usb"
+
+
+def test_status_counts_qc_flags_per_scene() -> None:
+    """A scene's QC flags (renders' Proxy.qc) are counted in status, for done proxies only."""
+    from datetime import date
+    from pathlib import Path
+
+    from review.records import ClipRecord
+    from review.status import status_report
+    from storyboard.loader import load_film
+
+    film = load_film()
+    scene = film.scenes[0]
+    flags = [{"rule": "loudness", "message": "−18 LUFS", "start": None, "end": None},
+             {"rule": "black", "message": "3 s black", "start": "10:00:02:00", "end": "10:00:05:00"}]
+
+    def clip(asset_id: str, state: str) -> ClipRecord:
+        return ClipRecord(asset_id=asset_id, name=f"{asset_id}.mov", scene_id=scene.id, shot_id=scene.shots[0].id,
+                          kind="video", duration_frames=50, fps="25/1", width=1920, height=1080, rotation=0,
+                          start_timecode="10:00:00:00", sha256=asset_id * 4, proxy=Path(f"/x/{asset_id}.mp4"),
+                          poster=Path(f"/x/{asset_id}.jpg"), proxy_state=state, proxy_reason=None,
+                          qc={"flags": flags})
+
+    report = status_report(film, [clip("a" * 16, "done"), clip("b" * 16, "failed")], date(2019, 5, 20))
+    row = next(s for s in report["scenes"] if s["id"] == scene.id)
+    assert row["qc_flags"] == 2
