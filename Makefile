@@ -22,4 +22,6 @@ lint:
 
 bench:
 	@scripts/bootstrap.sh test
+	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/render.py
+	$(VENV)/bin/python bench/packet.py
