@@ -179,16 +179,12 @@ VERDICTS: dict[str, Label] = {
     "changes-requested": Label("Cần sửa", "Changes requested"),
 }
 
+# Keyed by the rule names renders.qc writes in its flags.
 QC_KINDS: dict[str, Label] = {
     "black": Label("Hình đen", "Black frames"),
-    "freeze": Label("Hình đứng", "Frozen picture"),
     "frozen": Label("Hình đứng", "Frozen picture"),
-    "silence": Label("Mất tiếng", "Silence"),
     "silent": Label("Mất tiếng", "Silence"),
     "loudness": Label("Độ lớn âm thanh", "Loudness"),
-    "true-peak": Label("Đỉnh thực", "True peak"),
     "true_peak": Label("Đỉnh thực", "True peak"),
-    "peak": Label("Đỉnh thực", "True peak"),
     "decode": Label("Lỗi giải mã", "Decode errors"),
-    "duration": Label("Thời lượng", "Duration"),
 }

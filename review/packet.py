@@ -306,9 +306,8 @@ def _flag_text(value: Any) -> Label | None:
 def qc_flags(qc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The QC problems of a clip, for the packet: what kind, its message, and the timecode range.
 
-    Reads `flags` as renders writes them ({"rule", "message", "start", "end"}; `kind`/`code` and
-    `start_timecode`/`end_timecode` are read too, and plain strings) and `decode_error_count`. Measurements
-    without a verdict are not flags and are not shown.
+    Reads `flags` as renders.qc writes them ({"rule", "message", "start", "end"}; anything else is shown as
+    plain text) and `decode_error_count`. Measurements without a verdict are not flags and are not shown.
     """
     if not qc:
         return []
@@ -317,10 +316,9 @@ def qc_flags(qc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     if isinstance(raw, list):
         for flag in raw:
             if isinstance(flag, Mapping):
-                kind = str(flag.get("rule") or flag.get("kind") or flag.get("code") or "qc")
-                start = flag.get("start_timecode") or flag.get("start")
-                end = flag.get("end_timecode") or flag.get("end")
-                message = _flag_text(flag.get("message") or flag.get("detail"))
+                kind = str(flag.get("rule") or "qc")
+                start, end = flag.get("start"), flag.get("end")
+                message = _flag_text(flag.get("message"))
                 tc = f"{start}–{end}" if start and end else (str(start) if start else None)
                 if tc and message and str(start) in message.vi:
                     tc = None  # the message already says where
