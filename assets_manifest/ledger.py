@@ -149,19 +149,6 @@ class Ledger:
             return list(s.scalars(select(Quarantined).order_by(Quarantined.id)))
 
     # proxies
-    def stale_assets(
-        self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[str] = RENDERED_KINDS
-    ) -> list[Asset]:
-        """Assets of `kinds` with no finished proxy for this profile, in one query."""
-        done = select(Proxy.asset_id).where(
-            and_(Proxy.profile_hash == profile_hash, Proxy.state == "done")
-        )
-        q = select(Asset).where(Asset.kind.in_(kinds), Asset.asset_id.not_in(done)).order_by(Asset.asset_id)
-        if scene_id:
-            q = q.where(Asset.scene_id == scene_id)
-        with self.session() as s:
-            return list(s.scalars(q))
-
     def render_states(
         self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[str] = RENDERED_KINDS
     ) -> list[tuple[Asset, Proxy | None]]:
@@ -181,13 +168,6 @@ class Ledger:
         with self.session() as s:
             rows = s.scalars(select(Proxy).where(Proxy.profile_hash == profile_hash))
             return {p.asset_id: p for p in rows}
-
-    def forget_proxy(self, asset_id: str, profile_hash: str) -> None:
-        """Mark a proxy as not done (its file vanished), so the next render makes it again."""
-        with self.session(write=True) as s:
-            row = s.get(Proxy, (asset_id, profile_hash))
-            if row is not None:
-                s.delete(row)
 
     def record_proxy(
         self,

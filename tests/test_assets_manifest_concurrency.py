@@ -45,7 +45,7 @@ RENDER = textwrap.dedent("""
     ledger = Ledger.open(LedgerSettings(home=home))
     rounds = writes = 0
     while not stop.exists():
-        ledger.stale_assets("profile-x")
+        ledger.render_states("profile-x")
         done = ledger.proxies("profile-x")
         for asset in [x for x in ledger.assets() if x.asset_id not in done][:5]:
             ledger.record_proxy(asset.asset_id, "profile-x", state="done", qc={"round": rounds})
