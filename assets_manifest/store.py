@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -160,7 +162,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # busy_timeout first: switching a fresh file to WAL needs a lock another process may hold right now.
     cur.execute("PRAGMA busy_timeout=30000")
     # WAL lets a render read while an ingest writes; busy_timeout waits for the other writer instead of failing.
-    cur.execute("PRAGMA journal_mode=WAL")
+    # SQLite can still answer "database is locked" at once here (busy handler not consulted while another
+    # process switches or recovers the journal), so a few short retries.
+    for attempt in range(20):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
