@@ -19,7 +19,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from .env import prepare_prefect_env
+from .env import prefect_ready, start_prefect
 from .workspace import Workspace, film_path
 
 EXIT_OK, EXIT_PARTIAL, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
@@ -107,7 +107,9 @@ def _environment_error(exc: BaseException) -> int | None:
     from delivery.errors import S3Unreachable
     from renders.tools import FfmpegMissing, FontMissing
 
-    environment = (FfmpegMissing, FontMissing, S3Unreachable, LedgerUnavailable)
+    from .prefect_server import PrefectServerFailed
+
+    environment = (FfmpegMissing, FontMissing, S3Unreachable, LedgerUnavailable, PrefectServerFailed)
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, environment):
@@ -123,11 +125,14 @@ def _emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]
         human(result)
 
 
-def _flows() -> Any:
-    prepare_prefect_env()
+@contextmanager
+def _flows() -> Iterator[Any]:
+    """The flows module, with Prefect ready: its server (when docfilm runs one) boots during the import."""
+    start_prefect()
     from . import docfilm_flows
 
-    return docfilm_flows
+    with prefect_ready():
+        yield docfilm_flows
 
 
 # ---------------------------------------------------------------- storyboard
@@ -168,8 +173,9 @@ def ingest(
             _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
         if scene is not None and scene not in ws.scene_ids():
             _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
-        report = _flows().ingest_flow([str(s.absolute()) for s in sources], scene=scene,
-                                      film=str(ws.film_file), in_place=in_place)
+        with _flows() as flows:
+            report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
+                                       in_place=in_place)
     _emit(report, as_json, _print_ingest)
     raise typer.Exit(EXIT_PARTIAL if report["quarantined"] else EXIT_OK)
 
@@ -215,12 +221,13 @@ def render(
             err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
             result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
         else:
+            start_prefect()  # before the progress bars' thread: the server's start forks this process
             from .progress import RichRenderProgress, reporting
 
             bars = RichRenderProgress(err) if err.is_terminal else None
-            with bars or nullcontext(), reporting(bars):
-                state = _flows().render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
-                                             return_state=True)
+            with bars or nullcontext(), reporting(bars), _flows() as flows:
+                state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
+                                          return_state=True)
             result = state.result()
     _emit(result, as_json, _print_render)
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
@@ -243,7 +250,8 @@ def upload(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     with _errors():
         ws = Workspace(film_path(film))
         ws.film  # noqa: B018
-        result = _flows().upload_flow(film=str(ws.film_file))
+        with _flows() as flows:
+            result = flows.upload_flow(film=str(ws.film_file))
     _emit(result, as_json, _print_upload)
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
 
@@ -276,7 +284,8 @@ def packet(
     with _errors():
         ws = Workspace(film_path(film))
         ws.film  # noqa: B018
-        result = _flows().packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
+        with _flows() as flows:
+            result = flows.packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
     keys = ("path", "scenes", "assets", "as_of", "hosted_url", "expires", "zip", "packet_id", "manifest", "changes",
             "notes", "hosted_error")
     _emit({k: result[k] for k in keys}, as_json, _print_packet)
@@ -370,8 +379,9 @@ def run(
         missing = [str(s) for s in sources if not s.exists()]
         if missing:
             _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
-        result = _flows().pipeline_flow([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
-                                        film=str(ws.film_file))
+        with _flows() as flows:
+            result = flows.pipeline_flow([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
+                                         film=str(ws.film_file))
     _emit(result, as_json, _print_pipeline)
     bad = result["ingest"]["quarantined"] or result["render"]["failed"] or result["upload"]["failed"]
     raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
@@ -397,9 +407,11 @@ def demo(
     day = _parse_date(as_of or "2019-05-20")
     with _errors():
         ws = Workspace(film_path(None))
+        start_prefect()  # boots while the footage is made
         folder = (out_dir or ws.home / "demo-footage").absolute()
         footage = make_demo_footage(ws.film, folder, console=err)
-        result = _flows().pipeline_flow([str(folder)], jobs=jobs, as_of=day, film=str(ws.film_file))
+        with _flows() as flows:
+            result = flows.pipeline_flow([str(folder)], jobs=jobs, as_of=day, film=str(ws.film_file))
     _print_pipeline(result)
     expected = {str(p) for p in footage.broken}
     unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]

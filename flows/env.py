@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from .prefect_server import USER_PREFECT_SETTINGS, local_server, start_local_server
 
 
 def docfilm_home() -> Path:
     return Path(os.environ.get("DOCFILM_HOME", ".docfilm")).absolute()
+
+
+def prefect_configured() -> bool:
+    """True when the user configured Prefect (an API URL, a home or a profile): then Prefect decides where runs go."""
+    return any(name in os.environ for name in USER_PREFECT_SETTINGS)
 
 
 def prepare_prefect_env() -> None:
@@ -21,7 +30,54 @@ def prepare_prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
-    if "PREFECT_API_URL" not in os.environ and "PREFECT_HOME" not in os.environ:
+    if not prefect_configured():
         home = docfilm_home() / "prefect"
         home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(home)
+
+
+def start_prefect() -> None:
+    """For a command about to run a flow: the defaults above and, with no Prefect configured, this process's
+    own Prefect server started now (see flows.prefect_server), to boot while the flows are imported."""
+    if local_server() is not None:
+        return
+    configured = prefect_configured()
+    prepare_prefect_env()
+    if not configured:
+        start_local_server(Path(os.environ["PREFECT_HOME"]))
+
+
+# What a process's first flow run imports lazily (Prefect's engine and the FastAPI encoder it serialises
+# parameters with; the Workspace's storyboard, ledger and profile): about 0.5 s, imported instead while the
+# server is still starting and this process would only wait.
+FIRST_RUN_MODULES = (
+    "prefect.flow_engine", "prefect.task_engine", "prefect.utilities.visualization", "fastapi.encoders",
+    "anyio._backends._asyncio", "storyboard.loader", "assets_manifest.ledger", "renders.profile",
+)
+
+
+def _import_first_run_modules() -> None:
+    import importlib
+    from contextlib import suppress
+
+    for name in FIRST_RUN_MODULES:
+        with suppress(ImportError):  # an optional extra of Prefect's; the flow run imports what it needs itself
+            importlib.import_module(name)
+
+
+@contextmanager
+def prefect_ready() -> Iterator[None]:
+    """Around flow calls (prefect imported): waits for this process's own server, if it started one, and then
+    runs flows without heartbeats. Heartbeats let a lasting server mark a crashed run; this server ends with
+    the process, so nothing would read them, and each flow run's end waits up to a second for its heartbeat
+    thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
+    server = local_server()
+    if server is None:
+        yield
+        return
+    _import_first_run_modules()
+    server.wait_ready()
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+        yield

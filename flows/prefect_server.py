@@ -1,0 +1,175 @@
+"""docfilm's own start of Prefect's ephemeral API server, early and in parallel with the command's work.
+
+With no Prefect server configured, Prefect starts a temporary server per process the first time a flow
+needs the API: its client imports the whole server package (about 2 s of CPU here), then waits for a
+uvicorn subprocess to import it again and answer (4–5 s), all on the critical path. docfilm starts that
+same server (Prefect's own `prefect.server.api.server:create_app`, as Prefect's ephemeral mode runs it)
+as soon as a command knows it will run a flow, so the server boots while this process imports Prefect
+and the flows, and the client never imports the server package.
+
+It differs from Prefect's own in three ways:
+- the listening socket is bound here (127.0.0.1, a free port) and handed to uvicorn (`--fd`), so the
+  port is known at once and nothing else can take it in between;
+- the API asks for a generated Basic auth string (kept in this process's environment, never logged),
+  so other local users cannot read or drive the film's runs;
+- the server dies with this process, even on kill -9 (Linux parent-death signal), and its output goes to
+  stderr, never into a `--json` stdout.
+
+Nothing here imports prefect.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Settings which, when the user set them, mean Prefect is configured: leave it to Prefect then.
+USER_PREFECT_SETTINGS = ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH", "PREFECT_PROFILE")
+STARTUP_TIMEOUT_S = 120.0  # the first start creates the database: 12–19 s here, more on a loaded machine
+STOP_TIMEOUT_S = 10.0
+
+
+class PrefectServerFailed(RuntimeError):
+    """The local Prefect API server exited or did not answer in time."""
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A function for the child, before exec: SIGTERM when this process dies (Linux PR_SET_PDEATHSIG), so even
+    a kill -9 leaves no server behind. Looked up here, in the parent, so the child only makes the one call."""
+    if not sys.platform.startswith("linux"):
+        return None  # elsewhere the atexit stop still applies
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+
+def _stderr_fd() -> int | None:
+    """The server's stdout goes to our stderr (stdout may be carrying --json); None (inherit) if it has no fd."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+class LocalPrefectServer:
+    """Prefect's API on 127.0.0.1 for the lifetime of this process, with a generated auth string."""
+
+    def __init__(self, prefect_home: Path) -> None:
+        self.prefect_home = prefect_home
+        self.process: subprocess.Popen[bytes] | None = None
+        self.api_url = ""
+        self._auth = ""
+        self._ready = False
+
+    def start(self) -> None:
+        """Bind the socket, start uvicorn on it and point this process's Prefect client at it. Returns at once."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(256)
+        port = sock.getsockname()[1]
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        self._auth = f"docfilm:{secrets.token_urlsafe(24)}"
+        env = dict(os.environ)
+        # Offline, the server's telemetry only fails ("database is locked", name resolution) into the log.
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        env.update(
+            PREFECT_HOME=str(self.prefect_home),
+            PREFECT_UI_ENABLED="0",
+            PREFECT__SERVER_EPHEMERAL="1",
+            PREFECT__SERVER_FINAL="1",
+            PREFECT_SERVER_API_AUTH_STRING=self._auth,
+            PREFECT_API_URL=self.api_url,
+            PREFECT_API_AUTH_STRING=self._auth,
+        )
+        command = [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
+                   "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+        try:
+            self.process = subprocess.Popen(
+                command, env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=_stderr_fd(),
+                preexec_fn=_parent_death_signal(),
+            )
+        finally:
+            sock.close()  # the child holds its own copy; connections queue there until uvicorn accepts
+        atexit.register(self.stop)
+        os.environ["PREFECT_HOME"] = str(self.prefect_home)
+        os.environ["PREFECT_API_URL"] = self.api_url
+        os.environ["PREFECT_API_AUTH_STRING"] = self._auth
+        log.debug("Prefect API server starting on %s (pid %s)", self.api_url, self.process.pid)
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until /api/health answers; PrefectServerFailed if the server exits or times out."""
+        if self._ready:
+            return
+        assert self.process is not None, "start() first"
+        token = base64.b64encode(self._auth.encode()).decode()
+        request = urllib.request.Request(f"{self.api_url}/health", headers={"Authorization": f"Basic {token}"})
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                raise PrefectServerFailed(f"the local Prefect server (uvicorn) exited with code {code} while starting; "
+                                          "its messages are above")  # fmt: skip
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                raise PrefectServerFailed(f"the local Prefect server did not answer within {timeout:.0f} s")
+            try:
+                # The socket is already listening, so this waits in the backlog until the app is up.
+                with urllib.request.urlopen(request, timeout=min(remaining, 5.0)) as response:
+                    if response.status == 200:
+                        self._ready = True
+                        return
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+_server: LocalPrefectServer | None = None
+
+
+def wanted() -> bool:
+    """True when the user configured no Prefect (no API URL, home or profile): docfilm's embedded default."""
+    return not any(name in os.environ for name in USER_PREFECT_SETTINGS)
+
+
+def start_local_server(prefect_home: Path) -> LocalPrefectServer:
+    """Start this process's server once (idempotent)."""
+    global _server
+    if _server is None:
+        _server = LocalPrefectServer(prefect_home)
+        _server.start()
+    return _server
+
+
+def local_server() -> LocalPrefectServer | None:
+    return _server
