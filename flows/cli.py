@@ -216,7 +216,7 @@ def render(
 
         todo, skipped = render_plan(ws, everything=all_, scene=scene)
         if not todo:
-            # Decided from one ledger query without starting Prefect (5-15 s a process) or ffmpeg; the render
+            # Decided from one ledger query without starting Prefect (4-6 s a process) or ffmpeg; the render
             # flow itself answers the same way (state SKIPPED) when a deployment runs it.
             err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
             result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
