@@ -157,11 +157,6 @@ class LocalPrefectServer:
 _server: LocalPrefectServer | None = None
 
 
-def wanted() -> bool:
-    """True when the user configured no Prefect (no API URL, home or profile): docfilm's embedded default."""
-    return not any(name in os.environ for name in USER_PREFECT_SETTINGS)
-
-
 def start_local_server(prefect_home: Path) -> LocalPrefectServer:
     """Start this process's server once (idempotent)."""
     global _server
