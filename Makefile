@@ -18,7 +18,7 @@ test:
 lint:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy storyboard assets_manifest renders delivery review flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review flows
 
 bench:
 	@scripts/bootstrap.sh test

@@ -49,7 +49,7 @@ AsOfOpt = Annotated[
 ]
 
 
-OUR_LOGGERS = ("docfilm", "flows", "storyboard", "assets_manifest", "renders", "delivery", "review")
+OUR_LOGGERS = ("docfilm", "core", "flows", "storyboard", "assets_manifest", "renders", "delivery", "review")
 
 
 def _setup_logging(verbose: bool) -> None:
