@@ -70,7 +70,7 @@ def endpoint_of(url: str) -> str:
     if not host:
         return "<no host>"
     if port is None:
-        port = {"http": 80, "https": 443}.get(parts.scheme.split("+")[0], None)
+        port = {"http": 80, "https": 443}.get(parts.scheme.split("+")[0])
         if port is None and parts.scheme.startswith("postgresql"):
             port = 5432
     shown = f"[{host}]" if ":" in host else host

@@ -477,7 +477,7 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
 
     with _errors():
         ws = Workspace(film_path(film))
-        result = verify_library(ws.ledger, ws.settings.library_dir())
+        result = verify_library(ws.ledger, ws.settings.ledger.library_dir())
         uploads = ws.ledger.uploads()
         if uploads:
             # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).

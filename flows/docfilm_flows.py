@@ -50,7 +50,7 @@ def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_p
     from assets_manifest.ingest import ingest
 
     ws = _workspace(film)
-    library = None if in_place else ws.settings.library_dir()
+    library = None if in_place else ws.settings.ledger.library_dir()
     report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
                     scene=scene, exclude=[ws.home], library=library)
     return report.to_json()

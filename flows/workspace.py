@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assets_manifest.settings import LedgerSettings
+from .settings import DocfilmSettings
 
 if TYPE_CHECKING:
     from assets_manifest.ledger import Ledger
@@ -33,11 +33,11 @@ class Workspace:
     """The film, ledger and data folders of one docfilm home."""
 
     film_file: Path
-    settings: LedgerSettings = field(default_factory=LedgerSettings)
+    settings: DocfilmSettings = field(default_factory=DocfilmSettings.load)
 
     @property
     def home(self) -> Path:
-        return self.settings.home.absolute()
+        return self.settings.home
 
     @cached_property
     def film(self) -> Film:
@@ -49,7 +49,7 @@ class Workspace:
     def ledger(self) -> Ledger:
         from assets_manifest.ledger import Ledger
 
-        return Ledger.open(self.settings)
+        return Ledger.open(self.settings.ledger)
 
     @cached_property
     def profile(self) -> RenderProfile:
