@@ -1,4 +1,4 @@
-"""S3 clients: a boto3 factory, error translation, and `open_store` (embedded SeaweedFS or a configured endpoint)."""
+"""S3 clients: a boto3 factory, the translation of botocore's failures into delivery's errors, and buckets."""
 
 from __future__ import annotations
 
@@ -19,37 +19,22 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from delivery.errors import (
-    ChecksumMismatch,
-    DeliveryError,
-    EmbeddedS3Failed,
-    S3CredentialsError,
-    S3Unreachable,
-    UnsafeKey,
-)
-from delivery.settings import S3Settings
+from core.errors import endpoint_of
+from delivery.errors import S3CredentialsError, S3Unreachable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = [
-    "ChecksumMismatch",
-    "DeliveryError",
-    "EmbeddedS3Failed",
-    "S3CredentialsError",
-    "S3Unreachable",
-    "UnsafeKey",
-    "client_error_code",
-    "ensure_bucket",
-    "open_store",
-    "s3_client",
-    "translate_errors",
-]
+__all__ = ["client_error_code", "ensure_bucket", "failure_reason", "s3_client", "translate_errors"]
 
 log = logging.getLogger(__name__)
 
 _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+)
+_CREDENTIALS_TO_CHECK = (
+    "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for DOCFILM_S3_ENDPOINT_URL; the "
+    "embedded store's own keys are in DOCFILM_HOME/s3/credentials.json"
 )
 
 
@@ -93,22 +78,79 @@ def client_error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A short reason for a failed request that quotes no URL: S3's error code, or the operating system's
+    words for a network failure ("Connection refused")."""
+    if isinstance(exc, ClientError):
+        return client_error_code(exc) or "ClientError"
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        link = pending.pop(0)
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        if isinstance(link, OSError) and link.strerror:
+            return str(link.strerror)
+        # botocore keeps urllib3's error in kwargs; the OSError under it names the reason.
+        nested = getattr(link, "kwargs", {}).get("error") if isinstance(getattr(link, "kwargs", None), dict) else None
+        pending += [e for e in (nested, link.__cause__, link.__context__) if isinstance(e, BaseException)]
+    if isinstance(exc, ReadTimeoutError):
+        return "no answer within the read timeout"
+    return type(exc).__name__
+
+
+def credentials_rejected(endpoint: str, action: str, code: str) -> S3CredentialsError:
+    """The error for an endpoint that refused our access key or signature (`code` is S3's, never a secret)."""
+    return S3CredentialsError(
+        f"S3 endpoint {endpoint} rejected the credentials ({code}) while {action}: {_CREDENTIALS_TO_CHECK}"
+    )
+
+
 @contextmanager
-def translate_errors(endpoint: str, action: str) -> Iterator[None]:
-    """Turn botocore's connection and credential failures into S3Unreachable / S3CredentialsError."""
+def translate_errors(endpoint_url: str, action: str) -> Iterator[None]:
+    """Turn botocore's connection and credential failures into S3Unreachable / S3CredentialsError.
+
+    The messages name the endpoint as host:port and quote no botocore text, which may hold URLs.
+    """
     try:
         yield
     except (BotoConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
-        raise S3Unreachable(f"S3 endpoint {endpoint} unreachable while {action}: {exc}") from exc
+        raise S3Unreachable(
+            f"S3 endpoint {endpoint_of(endpoint_url)} unreachable while {action} ({failure_reason(exc)}): check "
+            "that the server runs and that DOCFILM_S3_ENDPOINT_URL points at it"
+        ) from exc
     except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
         raise S3CredentialsError(
-            f"no usable credentials for S3 endpoint {endpoint} while {action}: {exc}; set AWS_ACCESS_KEY_ID "
-            "and AWS_SECRET_ACCESS_KEY or AWS_PROFILE"
+            f"no usable credentials for S3 endpoint {endpoint_of(endpoint_url)} while {action} "
+            f"({type(exc).__name__}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         ) from exc
     except ClientError as exc:
-        if client_error_code(exc) in _CREDENTIAL_CODES:
-            raise S3CredentialsError(f"S3 endpoint {endpoint} rejected our credentials while {action}: {exc}") from exc
+        code = client_error_code(exc)
+        if code in _CREDENTIAL_CODES:
+            raise credentials_rejected(endpoint_of(endpoint_url), action, code) from exc
         raise
+
+
+def _refused_bucket(client: S3Client, bucket: str) -> S3CredentialsError:
+    """Why HEAD of `bucket` got 403: a rejected key, or a key without access to that bucket.
+
+    HEAD answers carry no error body, so a wrong secret and a missing permission look alike; ListBuckets
+    answers with a code that tells them apart.
+    """
+    endpoint = endpoint_of(client.meta.endpoint_url)
+    try:
+        client.list_buckets()
+    except ClientError as exc:
+        code = client_error_code(exc)
+        if code in _CREDENTIAL_CODES:
+            return credentials_rejected(endpoint, f"checking bucket {bucket}", code)
+    except Exception:  # noqa: BLE001 - the 403 itself is the error to report
+        log.debug("ListBuckets after a 403 on %s failed too", bucket, exc_info=True)
+    return S3CredentialsError(
+        f"S3 endpoint {endpoint} refused access to bucket {bucket} (403): the credentials lack s3:ListBucket "
+        f"on it or it belongs to another account; check DOCFILM_S3_BUCKET, or {_CREDENTIALS_TO_CHECK}"
+    )
 
 
 def ensure_bucket(client: S3Client, bucket: str, region: str) -> bool:
@@ -121,14 +163,10 @@ def ensure_bucket(client: S3Client, bucket: str, region: str) -> bool:
         except ClientError as exc:
             code = client_error_code(exc)
             if code in {"403", "AccessDenied", "Forbidden"}:
-                # HEAD answers carry no error body: a wrong secret and a missing permission look alike.
-                raise S3CredentialsError(
-                    f"S3 endpoint {endpoint} refused access to bucket {bucket} (403): wrong credentials, no "
-                    "s3:ListBucket permission, or a bucket of another account"
-                ) from exc
+                raise _refused_bucket(client, bucket) from exc
             if code not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
-    log.info("creating bucket %s at %s", bucket, endpoint)
+    log.info("creating bucket %s at %s", bucket, endpoint_of(endpoint))
     with translate_errors(endpoint, f"creating bucket {bucket}"):
         try:
             if region == "us-east-1":
@@ -144,34 +182,3 @@ def ensure_bucket(client: S3Client, bucket: str, region: str) -> bool:
                 raise
             return False
     return True
-
-
-@contextmanager
-def open_store(settings: S3Settings | None = None) -> Iterator[tuple[S3Client, str]]:
-    """Yield (client, bucket) ready for uploads; the bucket is created when absent.
-
-    With no endpoint configured the embedded SeaweedFS under <home>/s3 is used: a live one (e.g. started
-    by `docfilm serve`) is reused, otherwise one is started for the duration of the block. With an
-    endpoint, credentials come from the AWS credential chain.
-    """
-    settings = settings or S3Settings()
-    if settings.endpoint_url is None:
-        # Imported here: seaweed builds its readiness probe with s3_client from this module.
-        from delivery.seaweed import EmbeddedS3
-
-        with EmbeddedS3.attach_or_start(settings.home, weed_binary=settings.weed_binary) as server:
-            client = s3_client(server.endpoint_url, server.access_key, server.secret_key, settings.region)
-            try:
-                ensure_bucket(client, settings.bucket, settings.region)
-                yield client, settings.bucket
-            finally:
-                client.close()
-        return
-
-    client = s3_client(settings.endpoint_url, None, None, settings.region)
-    try:
-        # Missing credentials surface here as NoCredentialsError, translated to S3CredentialsError.
-        ensure_bucket(client, settings.bucket, settings.region)
-        yield client, settings.bucket
-    finally:
-        client.close()

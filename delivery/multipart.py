@@ -17,40 +17,25 @@ import base64
 import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
+from core.vocabulary import DIGEST_S3_CODES
 from delivery.client import client_error_code, translate_errors
 from delivery.errors import ChecksumMismatch
+from delivery.records import SHA256_METADATA
+from delivery.retry import with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
-__all__ = [
-    "SHA256_METADATA",
-    "PartPlan",
-    "is_transient",
-    "composite_checksum",
-    "part_plan",
-    "upload_multipart",
-    "with_retries",
-]
+__all__ = ["MultipartUpload", "PartPlan", "composite_checksum", "part_plan", "upload_multipart"]
 
 log = logging.getLogger(__name__)
-
-# User metadata name (x-amz-meta-docfilm-sha256) holding the whole file's base64 SHA-256.
-SHA256_METADATA = "docfilm-sha256"
-_DIGEST_ERRORS = frozenset({"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"})
-_TRANSIENT_CODES = frozenset(
-    {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "503", "500"}
-)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,31 +48,57 @@ class PartPlan:
     checksum: str
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True for failures worth retrying: lost connections, timeouts, 5xx and SlowDown; never a bad digest."""
-    if isinstance(exc, (BotoConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectionError)):
-        return True
-    if isinstance(exc, ClientError):
-        code = client_error_code(exc)
-        if code in _DIGEST_ERRORS:
-            return False
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return code in _TRANSIENT_CODES or status >= 500
-    return False
+@dataclass(frozen=True)
+class MultipartUpload:
+    """A finished multipart upload: its parts, the whole file's base64 SHA-256, and how many parts went now."""
+
+    parts: tuple[PartPlan, ...]
+    checksum: str
+    parts_sent: int
 
 
-def with_retries(action: Callable[[], T], what: str, attempts: int = 4, base_delay: float = 0.5) -> T:
-    """Run `action`, retrying transient failures with exponential backoff (0.5, 1, 2 s ...)."""
-    for attempt in range(1, attempts + 1):
+@dataclass(frozen=True)
+class _HeldPart:
+    """A part the server lists for an unfinished upload; `checksum` is None where the server lists none."""
+
+    size: int
+    etag: str
+    checksum: str | None
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A part the server accepted with our checksum, as the resume record keeps it."""
+
+    etag: str
+    checksum: str
+
+
+@dataclass
+class _ResumeRecord:
+    """The resume file's content; rewritten whole after each accepted part."""
+
+    upload_id: str
+    checksum: str
+    part_size: int
+    key: str
+    parts: dict[str, _Accepted] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> _ResumeRecord | None:
+        """The record at `path`, or None when it is missing or unreadable (the upload then starts afresh)."""
         try:
-            return action()
-        except Exception as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            delay = base_delay * 2 ** (attempt - 1)
-            log.warning("%s failed (%s); retry %d/%d in %.1f s", what, exc, attempt, attempts - 1, delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            parts = {str(n): _Accepted(str(p["etag"]), str(p["checksum"])) for n, p in dict(data["parts"]).items()}
+            return cls(str(data["upload_id"]), str(data["checksum"]), int(data["part_size"]), str(data["key"]), parts)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        # Written whole then renamed, so a kill mid-write leaves the previous record.
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        partial.replace(path)
 
 
 def part_plan(path: Path, part_size: int) -> tuple[list[PartPlan], str]:
@@ -113,24 +124,9 @@ def _record_path(state_dir: Path, bucket: str, key: str) -> Path:
     return state_dir / f"{name}.json"
 
 
-def _load_record(path: Path) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _save_record(path: Path, record: dict[str, Any]) -> None:
-    # Written whole then renamed, so a kill mid-write leaves the previous record.
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(record), encoding="utf-8")
-    partial.replace(path)
-
-
-def _verified_parts(client: S3Client, bucket: str, key: str, upload_id: str) -> dict[int, dict[str, Any]] | None:
+def _held_parts(client: S3Client, bucket: str, key: str, upload_id: str) -> dict[int, _HeldPart] | None:
     """Parts the server holds for `upload_id` by number; None when the upload no longer exists."""
-    parts: dict[int, dict[str, Any]] = {}
+    parts: dict[int, _HeldPart] = {}
     marker = 0
     while True:
         try:
@@ -140,16 +136,64 @@ def _verified_parts(client: S3Client, bucket: str, key: str, upload_id: str) -> 
                 return None
             raise
         for part in response.get("Parts", []):
-            parts[int(part["PartNumber"])] = dict(part)
+            parts[int(part["PartNumber"])] = _HeldPart(int(part["Size"]), str(part["ETag"]), part.get("ChecksumSHA256"))
         if not response.get("IsTruncated"):
             return parts
         marker = int(response["NextPartNumberMarker"])
 
 
-def composite_checksum(parts: list[PartPlan]) -> str:
+def composite_checksum(parts: list[PartPlan] | tuple[PartPlan, ...]) -> str:
     """The COMPOSITE SHA-256 S3 reports for a multipart object: sha256 of the parts' digests, then `-N`."""
     joined = b"".join(base64.b64decode(part.checksum) for part in parts)
     return f"{base64.b64encode(hashlib.sha256(joined).digest()).decode('ascii')}-{len(parts)}"
+
+
+def _already_verified(part: PartPlan, held: _HeldPart | None, accepted: _Accepted | None) -> bool:
+    """True when the server holds `part` with our bytes: its listed checksum, or our record of its ETag, says so."""
+    if held is None or held.size != part.size:
+        return False
+    if held.checksum == part.checksum:
+        return True
+    return accepted is not None and accepted.checksum == part.checksum and accepted.etag == held.etag
+
+
+def _resume_or_create(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    path: Path,
+    record: _ResumeRecord | None,
+    checksum: str,
+    part_size: int,
+    metadata: dict[str, str],
+    content_type: str,
+) -> tuple[_ResumeRecord, dict[int, _HeldPart]]:
+    """The upload to continue (its record and the parts the server holds), or a new one."""
+    target = f"s3://{bucket}/{key}"
+    if record is not None:
+        if record.checksum == checksum and record.part_size == part_size:
+            recorded_id = record.upload_id
+            found = with_retries(lambda: _held_parts(client, bucket, key, recorded_id), f"listing parts of {target}")
+            if found is not None:
+                return record, found
+        else:
+            log.info("%s changed since upload %s began; aborting it", path, record.upload_id)
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
+            except ClientError as exc:
+                if client_error_code(exc) not in {"NoSuchUpload", "404"}:
+                    raise
+    created = with_retries(
+        lambda: client.create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            ChecksumAlgorithm="SHA256",
+            Metadata={**metadata, SHA256_METADATA: checksum},
+            ContentType=content_type,
+        ),
+        f"starting multipart upload of {target}",
+    )
+    return _ResumeRecord(created["UploadId"], checksum, part_size, key), {}
 
 
 def upload_multipart(
@@ -159,117 +203,76 @@ def upload_multipart(
     path: Path,
     part_size: int,
     state_dir: Path,
-    metadata: dict[str, str] | None = None,
-    content_type: str | None = None,
-) -> tuple[dict[str, Any], list[PartPlan], str, int]:
+    metadata: dict[str, str],
+    content_type: str,
+) -> MultipartUpload:
     """Upload `path` in verified parts, resuming a recorded unfinished upload of the same bytes.
 
-    `metadata` must already be header-safe (encode_metadata). Returns the CompleteMultipartUpload response,
-    the parts, the whole file's base64 SHA-256 and how many parts were sent now.
+    `metadata` must already be header-safe (encode_metadata).
     """
     endpoint = client.meta.endpoint_url
     target = f"s3://{bucket}/{key}"
     parts, checksum = part_plan(path, part_size)
     state_dir.mkdir(parents=True, exist_ok=True)
     record_path = _record_path(state_dir, bucket, key)
-    record = _load_record(record_path)
-
-    held: dict[int, dict[str, Any]] = {}
-    accepted: dict[str, dict[str, str]] = {}
-    upload_id: str | None = None
     with translate_errors(endpoint, f"resuming {path} to {target}"):
-        if record is not None:
-            if record.get("checksum") == checksum and record.get("part_size") == part_size:
-                recorded_id = str(record["upload_id"])
-                found = with_retries(
-                    lambda: _verified_parts(client, bucket, key, recorded_id), f"listing parts of {target}"
-                )
-                if found is not None:
-                    upload_id, held = recorded_id, found
-                    accepted = dict(record.get("parts") or {})
-            else:
-                log.info("%s changed since upload %s began; aborting it", path, record.get("upload_id"))
-                try:
-                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=str(record.get("upload_id")))
-                except ClientError as exc:
-                    if client_error_code(exc) not in {"NoSuchUpload", "404"}:
-                        raise
-        if upload_id is None:
-            extra: dict[str, Any] = {"Metadata": {**(metadata or {}), SHA256_METADATA: checksum}}
-            if content_type:
-                extra["ContentType"] = content_type
-            created = with_retries(
-                lambda: client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **extra),
-                f"starting multipart upload of {target}",
-            )
-            upload_id = created["UploadId"]
-    record = {"upload_id": upload_id, "checksum": checksum, "part_size": part_size, "key": key, "parts": accepted}
-    _save_record(record_path, record)
+        record, held = _resume_or_create(
+            client, bucket, key, path, _ResumeRecord.load(record_path), checksum, part_size, metadata, content_type
+        )
+    record.save(record_path)
 
     sent = 0
-    completed: list[dict[str, Any]] = []
+    completed: list[CompletedPartTypeDef] = []
     with path.open("rb") as handle:
         for part in parts:
             have = held.get(part.number)
-            mark = accepted.get(str(part.number), {})
-            if (
-                have is not None
-                and have.get("Size") == part.size
-                and (
-                    have.get("ChecksumSHA256") == part.checksum
-                    or (mark.get("checksum") == part.checksum and mark.get("etag") == have.get("ETag"))
-                )
-            ):
-                completed.append({"PartNumber": part.number, "ETag": have["ETag"], "ChecksumSHA256": part.checksum})
+            if _already_verified(part, have, record.parts.get(str(part.number))):
+                assert have is not None
+                completed.append({"PartNumber": part.number, "ETag": have.etag, "ChecksumSHA256": part.checksum})
                 continue
             handle.seek(part.offset)
             body = handle.read(part.size)
-            response = _send_part(client, bucket, key, upload_id, part, body, f"part {part.number} of {target}")
+            etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {part.number} of {target}")
             sent += 1
-            accepted[str(part.number)] = {"etag": response["ETag"], "checksum": part.checksum}
-            _save_record(record_path, record)
-            completed.append({"PartNumber": part.number, "ETag": response["ETag"], "ChecksumSHA256": part.checksum})
+            record.parts[str(part.number)] = _Accepted(etag, part.checksum)
+            record.save(record_path)
+            completed.append({"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": part.checksum})
 
     with translate_errors(endpoint, f"completing {target}"):
-        result = with_retries(
+        with_retries(
             lambda: client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
+                Bucket=bucket, Key=key, UploadId=record.upload_id, MultipartUpload={"Parts": completed}
             ),
             f"completing {target}",
         )
     record_path.unlink(missing_ok=True)
     log.debug("uploaded %s to %s in %d parts (%d sent now)", path, target, len(parts), sent)
-    return dict(result), parts, checksum, sent
+    return MultipartUpload(tuple(parts), checksum, sent)
 
 
-def _send_part(
-    client: S3Client, bucket: str, key: str, upload_id: str, part: PartPlan, body: bytes, what: str
-) -> dict[str, Any]:
+def _send_part(client: S3Client, bucket: str, key: str, upload_id: str, part: PartPlan, body: bytes, what: str) -> str:
+    """Send one part with its SHA-256; its ETag once the server accepted it."""
     endpoint = client.meta.endpoint_url
     with translate_errors(endpoint, f"uploading {what}"):
         try:
-            return dict(
-                with_retries(
-                    lambda: client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=part.number,
-                        Body=body,
-                        ContentLength=part.size,
-                        ChecksumAlgorithm="SHA256",
-                        ChecksumSHA256=part.checksum,
-                    ),
-                    what,
-                )
+            response = with_retries(
+                lambda: client.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=part.number,
+                    Body=body,
+                    ContentLength=part.size,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=part.checksum,
+                ),
+                what,
             )
         except ClientError as exc:
-            if client_error_code(exc) in _DIGEST_ERRORS:
+            if client_error_code(exc) in DIGEST_S3_CODES:
                 raise ChecksumMismatch(
                     f"{what} refused: the bytes sent do not have SHA-256 {part.checksum} "
-                    f"(the file changed while uploading?): {exc}"
+                    f"(the file changed while uploading?) ({client_error_code(exc)})"
                 ) from exc
             raise
+    return str(response["ETag"])

@@ -52,6 +52,11 @@ class S3Settings(BaseSettings):
     )
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where unfinished multipart uploads keep their resume records."""
+        return self.home / "s3" / "uploads"
+
+    @property
     def presign_expiry_seconds(self) -> int:
         """Presigned link lifetime in seconds."""
         return self.presign_expiry_days * 86_400

@@ -6,41 +6,32 @@ import base64
 import binascii
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
+from delivery.records import ObjectRecord, ObjectsReport
 from delivery.settings import S3Settings
-from delivery.upload import head_checksum, object_sha256
+from delivery.store import open_store
+from delivery.upload import head_checksum
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["ObjectRecord", "ObjectsReport", "verify_ledger_uploads", "verify_objects"]
+__all__ = ["ObjectRecord", "ObjectsReport", "UploadRow", "verify_ledger_uploads", "verify_objects"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ObjectRecord:
-    """What the ledger says an object holds: key, size and SHA-256 (hex, as the ledger stores it)."""
+class UploadRow(Protocol):
+    """What verify needs of a ledger Upload row."""
 
-    bucket: str
-    key: str
-    sha256: str
-    bytes: int
-
-
-@dataclass
-class ObjectsReport:
-    """Result of verify_objects, in the `{"checked", "mismatched", "missing"}` shape of `docfilm verify`."""
-
-    checked: int
-    mismatched: list[str]
-    missing: list[str]
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {"checked": self.checked, "mismatched": self.mismatched, "missing": self.missing}
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def bytes(self) -> int: ...
 
 
 def _hex_to_b64(sha256: str) -> str:
@@ -55,37 +46,34 @@ def verify_objects(client: S3Client, records: Iterable[ObjectRecord]) -> Objects
     """HEAD every recorded object with ChecksumMode=ENABLED and compare its SHA-256 and size with the ledger.
 
     Multipart objects are compared through their docfilm-sha256 metadata (their ChecksumSHA256 is a
-    composite); an object with neither counts as mismatched.
+    composite); an object with neither counts as mismatched. Every object is checked before the report.
     """
-    report = ObjectsReport(checked=0, mismatched=[], missing=[])
+    checked = 0
+    mismatched: list[str] = []
+    missing: list[str] = []
     for record in records:
-        report.checked += 1
+        checked += 1
         url = f"s3://{record.bucket}/{record.key}"
-        head = head_checksum(client, record.bucket, record.key)
-        if head is None:
-            report.missing.append(url)
+        stored = head_checksum(client, record.bucket, record.key)
+        if stored is None:
+            missing.append(url)
             continue
-        if object_sha256(head) != _hex_to_b64(record.sha256) or head["ContentLength"] != record.bytes:
-            log.warning(
-                "%s holds %s (%d bytes), ledger says %s", url, object_sha256(head), head["ContentLength"], record.sha256
-            )
-            report.mismatched.append(url)
-    return report
+        if stored.sha256 != _hex_to_b64(record.sha256) or stored.bytes != record.bytes:
+            log.warning("%s holds %s (%d bytes), ledger says %s", url, stored.sha256, stored.bytes, record.sha256)
+            mismatched.append(url)
+    return ObjectsReport(checked, tuple(mismatched), tuple(missing))
 
 
-def verify_ledger_uploads(rows: Iterable[Any], settings: S3Settings | None = None) -> dict[str, object]:
-    """verify_objects for the ledger's Upload rows (anything with bucket, key, sha256, bytes) in the configured
-    store's bucket; rows of other buckets are counted as `other_buckets`, not checked.
+def verify_ledger_uploads(rows: Iterable[UploadRow], settings: S3Settings) -> ObjectsReport:
+    """verify_objects for the ledger's Upload rows in the configured store's bucket; rows of other buckets
+    are counted as `other_buckets`, not checked.
 
     Rows are matched by bucket, not endpoint: the embedded S3 may come back on another port.
     """
-    from delivery.client import open_store
-
-    settings = settings or S3Settings()
     rows = list(rows)
     mine = [ObjectRecord(r.bucket, r.key, r.sha256, r.bytes) for r in rows if r.bucket == settings.bucket]
     if not mine:
-        return {"checked": 0, "mismatched": [], "missing": [], "other_buckets": len(rows)}
+        return ObjectsReport(checked=0, other_buckets=len(rows))
     with open_store(settings) as (client, _bucket):
         report = verify_objects(client, mine)
-    return {**report.as_dict(), "other_buckets": len(rows) - len(mine)}
+    return ObjectsReport(report.checked, report.mismatched, report.missing, other_buckets=len(rows) - len(mine))

@@ -466,8 +466,10 @@ def serve() -> None:
     """Start the embedded S3 (SeaweedFS on 127.0.0.1) and keep it running until Ctrl-C."""
     from delivery.seaweed import serve_forever
 
+    from .settings import DocfilmSettings
+
     with _errors():
-        serve_forever(console=err)
+        serve_forever(DocfilmSettings.load().s3, console=err)
 
 
 @app.command()
@@ -483,7 +485,7 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
             # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
             from delivery.verify import verify_ledger_uploads
 
-            result["objects"] = verify_ledger_uploads(uploads)
+            result["objects"] = verify_ledger_uploads(uploads, ws.settings.s3).to_json()
     _emit(result, as_json, _print_verify)
     objects = result.get("objects") or {}
     bad = result["mismatched"] or result["missing"] or objects.get("mismatched") or objects.get("missing")

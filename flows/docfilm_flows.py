@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from delivery.records import UploadResult
 from flows import steps
 from flows.progress import RenderTally
 from flows.workspace import Workspace, film_path
@@ -140,14 +141,14 @@ def render_flow(
 @flow(name="upload", log_prints=False)
 def upload_flow(film: str | None = None) -> dict[str, Any]:
     """Deliver proxies and posters to S3 with server-verified SHA-256; what is already there is skipped."""
-    from delivery.client import open_store
+    from delivery.store import open_store
 
     ws = _workspace(film)
     items = steps.upload_plan(ws)
     uploaded: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     skipped = 0
-    with open_store() as (client, bucket):
+    with open_store(ws.settings.s3) as (client, bucket):
         endpoint = client.meta.endpoint_url
         for item in items:
             try:
@@ -155,10 +156,10 @@ def upload_flow(film: str | None = None) -> dict[str, Any]:
             except Exception as exc:  # reported per object; the others go on
                 failed.append({"key": item.key, "reason": str(exc)})
                 continue
-            if res.pop("skipped"):
+            if res.skipped:
                 skipped += 1
             else:
-                uploaded.append(res)
+                uploaded.append(res.to_json())
     create_markdown_artifact(
         key="upload-report",
         markdown=f"Upload: {len(uploaded)} uploaded, {skipped} already verified in S3, {len(failed)} failed\n\n"
@@ -172,22 +173,18 @@ def upload_flow(film: str | None = None) -> dict[str, Any]:
       retry_condition_fn=lambda task, run, state: _transient(state))
 def upload_object_task(
     ws: Workspace, client: Any, bucket: str, endpoint: str, item: steps.UploadItem
-) -> dict[str, Any]:
+) -> UploadResult:
     return steps.upload_item(ws, client, bucket, endpoint, item)
 
 
 def _transient(state: Any) -> bool:
-    """Retry connection trouble and throttling only; a checksum mismatch stays a failure."""
+    """Retry connection trouble and throttling only (delivery's own rule); a checksum mismatch stays a failure."""
     try:
         state.result()
     except Exception as exc:
-        from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+        from delivery.retry import is_transient
 
-        if isinstance(exc, EndpointConnectionError | ConnectionError):
-            return True
-        if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "")
-            return code in {"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+        return is_transient(exc)
     return False
 
 
@@ -208,7 +205,6 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     the reason is returned as `hosted_error`.
     """
     from delivery.errors import S3Unreachable
-    from delivery.settings import S3Settings
     from flows.review_steps import hosted_links, review_notes
     from review.packet import build_packet
     from review.settings import ReviewSettings
@@ -222,9 +218,9 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}
     hosted_error = None
     if settings.packet_hosted if hosted is None else hosted:
-        from delivery.client import open_store
+        from delivery.store import open_store
 
-        s3 = S3Settings()
+        s3 = ws.settings.s3
         try:
             with open_store(s3) as (client, bucket):
                 links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds)

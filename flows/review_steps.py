@@ -131,7 +131,7 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
             metadata["docfilm-packet"] = result.packet_id
         content_type = _CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
         try:
-            res = upload_verified(client, bucket, key, path, sha256_hex=sha, metadata=metadata,
+            res = upload_verified(client, bucket, key, path, ws.settings.s3, sha256_hex=sha, metadata=metadata,
                                   content_type=content_type or "application/octet-stream")
         except Exception as exc:  # reported per object; the others go on
             log.error("hosted packet: %s failed: %s", key, exc)

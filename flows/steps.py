@@ -14,6 +14,8 @@ from typing import Any
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.store import Asset, Upload
+from core.vocabulary import content_type
+from delivery.records import UploadResult
 
 from .workspace import Workspace
 
@@ -136,9 +138,6 @@ class UploadItem:
     scene: str | None
 
 
-_CONTENT_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg"}
-
-
 def upload_plan(ws: Workspace) -> list[UploadItem]:
     """Every finished proxy and poster of the current profile, with its object key."""
     from delivery.keys import object_key
@@ -154,14 +153,14 @@ def upload_plan(ws: Workspace) -> list[UploadItem]:
         # Audio proxies are .m4a and still proxies .jpg: the key keeps the proxy's own suffix.
         suffix = Path(p.proxy_path).suffix.lower()
         items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}{suffix}"),
-                                Path(p.proxy_path), asset_id, "proxy", _CONTENT_TYPES.get(suffix, "video/mp4"),
+                                Path(p.proxy_path), asset_id, "proxy", content_type(suffix),
                                 a.scene_id))
         items.append(UploadItem(object_key("posters", scene, f"{stem}__{asset_id}.jpg"),
-                                Path(p.poster_path), asset_id, "poster", "image/jpeg", a.scene_id))
+                                Path(p.poster_path), asset_id, "poster", content_type(".jpg"), a.scene_id))
     return items
 
 
-def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: UploadItem) -> dict[str, Any]:
+def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: UploadItem) -> UploadResult:
     """Upload (or skip) one file with a server-verified SHA-256 and record it in the ledger."""
     from delivery.upload import upload_verified
 
@@ -172,7 +171,8 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
     if item.scene:
         metadata["docfilm-scene"] = item.scene
     res = upload_verified(
-        client, bucket, item.key, item.path, sha256_hex=sha256, metadata=metadata, content_type=item.content_type
+        client, bucket, item.key, item.path, ws.settings.s3, sha256_hex=sha256, metadata=metadata,
+        content_type=item.content_type,
     )
     ws.ledger.record_upload(
         Upload(
@@ -189,7 +189,7 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
             role=item.role,
         )
     )
-    return {"key": res.key, "bytes": res.bytes, "checksum": res.checksum, "skipped": res.skipped}
+    return res
 
 
 def clip_records(ws: Workspace) -> list[Any]:

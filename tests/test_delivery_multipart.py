@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -18,12 +19,14 @@ import pytest
 from assets_manifest.ledger import Ledger
 from assets_manifest.settings import LedgerSettings
 from assets_manifest.store import Upload
-from delivery.client import ensure_bucket, open_store, s3_client
+from delivery.client import ensure_bucket, s3_client
 from delivery.errors import ChecksumMismatch, S3Unreachable
-from delivery.multipart import SHA256_METADATA, PartPlan, _send_part
+from delivery.multipart import PartPlan, _send_part
+from delivery.records import SHA256_METADATA
 from delivery.seaweed import EmbeddedS3
 from delivery.settings import S3Settings
-from delivery.upload import object_sha256, upload_verified
+from delivery.store import open_store
+from delivery.upload import head_checksum, upload_verified
 from delivery.verify import ObjectRecord, verify_ledger_uploads, verify_objects
 
 if TYPE_CHECKING:
@@ -44,6 +47,11 @@ def _file(path: Path, size: int) -> tuple[Path, str]:
     return path, hashlib.sha256(bytes(data[:size])).hexdigest()
 
 
+def _parts_of_5_mib(home: Path) -> S3Settings:
+    """Settings that send anything of 5 MiB or more in 5 MiB parts (S3's smallest), with records under `home`."""
+    return S3Settings(home=home, multipart_threshold_mib=5, part_size_mib=5)
+
+
 def _count_parts(client: Any) -> list[int]:
     calls: list[int] = []
     client.meta.events.register("before-call.s3.UploadPart", lambda params, **_: calls.append(1))
@@ -51,34 +59,30 @@ def _count_parts(client: Any) -> list[int]:
 
 
 def test_multipart_upload_verifies_and_skips(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
-    path, sha_hex = _file(tmp_path / "proxy-40mb.mp4", 40 * MIB + 123)
+    path, sha_hex = _file(tmp_path / "proxy-11mb.mp4", 11 * MIB + 123)
     client, bucket = embedded_s3.client, embedded_s3.bucket
+    settings = _parts_of_5_mib(tmp_path)
     calls = _count_parts(client)
-    started = time.perf_counter()
     result = upload_verified(
         client,
         bucket,
-        "scenes/s01/proxy-40mb.mp4",
+        "scenes/s01/proxy-11mb.mp4",
         path,
+        settings,
         metadata={"docfilm-master-asset": "ab" * 32, "docfilm-scene": "s01-Cần Thơ"},
-        state_dir=tmp_path / "uploads",
     )
-    ours = time.perf_counter() - started
-    assert (result.parts, result.parts_sent, len(calls), result.skipped) == (6, 6, 6, False)
-    head = client.head_object(Bucket=bucket, Key=result.key, ChecksumMode="ENABLED")
-    assert head["ChecksumSHA256"].endswith("-6")  # composite: not the file's SHA-256
-    assert object_sha256(head) == result.checksum
+    assert (result.parts, result.parts_sent, len(calls), result.skipped) == (3, 3, 3, False)
+    stored = head_checksum(client, bucket, result.key)
+    assert stored is not None
+    assert stored.checksum is not None and stored.checksum.endswith("-3")  # composite: not the file's SHA-256
+    assert stored.sha256 == result.checksum == base64.b64encode(bytes.fromhex(sha_hex)).decode()
+    assert stored.content_type == "video/mp4"  # from core.vocabulary, by suffix
     assert hashlib.sha256(client.get_object(Bucket=bucket, Key=result.key)["Body"].read()).hexdigest() == sha_hex
-    assert head["Metadata"]["docfilm-scene"] == "s01-C%E1%BA%A7n%20Th%C6%A1"
+    assert stored.metadata["docfilm-scene"] == "s01-C%E1%BA%A7n%20Th%C6%A1"
+    assert not list(settings.uploads_dir.iterdir())  # no resume record is left once complete
 
-    again = upload_verified(client, bucket, result.key, path, sha256_hex=sha_hex, state_dir=tmp_path / "uploads")
-    assert again.skipped and len(calls) == 6
-
-    started = time.perf_counter()
-    client.upload_file(str(path), bucket, "plain/proxy-40mb.mp4")
-    plain = time.perf_counter() - started
-    size_mb = path.stat().st_size / 1e6
-    print(f"verified multipart {size_mb / ours:.0f} MB/s, plain upload_file {size_mb / plain:.0f} MB/s")
+    again = upload_verified(client, bucket, result.key, path, settings, sha256_hex=sha_hex)
+    assert again.skipped and len(calls) == 3
 
 
 def test_corrupted_part_is_refused_and_not_retried(embedded_s3: EmbeddedS3Fixture) -> None:
@@ -97,9 +101,9 @@ def test_corrupted_part_is_refused_and_not_retried(embedded_s3: EmbeddedS3Fixtur
 
 
 def test_killed_server_resumes_without_resending_verified_parts(tmp_path: Path) -> None:
-    path, sha_hex = _file(tmp_path / "packet.zip", 40 * MIB)
-    state = tmp_path / "uploads"
+    path, sha_hex = _file(tmp_path / "packet.zip", 11 * MIB)
     home = tmp_path / "home"
+    settings = _parts_of_5_mib(tmp_path / "client")
     key = "packets/packet.zip"
     server = EmbeddedS3(home).start()
     try:
@@ -108,15 +112,17 @@ def test_killed_server_resumes_without_resending_verified_parts(tmp_path: Path) 
         ensure_bucket(client, "resume", "us-east-1")
         sent: list[int] = []
 
-        def kill_after_third(**_: Any) -> None:
+        # The kill point: the server dies right after accepting part 2 of 3, before part 3 is sent.
+        def kill_after_second(**_: Any) -> None:
             sent.append(1)
-            if len(sent) == 3:
+            if len(sent) == 2:
                 os.kill(server.pid or 0, signal.SIGKILL)
 
-        client.meta.events.register("after-call.s3.UploadPart", kill_after_third)
-        with pytest.raises(S3Unreachable):
-            upload_verified(client, "resume", key, path, part_size=5 * MIB, state_dir=state)
-        assert len(sent) == 3
+        client.meta.events.register("after-call.s3.UploadPart", kill_after_second)
+        with pytest.raises(S3Unreachable) as down:
+            upload_verified(client, "resume", key, path, settings)
+        assert len(sent) == 2
+        assert down.value.exit_code == 3 and f"127.0.0.1:{server.ports['s3']}" in str(down.value)
         client.close()
     finally:
         server.stop()
@@ -125,30 +131,35 @@ def test_killed_server_resumes_without_resending_verified_parts(tmp_path: Path) 
         assert again.endpoint_url is not None
         client = s3_client(again.endpoint_url, again.access_key, again.secret_key)
         calls = _count_parts(client)
-        result = upload_verified(client, "resume", key, path, part_size=5 * MIB, state_dir=state)
-        assert (result.parts, result.parts_sent, len(calls)) == (8, 5, 5)
+        result = upload_verified(client, "resume", key, path, settings)
+        assert (result.parts, result.parts_sent, len(calls)) == (3, 1, 1)
         body = client.get_object(Bucket="resume", Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == sha_hex
-        assert not list(state.iterdir())  # the resume record is gone once complete
+        assert not list(settings.uploads_dir.iterdir())  # the resume record is gone once complete
         report = verify_objects(client, [ObjectRecord("resume", key, sha_hex, len(body))])
-        assert report.as_dict() == {"checked": 1, "mismatched": [], "missing": []}
+        assert (report.checked, report.mismatched, report.missing) == (1, (), ())
         client.close()
 
 
 def test_second_endpoint_via_open_store_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedS3(tmp_path / "other-home") as other:
         assert other.endpoint_url is not None
-        monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "docfilm-home"))
-        monkeypatch.setenv("DOCFILM_S3_ENDPOINT_URL", other.endpoint_url)
-        monkeypatch.setenv("DOCFILM_S3_BUCKET", "other-bucket")
+        # With an endpoint set, the keys come from the AWS credential chain.
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", other.access_key)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", other.secret_key)
+        settings = S3Settings(
+            endpoint_url=other.endpoint_url,
+            bucket="other-bucket",
+            home=tmp_path / "docfilm-home",
+            multipart_threshold_mib=5,
+            part_size_mib=5,
+        )
         small, small_sha = _file(tmp_path / "poster.jpg", 300_000)
-        big, big_sha = _file(tmp_path / "proxy.mp4", 12 * MIB)
-        with open_store(S3Settings()) as (client, bucket):
+        big, big_sha = _file(tmp_path / "proxy.mp4", 11 * MIB)
+        with open_store(settings) as (client, bucket):
             assert bucket == "other-bucket"
-            one = upload_verified(client, bucket, "s03/poster.jpg", small)
-            two = upload_verified(client, bucket, "s03/proxy.mp4", big, multipart_threshold=5 * MIB, part_size=5 * MIB)
+            one = upload_verified(client, bucket, "s03/poster.jpg", small, settings)
+            two = upload_verified(client, bucket, "s03/proxy.mp4", big, settings)
             assert two.parts == 3
             assert (tmp_path / "docfilm-home" / "s3" / "uploads").is_dir()
             head = client.head_object(Bucket=bucket, Key=two.key, ChecksumMode="ENABLED")
@@ -161,15 +172,16 @@ def test_second_endpoint_via_open_store_and_verify(tmp_path: Path, monkeypatch: 
             client.delete_object(Bucket=bucket, Key=one.key)  # behind docfilm's back
             client.put_object(Bucket=bucket, Key="s03/never.jpg", Body=b"other bytes")
             report = verify_objects(client, records)
-            assert report.as_dict() == {
+            assert report.to_json() == {
                 "checked": 3,
                 "mismatched": [f"s3://{bucket}/s03/never.jpg"],
                 "missing": [f"s3://{bucket}/s03/poster.jpg"],
+                "other_buckets": 0,
             }
         # The same through the ledger-row entry point `docfilm verify` uses (rows of another bucket not checked).
         rows = [SimpleNamespace(bucket=r.bucket, key=r.key, sha256=r.sha256, bytes=r.bytes) for r in records]
         rows.append(SimpleNamespace(bucket="elsewhere", key="x", sha256=small_sha, bytes=1))
-        assert verify_ledger_uploads(rows) == {
+        assert verify_ledger_uploads(rows, settings).to_json() == {
             "checked": 3,
             "mismatched": ["s3://other-bucket/s03/never.jpg"],
             "missing": ["s3://other-bucket/s03/poster.jpg"],
@@ -180,7 +192,7 @@ def test_second_endpoint_via_open_store_and_verify(tmp_path: Path, monkeypatch: 
 def test_changed_file_aborts_the_unfinished_upload(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
     client, bucket = embedded_s3.client, embedded_s3.bucket
     path, _ = _file(tmp_path / "contact.png", 11 * MIB)
-    key, state = "scenes/s04/contact.png", tmp_path / "uploads"
+    key, settings = "scenes/s04/contact.png", _parts_of_5_mib(tmp_path)
 
     class Interrupted(Exception):
         pass
@@ -191,7 +203,7 @@ def test_changed_file_aborts_the_unfinished_upload(embedded_s3: EmbeddedS3Fixtur
     client.meta.events.register("after-call.s3.UploadPart", interrupt, unique_id="interrupt")
     try:
         with pytest.raises(Interrupted):
-            upload_verified(client, bucket, key, path, multipart_threshold=5 * MIB, part_size=5 * MIB, state_dir=state)
+            upload_verified(client, bucket, key, path, settings)
     finally:
         client.meta.events.unregister("after-call.s3.UploadPart", unique_id="interrupt")
     stale = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])}
@@ -199,7 +211,7 @@ def test_changed_file_aborts_the_unfinished_upload(embedded_s3: EmbeddedS3Fixtur
 
     path, sha_hex = _file(tmp_path / "contact.png", 11 * MIB + 1)  # re-rendered: other bytes
     calls = _count_parts(client)
-    result = upload_verified(client, bucket, key, path, multipart_threshold=5 * MIB, part_size=5 * MIB, state_dir=state)
+    result = upload_verified(client, bucket, key, path, settings)
     assert (result.parts, result.parts_sent, len(calls)) == (3, 3, 3)
     left = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])}
     assert not left & stale
@@ -213,7 +225,7 @@ def test_docfilm_verify_reports_objects_changed_behind_its_back(embedded_s3: Emb
     rows = []
     for name in ("kept", "deleted", "replaced"):
         path, sha_hex = _file(tmp_path / f"{name}.jpg", 200_000)
-        res = upload_verified(client, bucket, f"cli/{name}.jpg", path)
+        res = upload_verified(client, bucket, f"cli/{name}.jpg", path, S3Settings(home=home))
         rows.append(
             Upload(
                 endpoint=embedded_s3.endpoint_url,
@@ -254,3 +266,34 @@ def test_docfilm_verify_reports_objects_changed_behind_its_back(embedded_s3: Emb
         "missing": [f"s3://{bucket}/cli/deleted.jpg"],
         "other_buckets": 0,
     }
+
+    # The same command against a wrong secret, then against an endpoint that is down: exit 3, the endpoint named
+    # as host:port, no secret and no traceback.
+    wrong_secret = "wrong-secret-" + embedded_s3.secret_key[::-1]
+    refused = subprocess.run(
+        [str(Path(sys.executable).parent / "docfilm"), "verify", "--json"],
+        capture_output=True,
+        text=True,
+        env={**env, "AWS_SECRET_ACCESS_KEY": wrong_secret},
+        timeout=120,
+    )
+    endpoint = embedded_s3.endpoint_url.removeprefix("http://")
+    assert refused.returncode == 3, refused.stderr
+    assert f"S3 endpoint {endpoint} rejected the credentials" in refused.stderr
+    assert "AWS_SECRET_ACCESS_KEY" in refused.stderr and "Traceback" not in refused.stderr
+    for secret in (wrong_secret, embedded_s3.secret_key):
+        assert secret not in refused.stderr + refused.stdout
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # bound, never listening: connections to it are refused
+        down = subprocess.run(
+            [str(Path(sys.executable).parent / "docfilm"), "verify", "--json"],
+            capture_output=True,
+            text=True,
+            env={**env, "DOCFILM_S3_ENDPOINT_URL": f"http://127.0.0.1:{closed}"},
+            timeout=120,
+        )
+    assert down.returncode == 3, down.stderr
+    assert f"S3 endpoint 127.0.0.1:{closed} unreachable" in down.stderr and "Traceback" not in down.stderr
+    assert embedded_s3.secret_key not in down.stderr + down.stdout

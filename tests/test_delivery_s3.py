@@ -16,16 +16,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
-from delivery.client import client_error_code, ensure_bucket, open_store, s3_client, translate_errors
+from core.errors import EXIT_ENV, exit_code_of
+from delivery.client import client_error_code, ensure_bucket, s3_client, translate_errors
 from delivery.errors import ChecksumMismatch, EmbeddedS3Failed, S3CredentialsError, S3Unreachable
 from delivery.seaweed import GRPC_OFFSET, EmbeddedS3, listening_sockets
 from delivery.settings import S3Settings
+from delivery.store import open_store
 from delivery.upload import decode_metadata, presign_get, upload_verified
 
 if TYPE_CHECKING:
@@ -51,10 +54,10 @@ def _process_gone(pid: object) -> bool:
     return stat_line.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@pytest.fixture
+def settings(tmp_path: Path) -> S3Settings:
+    """Delivery settings for uploads to the session's server: the defaults, records under the test's home."""
+    return S3Settings(home=tmp_path / "home")
 
 
 @pytest.fixture
@@ -69,10 +72,10 @@ def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monkey
     return monkeypatch
 
 
-def test_upload_stores_exact_bytes(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+def test_upload_stores_exact_bytes(embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings) -> None:
     source = _write(tmp_path / "Bến Ninh Kiều.mp4", 300_001)
     data = source.read_bytes()
-    result = upload_verified(embedded_s3.client, embedded_s3.bucket, "S03/ben-ninh-kieu.mp4", source)
+    result = upload_verified(embedded_s3.client, embedded_s3.bucket, "S03/ben-ninh-kieu.mp4", source, settings)
     assert not result.skipped
     assert result.bytes == len(data)
     assert result.checksum == _sha256_b64(data)
@@ -81,17 +84,21 @@ def test_upload_stores_exact_bytes(embedded_s3: EmbeddedS3Fixture, tmp_path: Pat
     assert stored["ETag"] == result.etag
 
 
-def test_second_upload_is_skipped_and_a_changed_file_is_sent(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+def test_second_upload_is_skipped_and_a_changed_file_is_sent(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings
+) -> None:
     client, bucket, key = embedded_s3.client, embedded_s3.bucket, "S01/again.mov"
     source = _write(tmp_path / "again.mov", 70_000)
-    first = upload_verified(client, bucket, key, source)
-    again = upload_verified(client, bucket, key, source)
-    with_hash = upload_verified(client, bucket, key, source, sha256_hex=hashlib.sha256(source.read_bytes()).hexdigest())
+    first = upload_verified(client, bucket, key, source, settings)
+    again = upload_verified(client, bucket, key, source, settings)
+    with_hash = upload_verified(
+        client, bucket, key, source, settings, sha256_hex=hashlib.sha256(source.read_bytes()).hexdigest()
+    )
     assert (first.skipped, again.skipped, with_hash.skipped) == (False, True, True)
     assert again.checksum == first.checksum and again.etag == first.etag
 
     _write(source, 70_000, seed=b"re-graded")
-    changed = upload_verified(client, bucket, key, source)
+    changed = upload_verified(client, bucket, key, source, settings)
     assert not changed.skipped
     assert changed.checksum == _sha256_b64(source.read_bytes()) != first.checksum
 
@@ -112,16 +119,20 @@ def test_server_rejects_a_wrong_checksum(embedded_s3: EmbeddedS3Fixture) -> None
     assert client_error_code(missing.value) == "404"
 
 
-def test_stale_ledger_hash_raises_checksum_mismatch(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+def test_stale_ledger_hash_raises_checksum_mismatch(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings
+) -> None:
     source = _write(tmp_path / "edited.mov", 10_000)
     stale = hashlib.sha256(b"what the ledger saw before someone edited the file").hexdigest()
     with pytest.raises(ChecksumMismatch, match="refused .*edited.mov"):
-        upload_verified(embedded_s3.client, embedded_s3.bucket, "S01/edited.mov", source, sha256_hex=stale)
+        upload_verified(embedded_s3.client, embedded_s3.bucket, "S01/edited.mov", source, settings, sha256_hex=stale)
     with pytest.raises(ClientError):
         embedded_s3.client.head_object(Bucket=embedded_s3.bucket, Key="S01/edited.mov")
 
 
-def test_metadata_keeps_vietnamese_and_content_type(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+def test_metadata_keeps_vietnamese_and_content_type(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings
+) -> None:
     source = _write(tmp_path / "poster.jpg", 1_000)
     metadata = {
         "scene": "S03",
@@ -130,7 +141,8 @@ def test_metadata_keeps_vietnamese_and_content_type(embedded_s3: EmbeddedS3Fixtu
         "note": " lề trái\tvà phải ",
     }
     upload_verified(
-        embedded_s3.client, embedded_s3.bucket, "S03/poster.jpg", source, metadata=metadata, content_type="image/jpeg"
+        embedded_s3.client, embedded_s3.bucket, "S03/poster.jpg", source, settings, metadata=metadata,
+        content_type="image/jpeg",
     )
     head = embedded_s3.client.head_object(Bucket=embedded_s3.bucket, Key="S03/poster.jpg")
     assert head["ContentType"] == "image/jpeg"
@@ -143,11 +155,13 @@ def test_metadata_keeps_vietnamese_and_content_type(embedded_s3: EmbeddedS3Fixtu
     }
 
 
-def test_presigned_url_serves_exact_bytes_and_ranges(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+def test_presigned_url_serves_exact_bytes_and_ranges(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings
+) -> None:
     source = _write(tmp_path / "proxy.mp4", 200_000, seed=b"proxy")
     data = source.read_bytes()
     key = "S02/Cần-Thơ proxy.mp4"
-    upload_verified(embedded_s3.client, embedded_s3.bucket, key, source, content_type="video/mp4")
+    upload_verified(embedded_s3.client, embedded_s3.bucket, key, source, settings, content_type="video/mp4")
     url = presign_get(embedded_s3.client, embedded_s3.bucket, key, 3600)
     assert url.startswith(embedded_s3.endpoint_url)
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -174,6 +188,33 @@ def test_links_over_seven_days_are_refused_here_and_by_the_server(embedded_s3: E
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code in {400, 403}
+
+
+def _sign_at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    """Make botocore's SigV4 signer read `moment` as the time now (it signs with naive UTC)."""
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *_, **__: moment.replace(tzinfo=None))
+
+
+def test_presigned_link_is_refused_once_expired(
+    embedded_s3: EmbeddedS3Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, bucket, key = embedded_s3.client, embedded_s3.bucket, "S02/expiry.txt"
+    client.put_object(Bucket=bucket, Key=key, Body=b"still here")
+    now = datetime.now(UTC)
+    # Signed ten minutes ago: with 15 minutes to live it still works, with 5 minutes it expired 5 minutes ago.
+    _sign_at(monkeypatch, now - timedelta(minutes=10))
+    living = presign_get(client, bucket, key, 15 * 60)
+    expired = presign_get(client, bucket, key, 5 * 60)
+    monkeypatch.undo()
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(expired).query)["X-Amz-Date"] == [
+        (now - timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ")
+    ]
+    with urllib.request.urlopen(living, timeout=10) as response:
+        assert response.read() == b"still here"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(expired, timeout=10)
+    assert refused.value.code == 403
+    assert b"expired" in refused.value.read().lower()
 
 
 def test_credentials_are_private_and_never_logged(embedded_s3: EmbeddedS3Fixture) -> None:
@@ -242,22 +283,48 @@ def test_open_store_with_endpoint_uses_the_aws_credential_chain(
         client.head_bucket(Bucket=bucket)
 
 
-def test_wrong_secret_is_a_credentials_error(embedded_s3: EmbeddedS3Fixture) -> None:
-    client = s3_client(embedded_s3.endpoint_url, embedded_s3.access_key, "not-the-secret")
-    with pytest.raises(S3CredentialsError, match="refused access"):
-        ensure_bucket(client, embedded_s3.bucket, "us-east-1")
-    with pytest.raises(S3CredentialsError, match="rejected our credentials"), translate_errors("x", "listing"):
+def test_wrong_secret_is_a_credentials_error(
+    embedded_s3: EmbeddedS3Fixture, no_aws_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    wrong = "not-the-secret-" + embedded_s3.secret_key[:8]
+    endpoint = embedded_s3.endpoint_url.removeprefix("http://")
+    # As a user meets it: DOCFILM_S3_ENDPOINT_URL set, the real access key, a wrong secret in the AWS chain.
+    no_aws_env.setenv("AWS_ACCESS_KEY_ID", embedded_s3.access_key)
+    no_aws_env.setenv("AWS_SECRET_ACCESS_KEY", wrong)
+    settings = S3Settings(endpoint_url=embedded_s3.endpoint_url, bucket=embedded_s3.bucket, home=tmp_path)
+    with pytest.raises(S3CredentialsError) as caught, open_store(settings):
+        pass
+    message = str(caught.value)
+    assert exit_code_of(caught.value) == EXIT_ENV
+    assert f"S3 endpoint {endpoint} rejected the credentials" in message
+    assert "AWS_ACCESS_KEY_ID" in message and "AWS_SECRET_ACCESS_KEY" in message
+    assert wrong not in message and embedded_s3.secret_key not in message and "http://" not in message
+
+    client = s3_client(embedded_s3.endpoint_url, embedded_s3.access_key, wrong)
+    with (
+        pytest.raises(S3CredentialsError, match="rejected the credentials") as listed,
+        translate_errors(embedded_s3.endpoint_url, "listing buckets"),
+    ):
         client.list_buckets()
+    assert wrong not in str(listed.value) and endpoint in str(listed.value)
 
 
 def test_unreachable_endpoint_raises_s3_unreachable(no_aws_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = "example-secret-never-shown"
     no_aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-    no_aws_env.setenv("AWS_SECRET_ACCESS_KEY", "example")
-    settings = S3Settings(endpoint_url=f"http://127.0.0.1:{_free_port()}", home=tmp_path)
-    began = time.monotonic()
-    with pytest.raises(S3Unreachable, match="unreachable"), open_store(settings):
-        pass
+    no_aws_env.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and refuses connections
+        port = closed.getsockname()[1]
+        settings = S3Settings(endpoint_url=f"http://user:pass@127.0.0.1:{port}/base", home=tmp_path)
+        began = time.monotonic()
+        with pytest.raises(S3Unreachable) as caught, open_store(settings):
+            pass
     assert time.monotonic() - began < 30
+    message = str(caught.value)
+    assert type(caught.value) is S3Unreachable and caught.value.exit_code == EXIT_ENV
+    assert f"S3 endpoint 127.0.0.1:{port} unreachable" in message and "Connection refused" in message
+    assert secret not in message and "pass" not in message and "/base" not in message
 
 
 def test_second_instance_restart_keeps_credentials_data_and_endpoint(
@@ -269,13 +336,14 @@ def test_second_instance_restart_keeps_credentials_data_and_endpoint(
     # Too long for Unix socket paths under it: weed's sockets must go to a short private dir instead.
     home = tmp_path / ("second-home-" + "x" * 100)
     source = _write(tmp_path / "keep.mov", 50_000)
+    settings = S3Settings(home=home)
     with EmbeddedS3(home) as first:
         assert first.owned and first.pid != embedded_s3.server.pid
         assert set(first.ports.values()).isdisjoint(embedded_s3.server.ports.values())
         assert first.endpoint_url is not None
         client = s3_client(first.endpoint_url, first.access_key, first.secret_key)
         ensure_bucket(client, "keep", "us-east-1")
-        uploaded = upload_verified(client, "keep", "S01/keep.mov", source)
+        uploaded = upload_verified(client, "keep", "S01/keep.mov", source, settings)
         intruder = s3_client(first.endpoint_url, "AKIAUSERSREALKEY0000", "users-real-secret")
         with pytest.raises(ClientError):
             intruder.list_buckets()
@@ -298,7 +366,7 @@ def test_second_instance_restart_keeps_credentials_data_and_endpoint(
         assert second.access_key == access_key
         assert second.endpoint_url == endpoint  # ports reused: old presigned links keep their host
         client = s3_client(endpoint, second.access_key, second.secret_key)
-        again = upload_verified(client, "keep", "S01/keep.mov", source)
+        again = upload_verified(client, "keep", "S01/keep.mov", source, settings)
         assert again.skipped and again.checksum == uploaded.checksum
     print(f"embedded S3 restart: started in {second.started_in:.2f} s, stopped in {second.stopped_in:.2f} s")
     # weed leaves its gRPC sockets in /tmp; stop() removes them once nothing listens.
@@ -329,7 +397,8 @@ def test_start_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> Non
 
 def _serve(home: Path) -> subprocess.Popen[bytes]:
     """`serve_forever` in its own process, as `docfilm serve` runs it."""
-    code = "from delivery.seaweed import serve_forever; serve_forever()"
+    code = "from delivery.seaweed import serve_forever; from delivery.settings import S3Settings; " \
+        "serve_forever(S3Settings())"
     environment = {**os.environ, "DOCFILM_HOME": str(home)}
     return subprocess.Popen([sys.executable, "-c", code], env=environment, stderr=subprocess.PIPE)
 
@@ -373,8 +442,10 @@ def test_server_left_by_a_killed_serve_is_reused_then_stopped(tmp_path: Path) ->
     finally:
         serve.kill()  # SIGKILL: serve gets no chance to stop its weed
         serve.wait()
-    attached = EmbeddedS3.attach(home)
-    assert attached is not None and attached.pid == record["pid"] and not attached.owned
+    with EmbeddedS3.attach_or_start(home) as attached:
+        assert attached.pid == record["pid"] and not attached.owned
+    assert attached.is_running()  # leaving an attached context does not stop the server
     assert EmbeddedS3.stop_recorded(home)
     assert _process_gone(record["pid"])
-    assert EmbeddedS3.attach(home) is None
+    assert not (home / "s3" / "server.json").exists()
+    assert not EmbeddedS3.stop_recorded(home)  # nothing left to stop

@@ -1,0 +1,46 @@
+"""`open_store`: a ready (client, bucket) on the embedded SeaweedFS or on a configured S3 endpoint.
+
+This module composes delivery.client and delivery.seaweed, so that neither of them imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from delivery.client import ensure_bucket, s3_client
+from delivery.seaweed import EmbeddedS3
+from delivery.settings import S3Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["open_store"]
+
+
+@contextmanager
+def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
+    """Yield (client, bucket) ready for uploads; the bucket is created when absent.
+
+    With no endpoint configured the embedded SeaweedFS under <home>/s3 is used: a live one (e.g. started
+    by `docfilm serve`) is reused, otherwise one is started for the duration of the block. With an
+    endpoint, credentials come from the AWS credential chain.
+    """
+    if settings.endpoint_url is None:
+        with EmbeddedS3.attach_or_start(settings.home, weed_binary=settings.weed_binary) as server:
+            client = s3_client(server.endpoint_url, server.access_key, server.secret_key, settings.region)
+            try:
+                ensure_bucket(client, settings.bucket, settings.region)
+                yield client, settings.bucket
+            finally:
+                client.close()
+        return
+
+    client = s3_client(settings.endpoint_url, None, None, settings.region)
+    try:
+        # Missing credentials surface here as NoCredentialsError, translated to S3CredentialsError.
+        ensure_bucket(client, settings.bucket, settings.region)
+        yield client, settings.bucket
+    finally:
+        client.close()
