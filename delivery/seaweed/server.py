@@ -4,7 +4,6 @@ another process find it."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import subprocess
@@ -21,13 +20,13 @@ from delivery.seaweed.ports import LOOPBACK, choose_ports, grpc_socket_paths, re
 from delivery.seaweed.process import find_weed, is_our_weed, log_tail, pid_alive, spawn, terminate, weed_command
 from delivery.seaweed.state import (
     CREDENTIALS_SCHEMA,
-    PORTS_SCHEMA,
-    SERVER_SCHEMA,
     S3Credentials,
+    ServerRecord,
     load_or_create_credentials,
     locked,
     read_json,
-    write_private,
+    read_ports,
+    write_ports,
     write_s3_config,
 )
 
@@ -121,7 +120,7 @@ class EmbeddedS3:
             record = self._live_record()
             if record is not None:
                 raise EmbeddedS3Failed(
-                    f"an embedded S3 (pid {record['pid']}, {record['endpoint_url']}) already serves "
+                    f"an embedded S3 (pid {record.pid}, {record.endpoint_url}) already serves "
                     f"{self.home}; use EmbeddedS3.attach_or_start"
                 )
             self._start_locked()
@@ -132,13 +131,13 @@ class EmbeddedS3:
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
 
-    def _live_record(self) -> dict[str, Any] | None:
+    def _live_record(self) -> ServerRecord | None:
         try:
-            record = read_json(self.server_path, SERVER_SCHEMA)
+            record = ServerRecord.read(self.server_path)
         except EmbeddedS3Failed:
             log.warning("embedded S3: ignoring unreadable %s", self.server_path)
             return None
-        if record is None or not is_our_weed(int(record["pid"]), self.data_dir):
+        if record is None or not is_our_weed(record.pid, self.data_dir):
             return None
         return record
 
@@ -151,10 +150,10 @@ class EmbeddedS3:
         record = self._live_record()
         if record is None:
             return False
-        endpoint = str(record["endpoint_url"])
+        endpoint = record.endpoint_url
         if read_json(self.credentials_path, CREDENTIALS_SCHEMA) is None:
             raise EmbeddedS3Failed(
-                f"embedded S3 pid {record['pid']} serves {self.home} but {self.credentials_path} is gone; "
+                f"embedded S3 pid {record.pid} serves {self.home} but {self.credentials_path} is gone; "
                 "stop it (EmbeddedS3.stop_recorded) to start afresh"
             )
         self._credentials = load_or_create_credentials(self.credentials_path)
@@ -164,12 +163,12 @@ class EmbeddedS3:
             )
         except EmbeddedS3Failed as exc:
             raise EmbeddedS3Failed(
-                f"embedded S3 pid {record['pid']} serves {self.home} but does not answer; "
+                f"embedded S3 pid {record.pid} serves {self.home} but does not answer; "
                 f"stop it (EmbeddedS3.stop_recorded) before starting another: {exc}"
             ) from exc
-        self.pid = int(record["pid"])
+        self.pid = record.pid
         self.endpoint_url = endpoint
-        self.ports = {str(k): int(v) for k, v in record.get("ports", {}).items()}
+        self.ports = dict(record.ports)
         self.owned = False
         log.info("embedded S3: reusing pid %s at %s", self.pid, endpoint)
         return True
@@ -186,8 +185,7 @@ class EmbeddedS3:
         weed = find_weed(self.weed_binary)
         self._credentials = load_or_create_credentials(self.credentials_path)
         write_s3_config(self.s3_config_path, self._credentials)
-        recorded = read_json(self.ports_path, PORTS_SCHEMA)
-        preferred = {str(k): int(v) for k, v in recorded["ports"].items()} if recorded else None
+        preferred = read_ports(self.ports_path)
         for attempt in range(1, _START_ATTEMPTS + 1):
             ports = choose_ports(preferred)
             try:
@@ -199,16 +197,10 @@ class EmbeddedS3:
                 if "not available" not in str(exc) or attempt == _START_ATTEMPTS:
                     raise
                 log.warning("embedded S3: port taken during start (attempt %d), retrying", attempt)
-        write_private(self.ports_path, json.dumps({"schema": PORTS_SCHEMA, "ports": self.ports}, indent=2) + "\n")
-        record = {
-            "schema": SERVER_SCHEMA,
-            "pid": self.pid,
-            "endpoint_url": self.endpoint_url,
-            "ports": self.ports,
-            "data_dir": str(self.data_dir),
-            "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        write_private(self.server_path, json.dumps(record, indent=2) + "\n")
+        assert self.pid is not None and self.endpoint_url is not None  # set by _launch
+        write_ports(self.ports_path, self.ports)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        ServerRecord(self.pid, self.endpoint_url, self.ports, str(self.data_dir), started).write(self.server_path)
 
     def _launch(self, weed: Path, ports: dict[str, int]) -> None:
         command = weed_command(weed, self.data_dir, self.s3_config_path, self._socket_dir(), ports)
@@ -256,8 +248,8 @@ class EmbeddedS3:
         with locked(self.state_dir / "start.lock"):
             record = None
             with contextlib.suppress(EmbeddedS3Failed):
-                record = read_json(self.server_path, SERVER_SCHEMA)
-            if record is not None and record.get("pid") == self.pid:
+                record = ServerRecord.read(self.server_path)
+            if record is not None and record.pid == self.pid:
                 self.server_path.unlink(missing_ok=True)
         self.owned = False
         self._process = None
@@ -286,9 +278,9 @@ class EmbeddedS3:
             record = server._live_record()
             if record is None:
                 return False
-            terminate(int(record["pid"]), None, server.stop_timeout)
+            terminate(record.pid, None, server.stop_timeout)
             server.server_path.unlink(missing_ok=True)
-            server.ports = {str(k): int(v) for k, v in record.get("ports", {}).items()}
+            server.ports = dict(record.ports)
             server._remove_sockets()
         return True
 

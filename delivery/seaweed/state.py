@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,12 @@ __all__ = [
     "PORTS_SCHEMA",
     "SERVER_SCHEMA",
     "S3Credentials",
+    "ServerRecord",
     "load_or_create_credentials",
     "locked",
     "read_json",
+    "read_ports",
+    "write_ports",
     "write_private",
     "write_s3_config",
 ]
@@ -49,6 +52,52 @@ class S3Credentials:
     @classmethod
     def generate(cls) -> S3Credentials:
         return cls(access_key="DF" + secrets.token_urlsafe(15), secret_key=secrets.token_urlsafe(32))
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """server.json: the running server of a home, so that other processes reuse it (no secret in it)."""
+
+    pid: int
+    endpoint_url: str
+    ports: dict[str, int]
+    data_dir: str
+    started: str
+
+    @classmethod
+    def read(cls, path: Path) -> ServerRecord | None:
+        """The record at `path`; None when there is none; EmbeddedS3Failed when it is unusable."""
+        data = read_json(path, SERVER_SCHEMA)
+        if data is None:
+            return None
+        try:
+            return cls(
+                pid=int(data["pid"]),
+                endpoint_url=str(data["endpoint_url"]),
+                ports={str(k): int(v) for k, v in dict(data.get("ports") or {}).items()},
+                data_dir=str(data.get("data_dir", "")),
+                started=str(data.get("started", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmbeddedS3Failed(f"{path} lacks a usable {exc}; remove it") from exc
+
+    def write(self, path: Path) -> None:
+        write_private(path, json.dumps({"schema": SERVER_SCHEMA, **asdict(self)}, indent=2) + "\n")
+
+
+def read_ports(path: Path) -> dict[str, int] | None:
+    """The HTTP port per service chosen on an earlier start, or None."""
+    data = read_json(path, PORTS_SCHEMA)
+    if data is None:
+        return None
+    try:
+        return {str(k): int(v) for k, v in dict(data["ports"]).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EmbeddedS3Failed(f"{path} lacks usable ports ({exc}); remove it") from exc
+
+
+def write_ports(path: Path, ports: dict[str, int]) -> None:
+    write_private(path, json.dumps({"schema": PORTS_SCHEMA, "ports": ports}, indent=2) + "\n")
 
 
 def write_private(path: Path, content: str) -> None:
