@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from core.timecode import parse_rate, source_timecode
 from review.errors import (
     NotesConflict,
     NotesForAnotherFilm,
@@ -37,7 +38,6 @@ from review.errors import (
     NotesUnreadable,
     NotesWrongSchema,
 )
-from review.labels import parse_rate, source_timecode
 from review.records import ClipRecord
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ import pytest
 from review_ledger import LedgerClip, ledger_workspace
 from typer.testing import CliRunner
 
+from core.timecode import source_timecode
 from review.errors import (
     NotesConflict,
     NotesForAnotherFilm,
@@ -21,7 +22,6 @@ from review.errors import (
     NotesUnknownTarget,
     NotesWrongSchema,
 )
-from review.labels import source_timecode
 from review.notes import (
     ReviewNote,
     canonical_json,
