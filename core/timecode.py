@@ -169,6 +169,19 @@ class Clock:
         return ((count - self._start_count()) % day) * self.per_count
 
 
+def from_full_rate(text: str, fps: Fraction) -> str:
+    """A timecode written at a clip's full rate above 60 fps (ffmpeg writes 120 fps as HH:MM:SS:FFF) as
+    timecode at its counting rate (00:00:01:100 at 120 fps is 00:00:01:50). Raises InvalidTimecode."""
+    match = re.fullmatch(r"(\d{2}):(\d{2}):(\d{2})[:;](\d{2,3})", text)
+    nominal = round(fps)
+    if match is None or int(match[4]) >= nominal:
+        raise InvalidTimecode(f"timecode {text!r} is not HH:MM:SS:FF at {fps} fps")
+    hours, minutes, seconds, frames = (int(part) for part in match.groups())
+    count = ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
+    rate = counting_rate(fps)
+    return _format(count // frames_per_count(fps), rate, False)
+
+
 def _frames_per_day(rate: Fraction, drop_frame: bool) -> int:
     last = f"23:59:59{';' if drop_frame else ':'}{round(rate) - 1:02d}"
     return round(opentime.from_timecode(last, float(rate)).value) + 1
