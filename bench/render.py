@@ -51,19 +51,13 @@ import ffmpeg
 from flows import steps
 from flows.docfilm_flows import default_jobs
 from flows.workspace import Workspace, film_path
+from renders.audio import audio_source
+from renders.picture import contact_sheet_branch, contact_sheet_frames, fit_inside, fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.proxy import (
-    ProxySource,
-    audio_source,
-    contact_sheet_branch,
-    contact_sheet_frames,
-    fit_inside,
-    fit_to_frame,
-    jpeg_options,
-    proxy_stream,
-)
+from renders.proxy import proxy_stream
 from renders.qc import QcFiles, audio_detectors, video_detectors
 from renders.runner import run_flags, temp_path
+from renders.source import ProxySource
 from renders.synth import make_clip
 from renders.tools import ffmpeg_exe, font_file
 

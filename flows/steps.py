@@ -25,7 +25,7 @@ _HDR_TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}
 
 def proxy_source(asset: Asset) -> Any:
     """The render input for an asset of the ledger."""
-    from renders.proxy import ProxySource, inspect_source
+    from renders.source import ProxySource, inspect_source
 
     probe = asset.probe or {}
     usable_audio = tuple(

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from renders.burnin import drawtext_safe
+from renders.picture import poster_frame_index
 from renders.profile import RenderProfile
-from renders.proxy import ProxySource, drawtext_safe, poster_frame_index, proxy_stream, timecode_rate
+from renders.proxy import proxy_stream
 from renders.runner import temp_path
+from renders.source import ProxySource, timecode_rate
 from renders.synth import SUFFIXES, SYNTH_KINDS, clip_stream
 from renders.tools import InvalidSource
 

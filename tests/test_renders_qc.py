@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from renders.picture import contact_sheet_frames
 from renders.profile import QcProfile, RenderProfile
-from renders.proxy import ProxySource, contact_sheet_frames, proxy_stream, render_proxy
+from renders.proxy import proxy_stream, render_proxy
 from renders.qc import (
     QcFiles,
     QcRules,
@@ -22,6 +23,7 @@ from renders.qc import (
     video_runs,
 )
 from renders.runner import temp_path
+from renders.source import ProxySource
 from renders.synth import make_qc_clip
 from renders.tools import QcUnreadable, RendersSettings
 
