@@ -43,6 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def ledger_clips(home: Path) -> list[Clip]:
     ws = Workspace(film_path(None))
     clips = []
     for asset in ws.ledger.assets(kind="video"):
-        src = steps.proxy_source(asset)
+        src = steps.proxy_source(asset, Fraction(ws.film.film.fps))
         clips.append(Clip(src, float(src.duration_frames / src.fps)))
     return sorted(clips, key=lambda c: c.src.display_name)
 

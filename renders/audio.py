@@ -9,7 +9,7 @@ One ffmpeg run decodes the audio once and splits it:
 Decisions: the proxy is an .m4a (AAC in MP4), which browsers play in an <audio> element; the waveform picture
 has the poster's size so the packet lays it out like a video poster. The start timecode (a recorder's BWF
 time reference, if the ledger has one) is kept as a `timecode` tag; runs and cells are counted at the
-asset's rate (the film's 25 fps for audio).
+asset's rate (for audio, the film's rate it was ingested at).
 """
 
 from __future__ import annotations

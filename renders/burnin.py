@@ -7,8 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from core.timecode import rate_text
 from renders.profile import RenderProfile
-from renders.source import ProxySource, rate_text
+from renders.source import ProxySource
 
 NAME_MAX_CHARS = 64
 

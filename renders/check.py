@@ -8,9 +8,10 @@ from typing import Any
 
 import av
 
+from core.timecode import rate_text
 from renders.picture import poster_frame_index
 from renders.profile import RenderProfile
-from renders.source import HDR_TRANSFERS, ProxySource, rate_text
+from renders.source import HDR_TRANSFERS, ProxySource
 from renders.tools import ProxyCheckFailed
 
 

@@ -53,7 +53,7 @@ def finish_qc(
 ) -> dict[str, Any]:
     """Add the measurements, flags and rules of one finished run to its QC record."""
     if files is not None:
-        qc.update(measure(files, src.fps, frames, src.clock, profile.qc))
+        qc.update(measure(files, src.proxy_fps, frames, src.clock, profile.qc))
     else:
         qc.update({"black": [], "frozen": [], "silent": [], "loudness": None})
     qc["rules"] = rules.to_json()

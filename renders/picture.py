@@ -53,21 +53,21 @@ def fit_to_frame(stream: Any, profile: RenderProfile, *, hdr: bool = False) -> A
 
 
 def poster_frame_index(src: ProxySource) -> int:
-    """Frame the poster shows: about 1 s in, or the middle of clips shorter than 2 s."""
-    if src.duration_frames <= 0:
+    """Frame of the proxy the poster shows: about 1 s in, or the middle of clips shorter than 2 s."""
+    if src.proxy_frames <= 0:
         return 0
-    return min(round(src.fps), src.duration_frames // 2)
+    return min(round(src.proxy_fps), src.proxy_frames // 2)
 
 
 def contact_sheet_frames(src: ProxySource, cells: int) -> list[int]:
-    """Frames a contact sheet shows: the middles of `cells` equal parts of the clip, each frame once.
+    """Frames of the proxy a contact sheet shows: the middles of `cells` equal parts of the clip, each once.
 
     A clip shorter than `cells` frames shows each of its frames once (the rest of the sheet stays black);
     a clip of unknown length shows one frame a second from the start.
     """
-    if src.duration_frames <= 0:
-        return [i * max(1, round(src.fps)) for i in range(cells)]
-    total = src.duration_frames
+    if src.proxy_frames <= 0:
+        return [i * max(1, round(src.proxy_fps)) for i in range(cells)]
+    total = src.proxy_frames
     return sorted({min(total - 1, math.floor((2 * i + 1) * total / (2 * cells))) for i in range(cells)})
 
 

@@ -4,8 +4,10 @@ The graph (see proxy_stream):
 
     input (ffmpeg autorotates from the display matrix)
       → [bwdif, one frame per frame]   interlaced sources only
-      → fps=<source rate>               constant frame rate: burnt-in timecode counts real frames, and a
-                                        variable-rate source stays in sync (frames follow timestamps)
+      → fps=<source rate, ≤ 60>         constant frame rate: burnt-in timecode counts real frames, and a
+                                        variable-rate source stays in sync (frames follow timestamps);
+                                        above 60 fps the rate timecode counts at (120 → 60, 100 → 50,
+                                        240 → 60; see ProxySource.proxy_fps and core.timecode)
       → scale to fit (display aspect)
       → [tone map to SDR BT.709]        HDR (PQ, HLG) sources only: zscale + tonemap, at proxy size
       → yuv420p → setsar=1
@@ -34,6 +36,7 @@ from typing import Any
 
 import ffmpeg
 
+from core.timecode import rate_text
 from renders.audio import audio_source
 from renders.burnin import burn_ins, needs_font
 from renders.check import check_outputs
@@ -49,7 +52,7 @@ from renders.picture import (
 from renders.profile import RENDERER_VERSION, RenderProfile
 from renders.qc import QcFiles, QcRules, audio_detectors, video_detectors
 from renders.runner import ProgressCallback, RunResult, run_ffmpeg, temp_path
-from renders.source import ProxySource, rate_text
+from renders.source import ProxySource
 from renders.tools import ffmpeg_exe, font_file
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,7 @@ def proxy_stream(
     video = source["v:0"]
     if src.interlaced:
         video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
-    video = video.filter("fps", fps=rate_text(src.fps))
+    video = video.filter("fps", fps=rate_text(src.proxy_fps))
     fitted = fit_inside(video, profile, hdr=src.hdr)
     qc_video = None
     if qc_files is not None and qc_files.video is not None:
@@ -96,7 +99,7 @@ def proxy_stream(
         "crf": profile.crf,
         "profile:v": profile.h264_profile,
         "pix_fmt": profile.pix_fmt,
-        "g": profile.gop_frames(src.fps),
+        "g": profile.gop_frames(src.proxy_fps),
         "movflags": "+faststart",
         "timecode": src.timecode,
         "map_metadata": -1,

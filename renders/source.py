@@ -10,46 +10,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import opentimelineio.opentime as otime
 
-from renders.qc import TimecodeClock
+from core.timecode import DEFAULT_TIMECODE, Clock, InvalidTimecode, frames_per_count
 from renders.tools import InvalidSource
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMECODE = "00:00:00:00"
 KINDS = ("video", "audio", "still")
 # Transfer characteristics of HDR video (names as ffmpeg and zscale spell them), by their ISO/IEC 23091-2
 # code points, which PyAV reports as ints.
 HDR_TRANSFERS: dict[int, str] = {16: "smpte2084", 18: "arib-std-b67"}
-_NTSC_RATES = frozenset(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
-_TIMECODE_SHAPE = re.compile(r"\d{2}:\d{2}:\d{2}[:;]\d{2,3}")
 _ASSET_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def timecode_rate(fps: Fraction, drop_frame: bool = False) -> Fraction:
-    """Rate timecode counts at: the source rate if it is integer or NTSC, else rounded (as ffmpeg does)."""
-    nominal = round(fps)
-    if drop_frame and nominal in (30, 60):  # SMPTE drop-frame exists only at 29.97 and 59.94
-        return Fraction(nominal * 1000, 1001)
-    if fps.denominator == 1 or fps in _NTSC_RATES:
-        return fps
-    return Fraction(max(1, nominal))
-
-
-def rate_text(value: Fraction) -> str:
-    """A rate as ffmpeg and the QC record write it: "num/den"."""
-    return f"{value.numerator}/{value.denominator}"
-
-
-def _check_timecode(timecode: str, rate: Fraction, asset_id: str) -> None:
-    if not _TIMECODE_SHAPE.fullmatch(timecode):
-        raise InvalidSource(f"{asset_id}: start timecode {timecode!r} is not HH:MM:SS:FF or HH:MM:SS;FF")
-    if otime.RationalTime.is_valid_timecode_rate(float(rate)):
-        try:
-            otime.from_timecode(timecode, float(rate))
-        except ValueError as exc:
-            raise InvalidSource(f"{asset_id}: start timecode {timecode!r} at {rate} fps: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -57,6 +28,8 @@ class ProxySource:
     """What the renderer needs to know about one master (from the ledger's probe).
 
     `kind` is video, audio or still. For audio, `fps` is the rate its duration is counted at (the film's).
+    Above 60 fps the proxy runs at `proxy_fps`, the rate its timecode counts at (see core.timecode), and
+    `clock`, poster, contact sheet and QC count the proxy's frames.
     `color_transfer` names an HDR transfer ("smpte2084", "arib-std-b67") to tone-map, None for SDR.
     `audio_streams` are the absolute indexes of the usable audio streams; empty means "the first audio
     stream" when `has_audio`. When the ledger does not know these, `inspect_source` reads them.
@@ -88,8 +61,10 @@ class ProxySource:
             raise InvalidSource(f"{self.asset_id}: kind {self.kind!r}, expected one of {', '.join(KINDS)}")
         if self.fps_num <= 0 or self.fps_den <= 0:
             raise InvalidSource(f"{self.asset_id}: frame rate {self.fps_num}/{self.fps_den} must be positive")
-        if self.start_timecode is not None:
-            _check_timecode(self.start_timecode, self.timecode_rate, self.asset_id)
+        try:
+            self.clock  # noqa: B018  (built to check the start timecode against the rate)
+        except InvalidTimecode as exc:
+            raise InvalidSource(f"{self.asset_id}: start {exc}") from exc
 
     @property
     def fps(self) -> Fraction:
@@ -102,14 +77,29 @@ class ProxySource:
         return self.start_timecode or DEFAULT_TIMECODE
 
     @property
-    def timecode_rate(self) -> Fraction:
-        """Rate the start timecode counts at."""
-        return timecode_rate(self.fps, drop_frame=";" in (self.start_timecode or ""))
+    def proxy_fps(self) -> Fraction:
+        """The proxy's constant rate: the source's up to 60 fps; above, the rate timecode counts at (120 → 60).
+
+        A review proxy is for watching and for naming frames: a browser shows no more than 60 frames a
+        second on most screens, and SMPTE timecode numbers no more than 60. The frames in between are
+        dropped (the fps filter keeps the one nearest each output time); notes still name source frames.
+        """
+        return self.fps / frames_per_count(self.fps)
 
     @property
-    def clock(self) -> TimecodeClock:
+    def proxy_frames(self) -> int:
+        """How many frames the proxy of a clip of `duration_frames` has (0 when unknown)."""
+        return self.duration_frames // frames_per_count(self.fps)
+
+    @property
+    def clock(self) -> Clock:
         """Source timecode of each frame of the proxy."""
-        return TimecodeClock(self.timecode, self.timecode_rate)
+        return Clock(self.proxy_fps, self.timecode)
+
+    @property
+    def timecode_rate(self) -> Fraction:
+        """Rate the start timecode counts at (the drawtext and tmcd rate)."""
+        return self.clock.rate
 
     @property
     def hdr(self) -> bool:
