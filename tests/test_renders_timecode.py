@@ -27,7 +27,6 @@ from renders.tools import ffmpeg_exe
 pytestmark = pytest.mark.slow
 
 FILM_RATE = Fraction(25)
-NO_NAME = {"burn_name": False}
 
 
 def ffmpeg(*args: str) -> None:
@@ -103,7 +102,7 @@ def interlaced_mov(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_1080i50_is_deinterlaced_to_25_frames_a_second_with_its_timecode(interlaced_mov: Path, tmp_path: Path) -> None:
     # Full size, so that the measurement of combing is not blurred away by the downscale.
-    full = RenderProfile(width=1920, height=1080, contact_sheet=False, **NO_NAME)
+    full = RenderProfile(width=1920, height=1080, contact_sheet=False, burn_name=False)
     asset, result = render(interlaced_mov, tmp_path / "deinterlaced", full)
     assert (asset.field_order, asset.fps_num, asset.fps_den, asset.start_timecode) == ("tt", 25, 1, "10:00:00:00")
     rate, frames, timecode, _ = read_back(result.proxy)
