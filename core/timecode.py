@@ -74,6 +74,14 @@ def frames_per_count(fps: Fraction) -> int:
     return least
 
 
+def review_rate(fps: Fraction) -> Fraction:
+    """The rate a clip is reviewed at: its own up to 60 fps, above that the rate its timecode counts at.
+
+    Review proxies run at this rate (120 → 60), so the packet and reviewers' notes count its frames.
+    """
+    return fps / frames_per_count(fps)
+
+
 def counting_rate(fps: Fraction, *, drop_frame: bool = False) -> Fraction:
     """The rate timecode counts at for a clip at `fps` (see the module's rules); NTSC when `drop_frame`."""
     base = _whole_or_ntsc(fps) / frames_per_count(fps)

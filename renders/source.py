@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from core.timecode import DEFAULT_TIMECODE, Clock, InvalidTimecode, frames_per_count
+from core.timecode import DEFAULT_TIMECODE, Clock, InvalidTimecode, frames_per_count, review_rate
 from renders.tools import InvalidSource
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class ProxySource:
         second on most screens, and SMPTE timecode numbers no more than 60. The frames in between are
         dropped (the fps filter keeps the one nearest each output time); notes still name source frames.
         """
-        return self.fps / frames_per_count(self.fps)
+        return review_rate(self.fps)
 
     @property
     def proxy_frames(self) -> int:

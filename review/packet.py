@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
-from core.timecode import duration_timecode, parse_rate
+from core.timecode import duration_timecode, parse_rate, rate_text, review_rate
 from review.coverage import SceneFootage, assign_clips
 from review.errors import PacketWriteFailed, TemplatesNotFound, UnsafeFilmId
 from review.hosted import VIETNAM_TIME, HostedLinks, expiry_label, origin_of
@@ -360,7 +360,8 @@ def _clip_view(
         "duration_timecode": duration_tc,
         "duration_frames": clip.duration_frames,
         "fps": rate_label(rate) if rate is not None else None,
-        "rate": f"{rate.numerator}/{rate.denominator}" if rate is not None else None,
+        # The rate the proxy plays and notes count frames at (above 60 fps, the timecode's base rate).
+        "rate": rate_text(review_rate(rate)) if rate is not None else None,
         "width": width,
         "height": height,
         "rotation": clip.rotation,

@@ -15,6 +15,7 @@ from core.timecode import (
     frames_per_count,
     parse_rate,
     rate_text,
+    review_rate,
     source_timecode,
     timecode_of_samples,
 )
@@ -138,3 +139,10 @@ def test_parse_rate() -> None:
 )
 def test_recorder_time_reference(samples: int, sample_rate: int, fps: Fraction, expected: str) -> None:
     assert timecode_of_samples(samples, sample_rate, fps) == expected
+
+
+def test_review_rate_is_the_proxy_rate() -> None:
+    assert review_rate(Fraction(120)) == 60 and review_rate(Fraction(240)) == 60 and review_rate(Fraction(100)) == 50
+    assert review_rate(Fraction(120000, 1001)) == NTSC60 and review_rate(NTSC30) == NTSC30
+    # A note on proxy frame 61 of a 120 fps clip starting at 01:00:00:00 names 01:00:01:01.
+    assert source_timecode("01:00:00:00", 61, review_rate(Fraction(120))) == "01:00:01:01"
