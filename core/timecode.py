@@ -82,13 +82,9 @@ def review_rate(fps: Fraction) -> Fraction:
     return fps / frames_per_count(fps)
 
 
-def counting_rate(fps: Fraction, *, drop_frame: bool = False) -> Fraction:
-    """The rate timecode counts at for a clip at `fps` (see the module's rules); NTSC when `drop_frame`."""
-    base = _whole_or_ntsc(fps) / frames_per_count(fps)
-    base = _whole_or_ntsc(base)
-    if drop_frame and round(base) in (30, 60):
-        return Fraction(round(base) * 1000, 1001)
-    return base
+def counting_rate(fps: Fraction) -> Fraction:
+    """The rate timecode counts at for a clip at `fps` (see the module's rules)."""
+    return _whole_or_ntsc(_whole_or_ntsc(fps) / frames_per_count(fps))
 
 
 def has_timecode(rate: Fraction) -> bool:
@@ -130,7 +126,7 @@ class Clock:
     @property
     def rate(self) -> Fraction:
         """The rate the timecode counts at."""
-        return counting_rate(self.fps, drop_frame=self.drop_frame)
+        return counting_rate(self.fps)
 
     @property
     def per_count(self) -> int:

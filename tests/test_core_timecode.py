@@ -146,3 +146,9 @@ def test_review_rate_is_the_proxy_rate() -> None:
     assert review_rate(Fraction(120000, 1001)) == NTSC60 and review_rate(NTSC30) == NTSC30
     # A note on proxy frame 61 of a 120 fps clip starting at 01:00:00:00 names 01:00:01:01.
     assert source_timecode("01:00:00:00", 61, review_rate(Fraction(120))) == "01:00:01:01"
+
+
+def test_drop_frame_is_refused_at_a_whole_30_as_the_packet_refuses_it() -> None:
+    # SMPTE drop-frame exists only at 29.97 and 59.94; a clip tagged 30/1 with ';' is not counted as 29.97.
+    with pytest.raises(InvalidTimecode, match="29.97"):
+        Clock(Fraction(30), "01:00:00;00")
