@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,13 @@ def ingest(
     exclude: Sequence[Path] = (),
     library: Path | None = None,
     after_write: AfterWrite | None = None,
+    film_rate: Fraction | None = None,
 ) -> IngestReport:
     """Offload every file under the sources into the library (or record it in place when `library` is None).
 
     Never raises for one bad file: it is quarantined with its reason. `after_write` is passed to each verified
-    copy (tests use it to damage a copy on disk before it is read back).
+    copy (tests use it to damage a copy on disk before it is read back). Audio is counted, and its timecode
+    given, at `film_rate`, the film's frame rate (see probe).
     """
     if scene is not None and scene not in scene_ids:
         raise UnknownScene(f"--scene {scene}: no such scene in the film (known: {', '.join(sorted(scene_ids))})")
@@ -144,7 +147,7 @@ def ingest(
             raise SourceMissing(f"{root}: no such file or folder")
     library = Path(os.path.abspath(library)) if library is not None else None
     skip = [*exclude, *([library] if library is not None else [])]
-    run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write)
+    run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write, film_rate)
     for root in roots:
         card = run.card(root)
         for _root, path in walk_sources([root], skip):
@@ -212,6 +215,7 @@ class _Run:
         shot_ids: set[str],
         forced_scene: str | None,
         after_write: AfterWrite | None,
+        film_rate: Fraction | None = None,
     ) -> None:
         self.ledger = ledger
         self.library = library
@@ -219,6 +223,7 @@ class _Run:
         self.shot_ids = shot_ids
         self.forced_scene = forced_scene
         self.after_write = after_write
+        self.film_rate = film_rate
         self.report = IngestReport()
         self._staging: Path | None = None
         self._held_seen = True  # whether the last keep check found the bytes in the ledger
@@ -299,7 +304,7 @@ class _Run:
             self._duplicate_entry(known, shown, raw, st, repaired)
             return
         try:
-            info = probe(path)
+            info = probe(path, self.film_rate)
         except ProbeFailed as exc:
             self._refuse(shown, raw, str(exc), digest.sha256)
             return
@@ -354,7 +359,7 @@ class _Run:
             self._duplicate_entry(known, shown, raw, st, str(lib))
             return
         try:
-            info = probe(lib)
+            info = probe(lib, self.film_rate)
         except ProbeFailed as exc:
             self._refuse(shown, raw, str(exc), digest.sha256, library_path=lib)
             return

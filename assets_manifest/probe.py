@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import av
-import opentimelineio.opentime as otime
 from av.video.reformatter import ColorPrimaries, ColorTrc
+
+from core.timecode import Clock, InvalidTimecode, frames_per_count, from_full_rate, timecode_of_samples
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,7 @@ STANDARD_RATES = [
 STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "tiff_pipe", "bmp_pipe", "gif", "gif_pipe"}
 STILL_CODECS = {"mjpeg", "png", "tiff", "bmp", "webp", "gif", "jpegls", "jpeg2000"}
 INTERLACED_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
-TIMECODE_RE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2}$")
-# Audio has no frame rate of its own: it is counted, and its timecode given, at the film's rate (PAL region).
-FILM_RATE = Fraction(25)
+TIMECODE_RE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2,3}$")
 # Matrix coefficients by their ITU-T H.273 code, named as ffmpeg names them (PyAV's enum lacks most).
 MATRIX_NAMES = {
     0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
@@ -147,11 +146,8 @@ def _kept_tags(container: Any) -> dict[str, str]:
     return tags
 
 
-def _bwf_start(metadata: dict[str, str], sample_rate: int) -> tuple[int | None, str | None]:
-    """The bext time reference (samples since midnight) and the timecode it means at the film's rate.
-
-    The frame count is rounded down: timecode names the frame the first sample falls in.
-    """
+def _bwf_start(metadata: dict[str, str], sample_rate: int, rate: Fraction | None) -> tuple[int | None, str | None]:
+    """The bext time reference (samples since midnight) and the timecode it means at `rate` (None: no rate)."""
     raw = metadata.get("time_reference")
     if raw is None or not sample_rate:
         return None, None
@@ -161,15 +157,15 @@ def _bwf_start(metadata: dict[str, str], sample_rate: int) -> tuple[int | None, 
         return None, None
     if samples < 0:
         return None, None
-    at_film_rate = otime.RationalTime(samples, sample_rate).rescaled_to(float(FILM_RATE))
-    frames = int(at_film_rate.value)  # value is exact for whole seconds; floor otherwise
-    day = int(24 * 60 * 60 * FILM_RATE)
-    tc = otime.to_timecode(otime.RationalTime(frames % day, float(FILM_RATE)), float(FILM_RATE))
-    return samples, tc
+    return samples, timecode_of_samples(samples, sample_rate, rate) if rate is not None else None
 
 
 def _timecode_from_metadata(container: Any, fps: Fraction | None) -> str | None:
-    """The start timecode a camera wrote (MOV tmcd, MXF, MPEG-TS), checked against the rate."""
+    """The start timecode a camera wrote (MOV tmcd, MXF, MPEG-TS), checked against the rate.
+
+    Above 60 fps it is given at the rate timecode counts at (see core.timecode): a tmcd written at 120 fps
+    reads as HH:MM:SS:FFF.
+    """
     candidates: list[str] = []
     for meta in [container.metadata] + [s.metadata for s in container.streams]:
         value = meta.get("timecode")
@@ -179,10 +175,13 @@ def _timecode_from_metadata(container: Any, fps: Fraction | None) -> str | None:
         if not TIMECODE_RE.match(tc):
             continue
         if fps is None:
-            return tc
+            return tc if len(tc) == 11 else None
+        tc = tc.replace(".", ":")
         try:
-            otime.from_timecode(tc.replace(".", ":"), float(fps))
-        except ValueError:
+            if frames_per_count(fps) > 1:
+                return from_full_rate(tc, fps)
+            Clock(fps, tc)
+        except InvalidTimecode:
             log.warning("ignoring timecode %s: not valid at %s fps", tc, fps)
             continue
         return tc
@@ -240,8 +239,13 @@ def _cause(exc: Exception, logs: list[Any], path: Path | None = None) -> str:
     return raw
 
 
-def probe(path: Path) -> ProbeResult:
-    """Open and decode the first frame of each kind of stream; raise ProbeFailed with a readable reason."""
+def probe(path: Path, film_rate: Fraction | None = None) -> ProbeResult:
+    """Open and decode the first frame of each kind of stream; raise ProbeFailed with a readable reason.
+
+    Audio has no frame rate of its own: its length and start timecode (a BWF time reference, a timecode
+    tag) are counted at `film_rate`, the rate of the film it is for. Without one, an audio file gets no
+    frame count and no timecode (its time reference in samples is still kept).
+    """
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -260,7 +264,7 @@ def probe(path: Path) -> ProbeResult:
             log.debug("PyAV failed on %s", path, exc_info=True)
             raise ProbeFailed(f"cannot be opened as media: {exc}") from exc
         try:
-            return _probe_open(container, path, logs)
+            return _probe_open(container, path, logs, film_rate)
         except ProbeFailed:
             raise
         except av.FFmpegError as exc:
@@ -272,7 +276,7 @@ def probe(path: Path) -> ProbeResult:
             container.close()
 
 
-def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
+def _probe_open(container: Any, path: Path, logs: list[Any], film_rate: Fraction | None) -> ProbeResult:
     fmt = container.format.name
     videos = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
     audios = list(container.streams.audio)
@@ -289,7 +293,7 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         for s in audios
     ]
     if not videos:
-        return _probe_audio(container, audios, tracks, logs)
+        return _probe_audio(container, audios, tracks, logs, film_rate)
     v = videos[0]
     cc = v.codec_context
     first = _first_frame(container, v, logs)
@@ -348,7 +352,9 @@ def _first_frame(container: Any, stream: Any, logs: list[Any]) -> Any:
     raise ProbeFailed(f"no decodable {stream.codec_context.name} video frame")
 
 
-def _probe_audio(container: Any, audios: list[Any], tracks: list[AudioTrack], logs: list[Any]) -> ProbeResult:
+def _probe_audio(
+    container: Any, audios: list[Any], tracks: list[AudioTrack], logs: list[Any], film_rate: Fraction | None
+) -> ProbeResult:
     a = audios[0]
     try:
         for _frame in container.decode(a):
@@ -362,14 +368,14 @@ def _probe_audio(container: Any, audios: list[Any], tracks: list[AudioTrack], lo
         seconds = Fraction(a.duration) * a.time_base
     elif container.duration is not None:
         seconds = Fraction(container.duration, av.time_base)
-    time_reference, bwf_tc = _bwf_start(container.metadata, a.codec_context.sample_rate or 0)
+    time_reference, bwf_tc = _bwf_start(container.metadata, a.codec_context.sample_rate or 0, film_rate)
     return ProbeResult(
         kind="audio",
         container=container.format.name,
-        duration_frames=round(seconds * FILM_RATE) if seconds is not None else None,
-        fps=FILM_RATE,
+        duration_frames=round(seconds * film_rate) if seconds is not None and film_rate is not None else None,
+        fps=film_rate,
         audio_tracks=tracks,
-        start_timecode=_timecode_from_metadata(container, FILM_RATE) or bwf_tc,
+        start_timecode=(_timecode_from_metadata(container, film_rate) if film_rate is not None else None) or bwf_tc,
         bwf_time_reference=time_reference,
         mxf_pattern=_mxf_pattern(container.metadata) if container.format.name == "mxf" else None,
         tags=_kept_tags(container),

@@ -43,6 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +52,13 @@ import ffmpeg
 from flows import steps
 from flows.docfilm_flows import default_jobs
 from flows.workspace import Workspace, film_path
+from renders.audio import audio_source
+from renders.picture import contact_sheet_branch, contact_sheet_frames, fit_inside, fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.proxy import (
-    ProxySource,
-    audio_source,
-    contact_sheet_branch,
-    contact_sheet_frames,
-    fit_inside,
-    fit_to_frame,
-    jpeg_options,
-    proxy_stream,
-)
+from renders.proxy import proxy_stream
 from renders.qc import QcFiles, audio_detectors, video_detectors
 from renders.runner import run_flags, temp_path
+from renders.source import ProxySource
 from renders.synth import make_clip
 from renders.tools import ffmpeg_exe, font_file
 
@@ -148,7 +143,7 @@ def ledger_clips(home: Path) -> list[Clip]:
     ws = Workspace(film_path(None))
     clips = []
     for asset in ws.ledger.assets(kind="video"):
-        src = steps.proxy_source(asset)
+        src = steps.proxy_source(asset, Fraction(ws.film.film.fps))
         clips.append(Clip(src, float(src.duration_frames / src.fps)))
     return sorted(clips, key=lambda c: c.src.display_name)
 

@@ -71,7 +71,10 @@ def make_demo_footage(film: Film, folder: Path, console: Console | None = None) 
     if todo and console:
         console.print(f"making {len(todo)} sample clips in {folder} …")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for fut in [pool.submit(make_clip, p, kind, label, CLIP_SECONDS, tc) for p, kind, label, tc in todo]:
+        # Shot at the film's rate, as the production's cameras would be.
+        fps = film.film.fps
+        jobs = [pool.submit(make_clip, p, kind, label, CLIP_SECONDS, tc, fps=fps) for p, kind, label, tc in todo]
+        for fut in jobs:
             fut.result()
     result.made = len(todo)
     broken = folder / "S01" / BROKEN_NAME

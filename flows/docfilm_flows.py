@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -53,7 +54,7 @@ def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_p
     ws = _workspace(film)
     library = None if in_place else ws.settings.ledger.library_dir()
     report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
-                    scene=scene, exclude=[ws.home], library=library)
+                    scene=scene, exclude=[ws.home], library=library, film_rate=Fraction(ws.film.film.fps))
     return report.to_json()
 
 

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ log = logging.getLogger(__name__)
 _HDR_TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}
 
 
-def proxy_source(asset: Asset) -> Any:
-    """The render input for an asset of the ledger."""
-    from renders.proxy import ProxySource, inspect_source
+def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
+    """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's."""
+    from renders.source import ProxySource, inspect_source
 
     probe = asset.probe or {}
     usable_audio = tuple(
@@ -38,8 +39,8 @@ def proxy_source(asset: Asset) -> Any:
         asset_id=asset.asset_id,
         path=Path(asset.path),
         display_name=asset.name,
-        fps_num=asset.fps_num or 25,
-        fps_den=asset.fps_den or 1,
+        fps_num=asset.fps_num if asset.fps_num and asset.fps_den else film_rate.numerator,
+        fps_den=asset.fps_den if asset.fps_num and asset.fps_den else film_rate.denominator,
         width=asset.width or 0,
         height=asset.height or 0,
         rotation=asset.rotation,
@@ -80,8 +81,9 @@ def render_plan(ws: Workspace, *, everything: bool = False, scene: str | None = 
 
 def clip_timeout_s(asset: Asset) -> float:
     """A per-clip limit scaled to its length: 4K decodes at ~2x real time here, so allow 10x plus start-up."""
-    fps = (asset.fps_num or 25) / (asset.fps_den or 1)
-    seconds = (asset.duration_frames or 0) / fps
+    if not (asset.fps_num and asset.fps_den and asset.duration_frames):
+        return 120.0  # a still, or a length the ledger does not know
+    seconds = asset.duration_frames * asset.fps_den / asset.fps_num
     return 120.0 + 10.0 * seconds
 
 
@@ -100,7 +102,8 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     started = time.monotonic()
     try:
         result = render_source(
-            proxy_source(asset), ws.profile, out_dir, timeout_s=clip_timeout_s(asset), on_progress=on_progress
+            proxy_source(asset, Fraction(ws.film.film.fps)), ws.profile, out_dir, timeout_s=clip_timeout_s(asset),
+            on_progress=on_progress,
         )
     except RenderBusy as exc:
         # Not a failure of the clip: whoever holds the lock records the outcome; the ledger stays as it is.

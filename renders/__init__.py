@@ -1,7 +1,13 @@
 """Derived media: ffmpeg-python graphs for proxies, posters, contact sheets and QC; one ffmpeg runner; sample footage.
 
-Modules: tools (settings, errors, ffmpeg binary, font), profile (RenderProfile, QcProfile and the profile
-hash), proxy (video: the one-decode graph and render_proxy), audio (audio-only masters), still (stills),
-render (render_source: the entry point for every kind), qc (detector branches, parsing their output, flags),
-runner (run_ffmpeg), synth (camera-like test clips).
+Modules:
+- render: render_source, the entry point for every kind of master.
+- source: ProxySource (the master as the renderer sees it), its timecode rate, inspect_source.
+- proxy: video masters, the one-decode graph and render_proxy; audio: audio-only masters; still: stills.
+- picture: fitting, padding and HDR tone mapping to the profile frame; poster and contact sheet branches.
+- burnin: name, running timecode and watermark burnt into the picture.
+- check: the video proxy read back and compared with the profile's promise.
+- outcome: ProxyResult and the QC record a render leaves.
+- qc: detector branches and parsing their output, flags; profile: RenderProfile, QcProfile and their hash.
+- runner: run_ffmpeg; tools: errors, ffmpeg binary, font; settings: RendersSettings; synth: camera-like test clips.
 """

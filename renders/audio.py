@@ -9,7 +9,7 @@ One ffmpeg run decodes the audio once and splits it:
 Decisions: the proxy is an .m4a (AAC in MP4), which browsers play in an <audio> element; the waveform picture
 has the poster's size so the packet lays it out like a video poster. The start timecode (a recorder's BWF
 time reference, if the ledger has one) is kept as a `timecode` tag; runs and cells are counted at the
-asset's rate (the film's 25 fps for audio).
+asset's rate (for audio, the film's rate it was ingested at).
 """
 
 from __future__ import annotations
@@ -22,23 +22,30 @@ from typing import Any
 import av
 import ffmpeg
 
+from renders.outcome import ProxyResult, finish_qc, lock_path, run_record
+from renders.picture import jpeg_options
 from renders.profile import RENDERER_VERSION, RenderProfile
-from renders.proxy import (
-    ProxyResult,
-    ProxySource,
-    audio_source,
-    finish_qc,
-    jpeg_options,
-    lock_path,
-    run_record,
-)
 from renders.qc import QcFiles, QcRules, audio_detectors
 from renders.runner import ProgressCallback, run_ffmpeg, temp_path
+from renders.source import ProxySource
 from renders.tools import InvalidSource, ProxyCheckFailed, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
 WAVEFORM_COLOUR = "0x9fd3ff"
+
+
+def audio_source(source: Any, src: ProxySource, profile: RenderProfile) -> Any | None:
+    """The audio the proxy carries and QC measures: first usable track, or every usable track summed."""
+    if not src.has_audio:
+        return None
+    streams = src.audio_streams
+    if profile.audio_tracks == "mix" and len(streams) > 1:
+        # normalize=0: tracks are summed as a mixer would, not each turned down by 1/N.
+        return ffmpeg.filter(
+            [source[str(i)] for i in streams], "amix", inputs=len(streams), normalize=0, duration="longest"
+        )
+    return source[str(streams[0])] if streams else source["a:0"]
 
 
 def audio_proxy_stream(

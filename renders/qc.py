@@ -33,8 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import opentimelineio.opentime as otime
-
+from core.timecode import Clock
 from renders.profile import QcProfile
 from renders.tools import QcUnreadable, RendersSettings
 
@@ -109,33 +108,6 @@ class QcFiles:
 
 # ------------------------------------------------------------------------------------------------ time
 @dataclass(frozen=True)
-class TimecodeClock:
-    """Source timecode of a clip's frames: `start` at frame 0, counting at `rate` (as burnt in)."""
-
-    start: str
-    rate: Fraction
-
-    @property
-    def valid(self) -> bool:
-        return bool(otime.RationalTime.is_valid_timecode_rate(float(self.rate)))
-
-    def at(self, frame: int) -> str | None:
-        """Timecode of `frame` (0 = the clip's first frame), or None at a rate without timecode."""
-        if not self.valid:
-            return None
-        rate = float(self.rate)
-        start = otime.from_timecode(self.start, rate)
-        return str(otime.to_timecode(start + otime.RationalTime(frame, rate), rate, ";" in self.start))
-
-    def length(self, frames: int) -> str | None:
-        """A duration of `frames` as a non-drop timecode, or None at a rate without timecode."""
-        if not self.valid:
-            return None
-        rate = float(self.rate)
-        return str(otime.to_timecode(otime.RationalTime(frames, rate), rate, False))
-
-
-@dataclass(frozen=True)
 class Interval:
     """A run of frames [start_frame, end_frame) at `rate`."""
 
@@ -147,7 +119,7 @@ class Interval:
     def frames(self) -> int:
         return self.end_frame - self.start_frame
 
-    def to_json(self, clock: TimecodeClock) -> dict[str, Any]:
+    def to_json(self, clock: Clock) -> dict[str, Any]:
         return {
             "start_frame": self.start_frame,
             "end_frame": self.end_frame,
@@ -309,7 +281,7 @@ def loudness(text: str) -> dict[str, float | None]:
 
 
 def measure(
-    files: QcFiles, rate: Fraction, total_frames: int, clock: TimecodeClock, qc: QcProfile
+    files: QcFiles, rate: Fraction, total_frames: int, clock: Clock, qc: QcProfile
 ) -> dict[str, Any]:
     """Read the detectors' files of one finished run into the QC record's measurement keys."""
     black: list[Interval] = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from renders.audio import render_audio_proxy
+from renders.outcome import ProxyResult
 from renders.profile import RenderProfile
-from renders.proxy import ProxyResult, ProxySource, render_proxy
+from renders.proxy import render_proxy
 from renders.qc import QcRules
 from renders.runner import ProgressCallback
+from renders.source import ProxySource
 from renders.still import render_still_proxy
 from renders.tools import UnsupportedKind
 

@@ -15,20 +15,13 @@ from typing import Any
 import av
 import ffmpeg
 
+from renders.burnin import burn_ins, needs_font
+from renders.outcome import ProxyResult, finish_qc, lock_path, run_record
+from renders.picture import fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.proxy import (
-    ProxyResult,
-    ProxySource,
-    burn_ins,
-    finish_qc,
-    fit_to_frame,
-    jpeg_options,
-    lock_path,
-    needs_font,
-    run_record,
-)
 from renders.qc import QcRules
 from renders.runner import ProgressCallback, run_ffmpeg, temp_path
+from renders.source import ProxySource
 from renders.tools import ProxyCheckFailed, ffmpeg_exe, font_file
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from typing import Any, Literal, get_args
 
 import ffmpeg
 
-from renders.proxy import burn_text
+from renders.burnin import burn_text
 from renders.runner import run_ffmpeg, temp_path
 from renders.tools import RenderError, ffmpeg_exe, font_file
 

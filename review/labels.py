@@ -1,4 +1,7 @@
-"""Bilingual wording (Vietnamese first, English beside it) and time formatting shared by status and packet."""
+"""Bilingual wording (Vietnamese first, English beside it) and time formatting shared by status and packet.
+
+Timecode itself (rates, drop-frame, a clip's clock) is core.timecode's.
+"""
 
 from __future__ import annotations
 
@@ -99,28 +102,11 @@ def days_left_label(days_left: int | None) -> Label:
     return Label(f"quá hạn {n} ngày", f"{n} {plural} overdue")
 
 
-def parse_rate(fps: str | None) -> Fraction | None:
-    """A rate written "25/1", "30000/1001" or "25" as a Fraction; None when absent, zero or unreadable."""
-    if not fps:
-        return None
-    try:
-        rate = Fraction(fps.strip())
-    except (ValueError, ZeroDivisionError):
-        return None
-    return rate if rate > 0 else None
-
-
 def rate_label(rate: Fraction) -> str:
     """25 for 25/1, 29.97 for 30000/1001: how editors say a frame rate."""
     if rate.denominator == 1:
         return str(rate.numerator)
     return f"{float(rate):.3f}".rstrip("0").rstrip(".")
-
-
-def frames_to_timecode(frames: int, rate: Fraction) -> str:
-    """Frames as SMPTE timecode at `rate` (drop-frame inferred for 29.97/59.94), via opentime."""
-    rate_f = float(rate)
-    return opentime.RationalTime(frames, rate_f).to_timecode(rate_f)
 
 
 def frames_to_minutes_seconds(frames: int, fps: Fraction | int) -> str:
@@ -134,37 +120,6 @@ def frames_to_minutes_seconds(frames: int, fps: Fraction | int) -> str:
 def rescale_frames(frames: int, rate: Fraction, to_fps: Fraction | int) -> int:
     """A frame count at `rate` expressed at `to_fps`, rounded to the nearest frame (via opentime)."""
     return round(opentime.RationalTime(frames, float(rate)).value_rescaled_to(float(to_fps)))
-
-
-_NTSC_RATES = frozenset(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
-_DROP_FRAME_RATES = frozenset({Fraction(30000, 1001), Fraction(60000, 1001)})
-
-
-def timecode_rate(rate: Fraction) -> Fraction:
-    """The rate timecode counts at: the clip's own for integer and NTSC rates, else rounded (as ffmpeg does)."""
-    if rate.denominator == 1 or rate in _NTSC_RATES:
-        return rate
-    return Fraction(max(1, round(rate)))
-
-
-def source_timecode(start: str | None, frame: int, fps: str | None) -> str | None:
-    """The source timecode `frame` frames after `start` (00:00:00:00 when absent), via opentime.
-
-    One frame of the clip is one timecode frame. Drop-frame only when `start` is written with ';' at
-    29.97 or 59.94, as the camera wrote it; None when the rate is unreadable or `start` is not a timecode.
-    """
-    rate = parse_rate(fps)
-    if rate is None or frame < 0:
-        return None
-    counting = timecode_rate(rate)
-    tc_rate = float(counting)
-    first = start or "00:00:00:00"
-    drop = ";" in first and counting in _DROP_FRAME_RATES
-    try:
-        begin = opentime.from_timecode(first, tc_rate)
-    except (ValueError, RuntimeError):
-        return None
-    return opentime.RationalTime(begin.value + frame, tc_rate).to_timecode(tc_rate, drop)
 
 
 REVIEW_STATES: dict[str, Label] = {

@@ -10,8 +10,9 @@ A notes file is self-describing JSON written by the packet's page:
 
 `integrity.digest` is the SHA-256 of the canonical JSON of everything but `integrity` (keys sorted, no
 spaces, UTF-8, non-ASCII kept as is: `canonical_json`). It catches a file damaged or edited by hand; it
-proves nothing about who wrote it. `frame` counts frames from the clip's first frame at its own rate and
-`timecode` is the source timecode of that frame; both are null for a note on a whole scene.
+proves nothing about who wrote it. `frame` counts frames from the clip's first frame at the rate the packet
+plays it (`fps`: its own up to 60 fps, above that its timecode's base rate, as its proxy; see
+core.timecode) and `timecode` is the source timecode of that frame; both are null for a note on a whole scene.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from core.timecode import parse_rate, review_rate, source_timecode
 from review.errors import (
     NotesConflict,
     NotesForAnotherFilm,
@@ -37,7 +39,6 @@ from review.errors import (
     NotesUnreadable,
     NotesWrongSchema,
 )
-from review.labels import parse_rate, source_timecode
 from review.records import ClipRecord
 
 if TYPE_CHECKING:
@@ -224,10 +225,13 @@ def check_notes(
             if clip is None:
                 raise NotesUnknownTarget(source_name, f"{where}.asset", f"no clip {note.asset!r} in the ledger")
             if note.frame is not None:
-                if note.fps is None or parse_rate(note.fps) != parse_rate(clip.fps):
+                # Frames are counted at the rate the packet played the clip (its proxy's, ≤ 60 fps).
+                clip_rate = parse_rate(clip.fps)
+                reviewed = review_rate(clip_rate) if clip_rate is not None else None
+                if note.fps is None or reviewed is None or parse_rate(note.fps) != reviewed:
                     raise NotesInvalid(source_name, f"{where}.fps",
-                                       f"{note.fps!r}; clip {clip.asset_id} runs at {clip.fps}")
-                expected = source_timecode(clip.start_timecode, note.frame, clip.fps)
+                                       f"{note.fps!r}; clip {clip.asset_id} is reviewed at {reviewed or clip.fps}")
+                expected = source_timecode(clip.start_timecode, note.frame, reviewed)
                 if note.timecode != expected:
                     raise NotesInvalid(
                         source_name, f"{where}.timecode",

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
+from core.timecode import duration_timecode, parse_rate, rate_text, review_rate
 from review.coverage import SceneFootage, assign_clips
 from review.errors import PacketWriteFailed, TemplatesNotFound, UnsafeFilmId
 from review.hosted import VIETNAM_TIME, HostedLinks, expiry_label, origin_of
@@ -60,9 +61,7 @@ from review.labels import (
     date_label,
     days_left_label,
     frames_to_minutes_seconds,
-    frames_to_timecode,
     lookup,
-    parse_rate,
     rate_label,
 )
 from review.manifest import (
@@ -344,7 +343,7 @@ def _clip_view(
 ) -> dict[str, Any]:
     rate = parse_rate(clip.fps)
     duration_tc = (
-        frames_to_timecode(clip.duration_frames, rate)
+        duration_timecode(clip.duration_frames, rate)
         if rate is not None and clip.duration_frames is not None and clip.kind != "still"
         else None
     )
@@ -361,7 +360,8 @@ def _clip_view(
         "duration_timecode": duration_tc,
         "duration_frames": clip.duration_frames,
         "fps": rate_label(rate) if rate is not None else None,
-        "rate": f"{rate.numerator}/{rate.denominator}" if rate is not None else None,
+        # The rate the proxy plays and notes count frames at (above 60 fps, the timecode's base rate).
+        "rate": rate_text(review_rate(rate)) if rate is not None else None,
         "width": width,
         "height": height,
         "rotation": clip.rotation,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from core.timecode import parse_rate
 from review.coverage import assign_clips
 from review.labels import (
     MILESTONE_STATES,
@@ -15,7 +16,6 @@ from review.labels import (
     days_left_label,
     frames_to_minutes_seconds,
     lookup,
-    parse_rate,
     rescale_frames,
 )
 from review.notes import ReviewNote, notes_by_scene, scene_review_states
@@ -156,7 +156,7 @@ def status_table(report: dict[str, Any]) -> RenderableType:
         # Text, not str: a title containing "[bold]" must print as written, not as Rich markup.
         return Text(f"{vi} / {en}")
 
-    fps = int(report.get("fps") or 25)
+    fps = int(report["fps"])
     milestones = Table(
         title=f"Mốc thời gian / Milestones — tính đến / as of {report['as_of']}", title_justify="left"
     )

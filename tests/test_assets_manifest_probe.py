@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import subprocess
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -140,11 +141,33 @@ def test_variable_frame_rate_and_several_audio_tracks(made: Callable[[str], Path
 
 
 def test_bwf_time_reference_is_start_timecode_at_the_film_rate(made: Callable[[str], Path]) -> None:
-    r = probe(made("bwf_10h.wav"))
+    r = probe(made("bwf_10h.wav"), Fraction(25))
     assert (r.kind, r.start_timecode, r.bwf_time_reference, r.fps_text) == ("audio", "10:00:00:00", 1728000000,
                                                                             "25/1")
     assert r.tags.get("encoded_by") == "Zoom F8" or r.tags.get("originator") == "Zoom F8"
-    assert probe(made("bwf_half_frame.wav")).start_timecode == "01:00:01:12"
+    assert probe(made("bwf_half_frame.wav"), Fraction(25)).start_timecode == "01:00:01:12"
+
+
+@pytest.mark.parametrize(
+    ("film_rate", "duration_frames", "timecode"),
+    [
+        # 01:00:01.5 is frame 12 of its second at 24 fps and 25 at 50; at 30000/1001 it is drop-frame, as
+        # NTSC recorders stamp it, which keeps to the wall clock (3601.5 s is frame 107937, 01:00:01;15).
+        (Fraction(24), 10, "01:00:01:12"),
+        (Fraction(30000, 1001), 12, "01:00:01;15"),
+        (Fraction(50), 20, "01:00:01:25"),
+    ],
+)
+def test_audio_counts_at_the_film_rate(
+    made: Callable[[str], Path], film_rate: Fraction, duration_frames: int, timecode: str
+) -> None:
+    r = probe(made("bwf_half_frame.wav"), film_rate)
+    assert (r.fps, r.duration_frames, r.start_timecode) == (film_rate, duration_frames, timecode)
+
+
+def test_audio_without_a_film_rate_has_no_frames_but_keeps_its_time_reference(made: Callable[[str], Path]) -> None:
+    r = probe(made("bwf_10h.wav"))
+    assert (r.fps, r.duration_frames, r.start_timecode, r.bwf_time_reference) == (None, None, None, 1728000000)
 
 
 @pytest.mark.parametrize(("name", "container", "codec"), [
@@ -152,7 +175,7 @@ def test_bwf_time_reference_is_start_timecode_at_the_film_rate(made: Callable[[s
     ("tone.m4a", "mov,mp4,m4a,3gp,3g2,mj2", "aac"),
 ])
 def test_audio_only(made: Callable[[str], Path], name: str, container: str, codec: str) -> None:
-    r = probe(made(name))
+    r = probe(made(name), Fraction(25))
     assert (r.kind, r.container, r.start_timecode) == ("audio", container, None)
     assert r.audio_tracks[0].codec.startswith(codec[:3]) and r.duration_frames in (10, 11)
 
@@ -199,7 +222,8 @@ def test_probe_facts_reach_the_ledger(made: Callable[[str], Path], tmp_path: Pat
         (card / name).write_bytes(made(name).read_bytes())
     ledger = Ledger.open(LedgerSettings(home=tmp_path / "home"))
     try:
-        report = ingest([card], ledger, scene_ids=set(), library=tmp_path / "home" / "library")
+        report = ingest([card], ledger, scene_ids=set(), library=tmp_path / "home" / "library",
+                        film_rate=Fraction(25))
         assert len(report.ingested) == 3
         by_name = {a.name: a for a in ledger.assets()}
         assert by_name["hevc10_hlg.mov"].probe["hdr"] == "hlg"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,11 @@ def test_usable_audio_tracks_and_hdr_come_from_the_ledger_probe(tmp_path: Path) 
         {"index": 2, "codec": "pcm_s24le", "sample_rate": 48000, "channels": 1},
         {"index": 3, "codec": "pcm_s24le", "sample_rate": 48000, "channels": 1},
     ]}  # fmt: skip
-    src = steps.proxy_source(fake_asset(1, tmp_path / "x.mov", audio_tracks=3, probe=probe))
+    src = steps.proxy_source(fake_asset(1, tmp_path / "x.mov", audio_tracks=3, probe=probe), Fraction(25))
     assert src.audio_streams == (2, 3) and src.color_transfer == "smpte2084" and src.kind == "video"
     still = steps.proxy_source(fake_asset(2, tmp_path / "y.jpg", kind="still", fps_num=None, fps_den=None,
-                                          audio_tracks=0, probe={"hdr": None}))  # fmt: skip
-    assert still.kind == "still" and not still.has_audio and still.fps == 25
+                                          audio_tracks=0, probe={"hdr": None}), Fraction(24000, 1001))  # fmt: skip
+    assert still.kind == "still" and not still.has_audio and still.fps == Fraction(24000, 1001)  # the film's
 
 
 def test_render_plan_covers_every_kind_and_is_one_query(ws: Workspace, tmp_path: Path) -> None:

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from renders.burnin import drawtext_safe
+from renders.picture import poster_frame_index
 from renders.profile import RenderProfile
-from renders.proxy import ProxySource, drawtext_safe, poster_frame_index, proxy_stream, timecode_rate
+from renders.proxy import proxy_stream
 from renders.runner import temp_path
+from renders.source import ProxySource
 from renders.synth import SUFFIXES, SYNTH_KINDS, clip_stream
 from renders.tools import InvalidSource
 
@@ -107,17 +110,32 @@ def test_drop_frame_timecode_counts_at_the_ntsc_rate() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fps", "drop_frame", "expected"),
+    ("fps", "start", "expected"),
     [
-        (Fraction(25), False, Fraction(25)),
-        (Fraction(30000, 1001), False, Fraction(30000, 1001)),
-        (Fraction(30000, 1001), True, Fraction(30000, 1001)),
-        (Fraction(60000, 1001), True, Fraction(60000, 1001)),
-        (Fraction(810000, 13487), False, Fraction(60)),  # a phone's variable-rate average
+        (Fraction(25), "10:00:00:00", Fraction(25)),
+        (Fraction(30000, 1001), "10:00:00:00", Fraction(30000, 1001)),
+        (Fraction(30000, 1001), "10:00:00;00", Fraction(30000, 1001)),
+        (Fraction(60000, 1001), "10:00:00;00", Fraction(60000, 1001)),
+        (Fraction(810000, 13487), "10:00:00:00", Fraction(60)),  # a phone's variable-rate average
+        (Fraction(120), "10:00:00:00", Fraction(60)),  # above 60 fps: the base rate (core.timecode)
     ],
 )
-def test_timecode_rate(fps: Fraction, drop_frame: bool, expected: Fraction) -> None:
-    assert timecode_rate(fps, drop_frame) == expected
+def test_timecode_rate(fps: Fraction, start: str, expected: Fraction) -> None:
+    src = make_source(fps_num=fps.numerator, fps_den=fps.denominator, start_timecode=start)
+    assert src.timecode_rate == expected
+
+
+@pytest.mark.parametrize(
+    ("fps", "proxy_fps", "gop"),
+    [(Fraction(100), "50/1", "50"), (Fraction(120), "60/1", "60"), (Fraction(240), "60/1", "60"),
+     (Fraction(120000, 1001), "60000/1001", "59")],
+)
+def test_high_frame_rates_are_proxied_at_the_rate_timecode_counts_at(fps: Fraction, proxy_fps: str, gop: str) -> None:
+    args = args_for(make_source(fps_num=fps.numerator, fps_den=fps.denominator, start_timecode="01:00:00:00"))
+    graph = filter_graph(args)
+    assert f"fps=fps={proxy_fps}" in graph
+    assert f"timecode=01\\\\:00\\\\:00\\\\:00:timecode_rate={proxy_fps}" in graph
+    assert proxy_options(args)["-g"] == gop and proxy_options(args)["-timecode"] == "01:00:00:00"
 
 
 @pytest.mark.parametrize(

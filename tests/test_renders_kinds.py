@@ -10,8 +10,9 @@ import av
 import pytest
 
 from renders.profile import RenderProfile
-from renders.proxy import ProxySource, inspect_source, render_proxy
+from renders.proxy import render_proxy
 from renders.render import render_source
+from renders.source import ProxySource, inspect_source
 from renders.synth import (
     make_clip,
     make_hdr_clip,

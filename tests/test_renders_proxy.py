@@ -12,9 +12,11 @@ import av
 import ffmpeg
 import pytest
 
+from renders.burnin import burn_text
 from renders.profile import RenderProfile
-from renders.proxy import ProxySource, burn_text, render_proxy
+from renders.proxy import render_proxy
 from renders.runner import run_ffmpeg, temp_path
+from renders.source import ProxySource
 from renders.synth import SUFFIXES, _top_level_boxes, make_broken_file, make_clip
 from renders.tools import FfmpegFailed, RenderTimeout, ffmpeg_exe, font_file
 

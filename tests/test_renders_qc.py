@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from core.timecode import Clock
+from renders.picture import contact_sheet_frames
 from renders.profile import QcProfile, RenderProfile
-from renders.proxy import ProxySource, contact_sheet_frames, proxy_stream, render_proxy
+from renders.proxy import proxy_stream, render_proxy
 from renders.qc import (
     QcFiles,
     QcRules,
-    TimecodeClock,
     loudness,
     measure,
     parse_metadata_print,
@@ -22,6 +23,7 @@ from renders.qc import (
     video_runs,
 )
 from renders.runner import temp_path
+from renders.source import ProxySource
 from renders.synth import make_qc_clip
 from renders.tools import QcUnreadable, RendersSettings
 
@@ -108,7 +110,7 @@ def test_a_video_starting_late_on_the_clock_shifts_audio_times() -> None:
 def test_silence_in_frames_and_timecode() -> None:
     runs = silent_runs(SILENCE_PRINT, RATE, 200, 0, QC)
     assert [(r.start_frame, r.end_frame) for r in runs] == [(125, 175)]
-    clock = TimecodeClock("10:00:00:00", RATE)
+    clock = Clock(RATE, "10:00:00:00")
     assert runs[0].to_json(clock) == {
         "start_frame": 125, "end_frame": 175, "frames": 50, "rate": "25/1",
         "start": "10:00:05:00", "end": "10:00:07:00", "duration": "00:00:02:00",
@@ -132,7 +134,7 @@ def test_measure_reads_the_files_and_does_not_list_black_frames_as_frozen(tmp_pa
     files.video.write_text(VIDEO_PRINT)
     files.silence.write_text(SILENCE_PRINT)
     files.loudness.write_text("frame:0 pts:0 pts_time:0\nlavfi.r128.I=-40\n" * 2000 + LOUDNESS_PRINT)
-    measured = measure(files, RATE, 200, TimecodeClock("10:00:00:00", RATE), QC)
+    measured = measure(files, RATE, 200, Clock(RATE, "10:00:00:00"), QC)
     assert [r["start"] for r in measured["black"]] == ["10:00:02:00", "10:00:07:05"]
     assert measured["frozen"] == []  # the freeze was the black run
     assert measured["silent"][0]["start"] == "10:00:05:00"
@@ -140,7 +142,7 @@ def test_measure_reads_the_files_and_does_not_list_black_frames_as_frozen(tmp_pa
     files.remove()
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(QcUnreadable, match="no QC file"):
-        measure(files, RATE, 200, TimecodeClock("10:00:00:00", RATE), QC)
+        measure(files, RATE, 200, Clock(RATE, "10:00:00:00"), QC)
 
 
 @pytest.mark.parametrize(
@@ -153,11 +155,11 @@ def test_measure_reads_the_files_and_does_not_list_black_frames_as_frozen(tmp_pa
     ],
 )
 def test_timecode_clock(start: str, rate: Fraction, frame: int, expected: str) -> None:
-    assert TimecodeClock(start, rate).at(frame) == expected
+    assert Clock(rate, start).at(frame) == expected
 
 
 def test_timecode_clock_at_a_rate_without_timecode() -> None:
-    clock = TimecodeClock("00:00:00:00", Fraction(240))
+    clock = Clock(Fraction(45), "00:00:00:00")  # no timecode numbers frames at 45 fps
     assert clock.at(10) is None and clock.length(10) is None
 
 

@@ -26,11 +26,12 @@ pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 MEDIA = sorted(p for p in SAMPLES.iterdir() if p.suffix not in (".md", ".tsv"))
 BROKEN = {"malformed_free_box_moov_not_found.mp4", "ftyp_only_fixture-isomv2.mp4"}
+FILM_RATE = Fraction(25)  # the rate audio and stills are counted at, as the bundled film's
 
 
 def asset_for(path: Path) -> Asset:
     """An in-memory ledger row for a sample, filled from the ingest probe."""
-    found = probe(path)
+    found = probe(path, FILM_RATE)
     return Asset(
         asset_id=hashlib.sha256(path.name.encode()).hexdigest()[:16],
         name=path.name,
@@ -75,7 +76,8 @@ def picture_box(path: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("path", [p for p in MEDIA if p.name not in BROKEN], ids=lambda p: p.name)
 def test_every_decodable_sample_gets_its_proxy(path: Path, tmp_path: Path) -> None:
     asset = asset_for(path)
-    result = render_source(proxy_source(asset), RenderProfile(), tmp_path, timeout_s=300)
+    src = proxy_source(asset, FILM_RATE)
+    result = render_source(src, RenderProfile(), tmp_path, timeout_s=300)
     assert decode_errors(result.proxy) == ""
     if asset.kind == "video":
         assert asset.fps_num and asset.fps_den and asset.width and asset.height
@@ -83,7 +85,7 @@ def test_every_decodable_sample_gets_its_proxy(path: Path, tmp_path: Path) -> No
             video = container.streams.video[0]
             timecode = next((s.metadata["timecode"] for s in container.streams if "timecode" in s.metadata), None)
             assert video.average_rate is not None
-            assert Fraction(video.average_rate) == Fraction(asset.fps_num, asset.fps_den)
+            assert Fraction(video.average_rate) == src.proxy_fps  # the source's, up to 60 fps
         assert timecode == (asset.start_timecode or "00:00:00:00")
         assert (result.qc["width"], result.qc["height"], result.qc["rotation"]) == (960, 540, 0)
         display_w, display_h = (asset.height, asset.width) if asset.rotation % 180 else (asset.width, asset.height)
@@ -109,6 +111,6 @@ def test_broken_samples_fail_with_ffmpegs_reason(name: str, tmp_path: Path) -> N
                   height=180, rotation=0, field_order="progressive", duration_frames=25, audio_tracks=1,
                   start_timecode=None, probe={"hdr": None})  # fmt: skip
     with pytest.raises(FfmpegFailed) as caught:
-        render_source(proxy_source(asset), RenderProfile(), tmp_path, timeout_s=60)
+        render_source(proxy_source(asset, FILM_RATE), RenderProfile(), tmp_path, timeout_s=60)
     assert "moov atom not found" in caught.value.stderr_tail
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from review_ledger import LedgerClip, ledger_workspace
 
-from review.labels import source_timecode
+from core.timecode import source_timecode
 from storyboard.models import Film
 
 if TYPE_CHECKING:

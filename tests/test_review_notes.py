@@ -11,6 +11,7 @@ import pytest
 from review_ledger import LedgerClip, ledger_workspace
 from typer.testing import CliRunner
 
+from core.timecode import source_timecode
 from review.errors import (
     NotesConflict,
     NotesForAnotherFilm,
@@ -21,7 +22,6 @@ from review.errors import (
     NotesUnknownTarget,
     NotesWrongSchema,
 )
-from review.labels import source_timecode
 from review.notes import (
     ReviewNote,
     canonical_json,
@@ -187,6 +187,21 @@ def test_drop_frame_timecode_is_checked_with_opentime(tmp_path: Path, film: Film
                                           fps="30000/1001")]))
     parsed, sha = read_notes_file(path)
     assert check_notes(parsed, film, CLIPS, path.name, sha)[0].timecode == "01:01:00;02"
+
+
+def test_notes_on_a_high_frame_rate_clip_count_the_frames_the_packet_played(tmp_path: Path, film: Film) -> None:
+    # A 120 fps clip is reviewed at 60 fps (its proxy's rate): frame 61 of it is 00:00:01:01.
+    clips = [*CLIPS, clip("clip120", "S02", start="00:00:00:00", fps="120/1")]
+    path = write(tmp_path, document([note(scene="S02", asset="clip120", frame=61, timecode="00:00:01:01",
+                                          fps="60/1")]))
+    parsed, sha = read_notes_file(path)
+    assert check_notes(parsed, film, clips, path.name, sha)[0].timecode == "00:00:01:01"
+    wrong = write(tmp_path, document([note(scene="S02", asset="clip120", frame=61, timecode="00:00:00:061",
+                                           fps="120/1")]))
+    parsed, sha = read_notes_file(wrong)
+    with pytest.raises(NotesInvalid) as caught:
+        check_notes(parsed, film, clips, wrong.name, sha)
+    assert caught.value.field.endswith(".fps") or caught.value.field.endswith(".timecode")
 
 
 def _review_note(note_id: str, scene: str, reviewer: str, verdict: str, minute: int) -> ReviewNote:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from review.labels import days_left_label, frames_to_minutes_seconds, frames_to_timecode, parse_rate
+from core.timecode import duration_timecode, parse_rate
+from review.labels import days_left_label, frames_to_minutes_seconds
 from review.records import ClipRecord
 from review.status import footage_frames, milestone_state, status_report, status_table
 from storyboard.loader import load_film
@@ -174,10 +175,10 @@ def test_time_formatting_uses_frames() -> None:
     assert frames_to_minutes_seconds(3774, 25) == "2:30"
     rate = parse_rate("25/1")
     assert rate is not None
-    assert frames_to_timecode(1878, rate) == "00:01:15:03"
+    assert duration_timecode(1878, rate) == "00:01:15:03"
     ntsc = parse_rate("30000/1001")
     assert ntsc is not None
-    assert frames_to_timecode(1800, ntsc) == "00:01:00;02"
+    assert duration_timecode(1800, ntsc) == "00:01:00;02"
     assert parse_rate("0/1") is None and parse_rate(None) is None and parse_rate("x") is None
 
 
