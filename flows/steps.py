@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.store import Asset, Upload
@@ -20,11 +20,9 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-_HDR_TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}
-
-
 def proxy_source(asset: Asset) -> Any:
     """The render input for an asset of the ledger."""
+    from core.vocabulary import HDR_TRANSFER_BY_NAME, MediaKind
     from renders.source import ProxySource, inspect_source
 
     probe = asset.probe or {}
@@ -45,8 +43,8 @@ def proxy_source(asset: Asset) -> Any:
         start_timecode=asset.start_timecode,
         has_audio=asset.audio_tracks > 0,
         duration_frames=asset.duration_frames or 0,
-        kind=asset.kind,
-        color_transfer=_HDR_TRANSFERS.get(probe.get("hdr") or ""),
+        kind=cast("MediaKind", asset.kind),  # checked by ProxySource
+        color_transfer=HDR_TRANSFER_BY_NAME.get(probe.get("hdr") or ""),
         audio_streams=usable_audio,
     )
     # Rows probed before the ledger recorded HDR transfers: look at the file (a few ms).
@@ -89,8 +87,8 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     The ledger calls the proxy done only after its files are in place (renders renames them from temp
     names on success), so a render killed at any point leaves the asset stale for the next run.
     """
+    from renders.errors import RenderBusy, RenderError
     from renders.render import render_source
-    from renders.tools import RenderBusy, RenderError
 
     profile_hash = ws.profile.profile_hash()
     out_dir = ws.renders_dir
@@ -98,7 +96,8 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     started = time.monotonic()
     try:
         result = render_source(
-            proxy_source(asset), ws.profile, out_dir, timeout_s=clip_timeout_s(asset), on_progress=on_progress
+            proxy_source(asset), ws.profile, out_dir, ws.settings.renders, timeout_s=clip_timeout_s(asset),
+            on_progress=on_progress,
         )
     except RenderBusy as exc:
         # Not a failure of the clip: whoever holds the lock records the outcome; the ledger stays as it is.
@@ -109,8 +108,7 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
         ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
         log.error("render of %s failed: %s", asset.name, reason)
         return {"asset_id": asset.asset_id, "name": asset.name, "reason": reason, "failed": True}
-    qc = dict(result.qc)
-    qc["render_seconds"] = round(time.monotonic() - started, 2)
+    qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2)).to_json()
     ws.ledger.record_proxy(
         asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster, qc=qc
     )

@@ -29,13 +29,15 @@ from typing import Any, Literal, get_args
 import ffmpeg
 
 from renders.burnin import burn_text
+from renders.errors import RenderError
 from renders.runner import run_ffmpeg, temp_path
-from renders.tools import RenderError, ffmpeg_exe, font_file
+from renders.settings import RendersSettings
+from renders.tools import ffmpeg_exe, font_file
 
 log = logging.getLogger(__name__)
 
 SynthKind = Literal["prores_mov", "h264_mp4", "mpegts_1080i", "phone_portrait_mp4"]
-SYNTH_KINDS: tuple[str, ...] = get_args(SynthKind)
+SYNTH_KINDS: tuple[SynthKind, ...] = get_args(SynthKind)
 SUFFIXES: dict[str, str] = {
     "prores_mov": ".mov",
     "h264_mp4": ".mp4",
@@ -65,7 +67,8 @@ def clip_stream(
     start_timecode: str | None,
     size: tuple[int, int] = (1920, 1080),
     fps: int | Fraction = 25,
-    font: Path | None = None,
+    *,
+    font: Path,
 ) -> Any:
     """The ffmpeg-python graph writing one synthetic clip to temp_path(out_path)."""
     if kind not in SYNTH_KINDS:
@@ -77,7 +80,7 @@ def clip_stream(
     interlaced = kind == "mpegts_1080i"
     # Interlaced video is made the way a camera makes it: each field sampled at its own instant.
     picture_rate = rate * 2 if interlaced else rate
-    picture_input: dict[str, Any] = {"f": "lavfi"}
+    picture_input: dict[str, object] = {"f": "lavfi"}
     if kind == "phone_portrait_mp4":
         # Keep the display matrix we set on the input: it is carried to the output, like a phone's.
         picture_input.update({"display_rotation": PHONE_ROTATION, "noautorotate": None})
@@ -89,7 +92,7 @@ def clip_stream(
     picture = burn_text(
         picture,
         unicodedata.normalize("NFC", label),
-        font or font_file(),
+        font,
         x="(w-text_w)/2",
         y="h*0.7",
         fontsize=max(12, min(upright) // 16),
@@ -107,7 +110,7 @@ def clip_stream(
         f="lavfi",
     ).audio
 
-    options: dict[str, Any] = {"frames:v": frames, "ar": AUDIO_RATE, "ac": 2}
+    options: dict[str, object] = {"frames:v": frames, "ar": AUDIO_RATE, "ac": 2}
     if start_timecode is not None:
         options["timecode"] = start_timecode
     if kind == "prores_mov":
@@ -163,10 +166,13 @@ def make_clip(
     size: tuple[int, int] = (1920, 1080),
     fps: int | Fraction = 25,
     timeout_s: float | None = 600,
+    *,
+    settings: RendersSettings,
 ) -> Path:
     """Write one synthetic clip to `out_path` (temp name, renamed on success); returns `out_path`."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    args = clip_stream(out_path, kind, label, seconds, start_timecode, size, fps).compile(cmd=ffmpeg_exe())
+    graph = clip_stream(out_path, kind, label, seconds, start_timecode, size, fps, font=font_file(settings))
+    args = graph.compile(cmd=ffmpeg_exe(settings))
     run_ffmpeg(args, [(temp_path(out_path), out_path)], timeout_s, label=out_path.name)
     return out_path
 
@@ -187,12 +193,14 @@ def _top_level_boxes(data: bytes) -> Iterator[tuple[str, int, int]]:
         offset += size
 
 
-def make_broken_file(out_path: Path, keep_bytes: int = 16384) -> Path:
+def make_broken_file(out_path: Path, keep_bytes: int = 16384, *, settings: RendersSettings) -> Path:
     """Write a truncated MP4: the start of a real clip whose moov (index) was never written."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     whole = out_path.with_name(f".{out_path.stem}.whole.mp4")
     try:
-        make_clip(whole, "h264_mp4", "Hỏng / broken", seconds=1, start_timecode=None, size=(320, 180))
+        make_clip(
+            whole, "h264_mp4", "broken", seconds=1, start_timecode=None, size=(320, 180), settings=settings
+        )
         data = whole.read_bytes()
     finally:
         whole.unlink(missing_ok=True)
@@ -209,7 +217,7 @@ def make_broken_file(out_path: Path, keep_bytes: int = 16384) -> Path:
 
 
 def _encode_h264_aac(picture: Any, audio: Any, out_path: Path, frames: int, start_timecode: str | None) -> Any:
-    options: dict[str, Any] = {
+    options: dict[str, object] = {
         "f": "mp4", "frames:v": frames, "c:v": "libx264", "preset": "veryfast", "crf": 20, "pix_fmt": "yuv420p",
         "c:a": "aac", "b:a": "192k", "ar": AUDIO_RATE,
     }  # fmt: skip
@@ -234,6 +242,7 @@ def make_qc_clip(
     start_timecode: str | None = "10:00:00:00",
     size: tuple[int, int] = (320, 180),
     fps: int = 25,
+    settings: RendersSettings,
 ) -> Path:
     """An H.264/AAC MP4 with faults at known times, for QC: black picture, frozen picture, silence.
 
@@ -261,12 +270,14 @@ def make_qc_clip(
     if silent is not None:
         audio = audio.filter("volume", 0, enable=f"between(t,{silent[0]},{silent[1]})")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    args = _encode_h264_aac(picture, audio, out_path, frames, start_timecode).compile(cmd=ffmpeg_exe())
+    args = _encode_h264_aac(picture, audio, out_path, frames, start_timecode).compile(cmd=ffmpeg_exe(settings))
     run_ffmpeg(args, [(temp_path(out_path), out_path)], 600, label=out_path.name)
     return out_path
 
 
-def make_vfr_clip(out_path: Path, seconds: float = 3, flash_at: float = 2.0, fps: int = 30) -> Path:
+def make_vfr_clip(
+    out_path: Path, seconds: float = 3, flash_at: float = 2.0, fps: int = 30, *, settings: RendersSettings
+) -> Path:
     """A variable-frame-rate phone-like MP4 with a sync marker: a white flash and a beep at `flash_at`.
 
     Frames are dropped in bursts with their timestamps kept, as phones do when light drops.
@@ -291,12 +302,17 @@ def make_vfr_clip(out_path: Path, seconds: float = 3, flash_at: float = 2.0, fps
         **{"f": "mp4", "fps_mode": "vfr", "c:v": "libx264", "preset": "veryfast", "pix_fmt": "yuv420p",
            "c:a": "aac", "ar": AUDIO_RATE},
     )  # fmt: skip
-    run_ffmpeg(stream.compile(cmd=ffmpeg_exe()), [(temp_path(out_path), out_path)], 600, label=out_path.name)
+    run_ffmpeg(stream.compile(cmd=ffmpeg_exe(settings)), [(temp_path(out_path), out_path)], 600, label=out_path.name)
     return out_path
 
 
 def make_multitrack_clip(
-    out_path: Path, seconds: float = 2, tones_hz: tuple[int, ...] = (440, 1000), size: tuple[int, int] = (320, 180)
+    out_path: Path,
+    seconds: float = 2,
+    tones_hz: tuple[int, ...] = (440, 1000),
+    size: tuple[int, int] = (320, 180),
+    *,
+    settings: RendersSettings,
 ) -> Path:
     """A camera-like MOV with one mono PCM track per tone (each peaking at -23 dBFS), one a microphone."""
     frames = clip_frames(seconds, 25)
@@ -315,11 +331,13 @@ def make_multitrack_clip(
         **{"f": "mov", "frames:v": frames, "c:v": "libx264", "preset": "veryfast", "pix_fmt": "yuv420p",
            "c:a": "pcm_s24le", "timecode": "10:00:00:00"},
     )  # fmt: skip
-    run_ffmpeg(stream.compile(cmd=ffmpeg_exe()), [(temp_path(out_path), out_path)], 600, label=out_path.name)
+    run_ffmpeg(stream.compile(cmd=ffmpeg_exe(settings)), [(temp_path(out_path), out_path)], 600, label=out_path.name)
     return out_path
 
 
-def make_hdr_clip(out_path: Path, seconds: float = 0.4, size: tuple[int, int] = (320, 180)) -> Path:
+def make_hdr_clip(
+    out_path: Path, seconds: float = 0.4, size: tuple[int, int] = (320, 180), *, settings: RendersSettings
+) -> Path:
     """A 10-bit HLG BT.2020 ProRes MOV (as HDR cameras record): the SDR testsrc2 picture converted to HLG."""
     frames = clip_frames(seconds, 25)
     duration = f"{frames / 25:.6f}"
@@ -335,11 +353,13 @@ def make_hdr_clip(out_path: Path, seconds: float = 0.4, size: tuple[int, int] = 
         **{"f": "mov", "frames:v": frames, "c:v": "prores_aw", "profile:v": 2, "pix_fmt": "yuv422p10le",
            "color_trc": "arib-std-b67", "color_primaries": "bt2020", "colorspace": "bt2020nc"},
     )  # fmt: skip
-    run_ffmpeg(stream.compile(cmd=ffmpeg_exe()), [(temp_path(out_path), out_path)], 600, label=out_path.name)
+    run_ffmpeg(stream.compile(cmd=ffmpeg_exe(settings)), [(temp_path(out_path), out_path)], 600, label=out_path.name)
     return out_path
 
 
-def make_tone_file(out_path: Path, seconds: float = 3, peak_dbfs: float = TONE_PEAK_DBFS) -> Path:
+def make_tone_file(
+    out_path: Path, seconds: float = 3, peak_dbfs: float = TONE_PEAK_DBFS, *, settings: RendersSettings
+) -> Path:
     """A stereo 48 kHz 24-bit WAV of the 1 kHz tone, like a field recorder's take."""
     frames = round(Fraction(str(seconds)) * AUDIO_RATE)
     audio = ffmpeg.input(
@@ -349,5 +369,5 @@ def make_tone_file(out_path: Path, seconds: float = 3, peak_dbfs: float = TONE_P
     ).audio
     out_path.parent.mkdir(parents=True, exist_ok=True)
     stream = ffmpeg.output(audio, str(temp_path(out_path).absolute()), f="wav", acodec="pcm_s24le")
-    run_ffmpeg(stream.compile(cmd=ffmpeg_exe()), [(temp_path(out_path), out_path)], 600, label=out_path.name)
+    run_ffmpeg(stream.compile(cmd=ffmpeg_exe(settings)), [(temp_path(out_path), out_path)], 600, label=out_path.name)
     return out_path

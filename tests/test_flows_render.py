@@ -16,9 +16,11 @@ from sqlalchemy import event
 from assets_manifest.store import Asset, Proxy
 from flows import steps
 from flows.workspace import Workspace, film_path
+from renders.settings import RendersSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
+SETTINGS = RendersSettings()  # read once, as a command does
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ def _children(pid: int) -> list[int]:
 def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: Workspace, tmp_path: Path) -> None:
     from renders.synth import make_clip
 
-    master = make_clip(tmp_path / "long.mp4", "h264_mp4", "dài", 12, "10:00:00:00", (320, 180))
+    master = make_clip(tmp_path / "long.mp4", "h264_mp4", "dài", 12, "10:00:00:00", (320, 180), settings=SETTINGS)
     with ws.ledger.session(write=True) as s:
         s.add(fake_asset(7, master, duration_frames=300, start_timecode="10:00:00:00"))
     asset_id = "a00007"
