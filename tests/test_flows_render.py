@@ -169,7 +169,7 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
     # ffmpeg outlives a killed parent and finishes its temp files; it still holds the render's lock, so a
     # new run leaves the clip alone instead of writing the same temp files at the same time.
     busy = steps.render_asset(ws, todo[0])
-    assert busy.get("failed") and "another process" in busy["reason"]
+    assert busy.failed and busy.reason is not None and "another process" in busy.reason
     assert list(dict(ws.ledger.render_states(ws.profile.profile_hash())).values()) == [None]
     os.kill(orphan, signal.SIGCONT)
     deadline = time.monotonic() + 60
@@ -179,8 +179,8 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
     assert not (ws.renders_dir / f"{asset_id}.mp4").exists()  # it finished a temp, never the final
 
     result = steps.render_asset(ws, todo[0])
-    assert not result.get("failed"), result
-    assert result["qc"]["duration_frames"] == 300 and result["qc"]["timecode"] == "10:00:00:00"
+    assert not result.failed and result.qc is not None, result
+    assert result.qc.facts.duration_frames == 300 and result.qc.facts.timecode == "10:00:00:00"
     assert steps.render_plan(ws) == ([], 1)
     assert not temp_proxy.exists()  # the leftover temp was overwritten and renamed
 
