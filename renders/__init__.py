@@ -12,5 +12,6 @@ Modules:
   flags: QcRules and QcFlag, the measurements held against the rules.
 - profile: RenderProfile, QcProfile and their hash; settings: RendersSettings.
 - runner: run_ffmpeg; tools: the ffmpeg binary and the font; errors: RenderError and one subclass per failure.
-- synth: camera-like sample clips for the demo and tests.
+- synth: camera-like sample clips for the demo and tests; synth_cases: clips for particular cases (QC faults,
+  variable rate, several microphones, HDR, a recorder's take).
 """

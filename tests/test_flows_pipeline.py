@@ -143,7 +143,7 @@ def test_render_flow_covers_every_kind_with_qc_and_progress(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     from flows.docfilm_flows import ingest_flow, render_flow
-    from renders.synth import make_qc_clip, make_tone_file
+    from renders.synth_cases import make_qc_clip, make_tone_file
 
     card = tmp_path / "card"
     make_qc_clip(card / "S03-01_đen.mp4", 6, black=(1, 4), start_timecode="08:00:00:00", settings=SETTINGS)

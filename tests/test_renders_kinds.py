@@ -15,13 +15,8 @@ from renders.proxy import render_proxy
 from renders.render import render_source
 from renders.settings import RendersSettings
 from renders.source import ProxySource, inspect_source
-from renders.synth import (
-    make_clip,
-    make_hdr_clip,
-    make_multitrack_clip,
-    make_tone_file,
-    make_vfr_clip,
-)
+from renders.synth import make_clip
+from renders.synth_cases import make_hdr_clip, make_multitrack_clip, make_tone_file, make_vfr_clip
 
 pytestmark = pytest.mark.slow
 

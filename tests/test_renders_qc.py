@@ -27,7 +27,7 @@ from renders.qc import (
 from renders.runner import temp_path
 from renders.settings import RendersSettings
 from renders.source import ProxySource
-from renders.synth import make_qc_clip
+from renders.synth_cases import make_qc_clip
 from review.labels import qc_flag_label, qc_flag_text
 
 SETTINGS = RendersSettings()  # read once, as a command does
