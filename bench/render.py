@@ -58,11 +58,13 @@ from renders.profile import RenderProfile
 from renders.proxy import proxy_stream
 from renders.qc import QcFiles, audio_detectors, video_detectors
 from renders.runner import run_flags, temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
 from renders.synth import make_clip
 from renders.tools import ffmpeg_exe, font_file
 
 ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = RendersSettings()  # read once, as a command does
 DOCFILM = Path(sys.executable).parent / "docfilm"
 CLIPS = [
     # file name, synth kind, size
@@ -79,7 +81,8 @@ def make_clips(folder: Path, seconds: float) -> list[Path]:
         path = folder / name
         if not path.exists():
             started = time.monotonic()
-            make_clip(path, kind, f"Đại hội XIV · {name}", seconds, f"1{i}:00:00:00", size, timeout_s=1800)
+            make_clip(path, kind, f"Đại hội XIV · {name}", seconds, f"1{i}:00:00:00", size, timeout_s=1800,
+                      settings=SETTINGS)
             print(f"made {name} in {time.monotonic() - started:.1f} s", file=sys.stderr)
         paths.append(path)
     return paths
@@ -150,21 +153,21 @@ def ledger_clips(home: Path) -> list[Clip]:
 
 def ffmpeg_argv(graph: Any) -> list[str]:
     """The command as the runner runs it (same global flags, progress to stdout)."""
-    args = graph.compile(cmd=ffmpeg_exe())
+    args = graph.compile(cmd=ffmpeg_exe(SETTINGS))
     return [args[0], *run_flags(), *args[1:]]
 
 
 def one_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
     src = clip.src
     files = QcFiles.beside(out, src.asset_id, video=True, audio=src.has_audio)
-    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(),
+    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(SETTINGS),
                                     poster_path=out / f"{src.asset_id}.jpg",
                                     contact_sheet_path=out / f"{src.asset_id}.sheet.jpg", qc_files=files))
 
 
 def proxy_alone(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
     src = clip.src
-    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(),
+    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(SETTINGS),
                                     poster_path=out / f"{src.asset_id}.jpg"))
 
 

@@ -105,7 +105,7 @@ def _environment_error(exc: BaseException) -> int | None:
     """EXIT_ENV for the named environment failures of renders and delivery, else None."""
     from assets_manifest.errors import LedgerUnavailable
     from delivery.errors import S3Unreachable
-    from renders.tools import FfmpegMissing, FontMissing
+    from renders.errors import FfmpegMissing, FontMissing
 
     from .prefect_server import PrefectServerFailed
 
@@ -210,8 +210,8 @@ def render(
         ws.film  # noqa: B018
         from renders.tools import ffmpeg_exe, font_file
 
-        ffmpeg_exe()
-        font_file()
+        ffmpeg_exe(ws.settings.renders)
+        font_file(ws.settings.renders)
         from .steps import render_plan
 
         todo, skipped = render_plan(ws, everything=all_, scene=scene)
@@ -234,10 +234,12 @@ def render(
 
 
 def _print_render(r: dict[str, Any]) -> None:
+    from review.labels import qc_flag_text
+
     for x in r["rendered"]:
         out.print(f"rendered  {x['asset_id']}  {x['proxy']}", markup=False, soft_wrap=True)
         for flag in (x.get("qc") or {}).get("flags") or []:
-            out.print(f"  QC {flag['rule']}: {flag['message']}", markup=False, soft_wrap=True)
+            out.print(f"  QC {flag['rule']}: {qc_flag_text(flag)}", markup=False, soft_wrap=True)
     for x in r["failed"]:
         out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
     out.print(f"{len(r['rendered'])} rendered, {r['skipped']} up to date, {len(r['failed'])} failed")
@@ -409,7 +411,7 @@ def demo(
         ws = Workspace(film_path(None))
         start_prefect()  # boots while the footage is made
         folder = (out_dir or ws.home / "demo-footage").absolute()
-        footage = make_demo_footage(ws.film, folder, console=err)
+        footage = make_demo_footage(ws.film, folder, ws.settings.renders, console=err)
         with _flows() as flows:
             result = flows.pipeline_flow([str(folder)], jobs=jobs, as_of=day, film=str(ws.film_file))
     _print_pipeline(result)

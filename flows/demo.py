@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from renders.settings import RendersSettings
     from storyboard.models import Film, Scene, Shot
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ def _label(scene: Scene, shot: Shot) -> str:
     return f"{shot.id} · {scene.title.vi}"
 
 
-def make_demo_footage(film: Film, folder: Path, console: Console | None = None) -> DemoFootage:
+def make_demo_footage(
+    film: Film, folder: Path, settings: RendersSettings, console: Console | None = None
+) -> DemoFootage:
     """Make the clips that are missing (never rewrite one that exists), plus one broken file."""
     from renders.synth import make_broken_file, make_clip
 
@@ -73,12 +76,13 @@ def make_demo_footage(film: Film, folder: Path, console: Console | None = None) 
     with ThreadPoolExecutor(max_workers=2) as pool:
         # Shot at the film's rate, as the production's cameras would be.
         fps = film.film.fps
-        jobs = [pool.submit(make_clip, p, kind, label, CLIP_SECONDS, tc, fps=fps) for p, kind, label, tc in todo]
-        for fut in jobs:
+        futures = [pool.submit(make_clip, p, kind, label, CLIP_SECONDS, tc, fps=fps, settings=settings)
+                   for p, kind, label, tc in todo]
+        for fut in futures:
             fut.result()
     result.made = len(todo)
     broken = folder / "S01" / BROKEN_NAME
     if not broken.exists():
-        make_broken_file(broken)
+        make_broken_file(broken, settings=settings)
     result.broken.append(broken)
     return result

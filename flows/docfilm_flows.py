@@ -79,15 +79,17 @@ def ingest_flow(
 
 
 @task(name="render-proxy", task_run_name="proxy {asset_id}", cache_policy=NO_CACHE)
-def render_proxy_task(asset_id: str, ws: Workspace, asset: Any, tally: RenderTally | None = None) -> dict[str, Any]:
+def render_proxy_task(
+    asset_id: str, ws: Workspace, asset: Any, tally: RenderTally | None = None
+) -> steps.RenderOutcome:
     if tally is not None:
         tally.clip_started(asset_id, asset.name)
     progress = (lambda frames: tally.advance(asset_id, frames)) if tally is not None else None
     result = steps.render_asset(ws, asset, on_progress=progress)
     if tally is not None:
-        tally.clip_finished(asset_id, not result.get("failed"))
-    if result.get("failed"):
-        get_run_logger().error("%s: %s", asset.name, result["reason"])
+        tally.clip_finished(asset_id, not result.failed)
+    if result.failed:
+        get_run_logger().error("%s: %s", asset.name, result.reason)
     return result
 
 
@@ -128,12 +130,12 @@ def render_flow(
         futures = [runner.submit(render_proxy_task,
                                  parameters={"asset_id": a.asset_id, "ws": ws, "asset": a, "tally": tally})
                    for a in todo]
-        results = [f.result() for f in futures]
-    rendered = [r for r in results if not r.get("failed")]
-    failed = [{"asset_id": r["asset_id"], "name": r["name"], "reason": r["reason"]} for r in results
-              if r.get("failed")]
-    rows = [{"clip": r["name"], "result": "rendered", "detail": Path(r["proxy"]).name} for r in rendered]
-    rows += [{"clip": r["name"], "result": "failed", "detail": r["reason"][-300:]} for r in failed]
+        results: list[steps.RenderOutcome] = [f.result() for f in futures]
+    rendered = [r.to_json() for r in results if not r.failed]
+    failed = [r.to_json() for r in results if r.failed]
+    rows = [{"clip": r.name, "result": "rendered", "detail": r.proxy.name if r.proxy else ""} for r in results
+            if not r.failed]
+    rows += [{"clip": r.name, "result": "failed", "detail": (r.reason or "")[-300:]} for r in results if r.failed]
     create_table_artifact(key="render-report", table=rows,
                           description=f"Render: {len(rendered)} rendered, {skipped} up to date, {len(failed)} failed")
     return {"rendered": rendered, "skipped": skipped, "failed": failed, "seconds": round(time.monotonic() - started, 3)}

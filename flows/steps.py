@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.store import Asset, Upload
@@ -20,14 +20,15 @@ from delivery.records import UploadResult
 
 from .workspace import Workspace
 
+if TYPE_CHECKING:
+    from renders.outcome import QcRecord
+
 log = logging.getLogger(__name__)
-
-
-_HDR_TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}
 
 
 def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
     """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's."""
+    from core.vocabulary import HDR_TRANSFER_BY_NAME, MediaKind
     from renders.source import ProxySource, inspect_source
 
     probe = asset.probe or {}
@@ -48,8 +49,8 @@ def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
         start_timecode=asset.start_timecode,
         has_audio=asset.audio_tracks > 0,
         duration_frames=asset.duration_frames or 0,
-        kind=asset.kind,
-        color_transfer=_HDR_TRANSFERS.get(probe.get("hdr") or ""),
+        kind=cast("MediaKind", asset.kind),  # checked by ProxySource
+        color_transfer=HDR_TRANSFER_BY_NAME.get(probe.get("hdr") or ""),
         audio_streams=usable_audio,
     )
     # Rows probed before the ledger recorded HDR transfers: look at the file (a few ms).
@@ -87,14 +88,44 @@ def clip_timeout_s(asset: Asset) -> float:
     return 120.0 + 10.0 * seconds
 
 
-def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RenderOutcome:
+    """One asset's render: its files and QC record, or the reason it failed (`qc` is None then)."""
+
+    asset_id: str
+    name: str
+    proxy: Path | None = None
+    poster: Path | None = None
+    contact_sheet: Path | None = None
+    qc: QcRecord | None = None
+    reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.qc is None
+
+    def to_json(self) -> dict[str, object]:
+        """As `render --json` lists it: under `rendered` (DESIGN.md's keys, plus name and contact sheet) or `failed`."""
+        if self.qc is None:
+            return {"asset_id": self.asset_id, "name": self.name, "reason": self.reason}
+        return {
+            "asset_id": self.asset_id,
+            "name": self.name,
+            "proxy": str(self.proxy),
+            "poster": str(self.poster),
+            "contact_sheet": str(self.contact_sheet) if self.contact_sheet else None,
+            "qc": self.qc.to_json(),
+        }
+
+
+def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None) -> RenderOutcome:
     """Render one proxy and record the outcome; a failure is returned, not raised.
 
     The ledger calls the proxy done only after its files are in place (renders renames them from temp
     names on success), so a render killed at any point leaves the asset stale for the next run.
     """
+    from renders.errors import RenderBusy, RenderError
     from renders.render import render_source
-    from renders.tools import RenderBusy, RenderError
 
     profile_hash = ws.profile.profile_hash()
     out_dir = ws.renders_dir
@@ -102,31 +133,25 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     started = time.monotonic()
     try:
         result = render_source(
-            proxy_source(asset, Fraction(ws.film.film.fps)), ws.profile, out_dir, timeout_s=clip_timeout_s(asset),
+            proxy_source(asset, Fraction(ws.film.film.fps)), ws.profile, out_dir, ws.settings.renders,
+            timeout_s=clip_timeout_s(asset),
             on_progress=on_progress,
         )
     except RenderBusy as exc:
         # Not a failure of the clip: whoever holds the lock records the outcome; the ledger stays as it is.
         log.warning("%s", exc)
-        return {"asset_id": asset.asset_id, "name": asset.name, "reason": str(exc), "failed": True}
+        return RenderOutcome(asset.asset_id, asset.name, reason=str(exc))
     except RenderError as exc:
         reason = str(exc)
         ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
         log.error("render of %s failed: %s", asset.name, reason)
-        return {"asset_id": asset.asset_id, "name": asset.name, "reason": reason, "failed": True}
-    qc = dict(result.qc)
-    qc["render_seconds"] = round(time.monotonic() - started, 2)
+        return RenderOutcome(asset.asset_id, asset.name, reason=reason)
+    qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2))
     ws.ledger.record_proxy(
-        asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster, qc=qc
+        asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster,
+        qc=qc.to_json(),
     )
-    return {
-        "asset_id": asset.asset_id,
-        "name": asset.name,
-        "proxy": str(result.proxy),
-        "poster": str(result.poster),
-        "contact_sheet": str(result.contact_sheet) if result.contact_sheet else None,
-        "qc": qc,
-    }
+    return RenderOutcome(asset.asset_id, asset.name, result.proxy, result.poster, result.contact_sheet, qc)
 
 
 @dataclass(frozen=True)

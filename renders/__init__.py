@@ -7,7 +7,11 @@ Modules:
 - picture: fitting, padding and HDR tone mapping to the profile frame; poster and contact sheet branches.
 - burnin: name, running timecode and watermark burnt into the picture.
 - check: the video proxy read back and compared with the profile's promise.
-- outcome: ProxyResult and the QC record a render leaves.
-- qc: detector branches and parsing their output, flags; profile: RenderProfile, QcProfile and their hash.
-- runner: run_ffmpeg; tools: errors, ffmpeg binary, font; settings: RendersSettings; synth: camera-like test clips.
+- outcome: ProxyResult and its QcRecord (facts read back, measurements, flags, the run's facts).
+- qc: the detector branches and reading their output; measurements: the runs and loudness they measured;
+  flags: QcRules and QcFlag, the measurements held against the rules.
+- profile: RenderProfile, QcProfile and their hash; settings: RendersSettings.
+- runner: run_ffmpeg; tools: the ffmpeg binary and the font; errors: RenderError and one subclass per failure.
+- synth: camera-like sample clips for the demo and tests; synth_cases: clips for particular cases (QC faults,
+  variable rate, several microphones, HDR, a recorder's take).
 """

@@ -22,13 +22,18 @@ from typing import Any
 import av
 import ffmpeg
 
-from renders.outcome import ProxyResult, finish_qc, lock_path, run_record
+from core.timecode import rate_text
+from renders.errors import InvalidSource, ProxyCheckFailed
+from renders.flags import QcRules
+from renders.measurements import Measurements
+from renders.outcome import AudioFacts, OutputFacts, PosterFacts, ProxyResult, lock_path, qc_record
 from renders.picture import jpeg_options
 from renders.profile import RENDERER_VERSION, RenderProfile
-from renders.qc import QcFiles, QcRules, audio_detectors
+from renders.qc import QcFiles, audio_detectors, measure
 from renders.runner import ProgressCallback, run_ffmpeg, temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
-from renders.tools import InvalidSource, ProxyCheckFailed, ffmpeg_exe
+from renders.tools import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +90,8 @@ def audio_proxy_stream(
     return ffmpeg.merge_outputs(*outputs)
 
 
-def audio_facts(path: Path, rate: Fraction) -> dict[str, Any]:
-    """Facts PyAV reads from a rendered audio proxy; its length in frames at `rate`."""
+def audio_facts(path: Path, rate: Fraction) -> tuple[int, str | None, AudioFacts]:
+    """(length in frames at `rate`, timecode tag, audio) PyAV reads from a rendered audio proxy."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         seconds = (
@@ -94,62 +99,67 @@ def audio_facts(path: Path, rate: Fraction) -> dict[str, Any]:
             if stream.duration is not None and stream.time_base is not None
             else Fraction(container.duration or 0, av.time_base)
         )
-        return {
-            "fps": f"{rate.numerator}/{rate.denominator}",
-            "duration_frames": round(seconds * rate),
-            "timecode": container.metadata.get("timecode"),
-            "audio": {
-                "codec": stream.codec_context.name,
-                "sample_rate": stream.codec_context.sample_rate,
-                "channels": stream.codec_context.channels,
-            },
-        }
+        audio = AudioFacts(
+            codec=stream.codec_context.name,
+            sample_rate=stream.codec_context.sample_rate,
+            channels=stream.codec_context.channels,
+        )
+        return round(seconds * rate), container.metadata.get("timecode"), audio
 
 
-def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp: Path) -> dict[str, Any]:
+def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp: Path) -> OutputFacts:
     try:
-        facts = audio_facts(proxy_tmp, src.fps)
+        frames, timecode, audio = audio_facts(proxy_tmp, src.fps)
         with av.open(str(poster_tmp)) as container:
             picture = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration, IndexError) as exc:
         raise ProxyCheckFailed(f"{src.asset_id}: audio proxy or waveform cannot be read back: {exc}") from exc
     problems = []
-    if facts["audio"]["codec"] != profile.audio_codec.removeprefix("lib"):
-        problems.append(f"codec {facts['audio']['codec']}, expected {profile.audio_codec}")
-    if facts["duration_frames"] <= 0:
+    if audio.codec != profile.audio_codec.removeprefix("lib"):
+        problems.append(f"codec {audio.codec}, expected {profile.audio_codec}")
+    if frames <= 0:
         problems.append("no sound")
     if (picture.width, picture.height) != (profile.poster_width, profile.poster_height):
         problems.append(f"waveform {picture.width}x{picture.height}")
     if problems:
         raise ProxyCheckFailed(f"{src.asset_id}: audio proxy is not as promised: " + "; ".join(problems))
-    facts["poster"] = {"width": picture.width, "height": picture.height, "frame": None, "waveform": True}
-    return facts
+    return OutputFacts(
+        duration_frames=frames,
+        poster=PosterFacts(width=picture.width, height=picture.height, frame=None, waveform=True),
+        fps=rate_text(src.fps),
+        timecode=timecode,
+        audio=audio,
+    )
 
 
 def render_audio_proxy(
     src: ProxySource,
     profile: RenderProfile,
     out_dir: Path,
+    settings: RendersSettings,
     timeout_s: float | None = None,
     on_progress: ProgressCallback | None = None,
     rules: QcRules | None = None,
 ) -> ProxyResult:
     """Render `<asset_id>.m4a` and its waveform `<asset_id>.jpg` with QC from one decode, checked before commit."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    rules = rules or QcRules.from_settings()
+    rules = rules or QcRules.from_settings(settings)
     proxy = out_dir / f"{src.asset_id}.m4a"
     poster = out_dir / f"{src.asset_id}.jpg"
     files = QcFiles.beside(out_dir, src.asset_id, video=False, audio=True) if profile.qc.enabled else None
-    args = audio_proxy_stream(src, profile, proxy, poster, files).compile(cmd=ffmpeg_exe())
-    qc: dict[str, Any] = {"kind": "audio"}
+    args = audio_proxy_stream(src, profile, proxy, poster, files).compile(cmd=ffmpeg_exe(settings))
+    checked: list[tuple[OutputFacts, Measurements]] = []
 
     def validate() -> None:
-        qc.update(_check(src, profile, temp_path(proxy), temp_path(poster)))
-        finish_qc(qc, files, src, profile, qc["duration_frames"], rules)
+        facts = _check(src, profile, temp_path(proxy), temp_path(poster))
+        measured = measure(files, src.fps, facts.duration_frames, src.clock, profile.qc) if files else Measurements()
+        checked.append((facts, measured))
 
     result = run_ffmpeg(
         args, [(temp_path(poster), poster), (temp_path(proxy), proxy)], timeout_s, on_progress,
         label=src.asset_id, validate=validate, time_rate=src.fps, lock=lock_path(out_dir, src),
         scratch=files.paths() if files else (),
     )  # fmt: skip
-    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, qc=run_record(qc, src, profile, result))
+    facts, measured = checked[0]
+    qc = qc_record("audio", facts, measured, rules, src, profile, result)
+    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, qc=qc)

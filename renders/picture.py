@@ -91,5 +91,5 @@ def contact_sheet_branch(stream: Any, frames: list[int], profile: RenderProfile)
     )
 
 
-def jpeg_options(profile: RenderProfile) -> dict[str, Any]:
+def jpeg_options(profile: RenderProfile) -> dict[str, str | int]:
     return {"f": "image2", "c:v": "mjpeg", "q:v": profile.poster_quality, "update": 1}

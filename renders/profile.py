@@ -19,7 +19,7 @@ RENDERER_VERSION = "renders-2"
 class QcProfile(BaseModel):
     """How the QC detectors measure (part of the profile: changing them changes the measurements).
 
-    The thresholds that turn measurements into flags are settings (renders.tools.RendersSettings), not
+    The thresholds that turn measurements into flags are settings (renders.settings.RendersSettings), not
     part of the profile, so tightening a rule never re-renders anything.
     """
 

@@ -40,7 +40,9 @@ from core.timecode import rate_text
 from renders.audio import audio_source
 from renders.burnin import burn_ins, needs_font
 from renders.check import check_outputs
-from renders.outcome import ProxyResult, contact_sheet_record, finish_qc, lock_path, run_record
+from renders.flags import QcRules
+from renders.measurements import Measurements
+from renders.outcome import OutputFacts, ProxyResult, contact_sheet_record, lock_path, qc_record
 from renders.picture import (
     contact_sheet_branch,
     contact_sheet_frames,
@@ -50,8 +52,9 @@ from renders.picture import (
     poster_branch,
 )
 from renders.profile import RENDERER_VERSION, RenderProfile
-from renders.qc import QcFiles, QcRules, audio_detectors, video_detectors
+from renders.qc import QcFiles, audio_detectors, measure, video_detectors
 from renders.runner import ProgressCallback, RunResult, run_ffmpeg, temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
 from renders.tools import ffmpeg_exe, font_file
 
@@ -92,7 +95,7 @@ def proxy_stream(
 
     proxy_video = burn_ins(branches[0], src, profile, font, timecode=True)
     proxy_streams = [proxy_video]
-    proxy_options: dict[str, Any] = {
+    proxy_options: dict[str, object] = {
         "f": "mp4",
         "c:v": profile.video_codec,
         "preset": profile.preset,
@@ -139,33 +142,36 @@ def render_proxy(
     src: ProxySource,
     profile: RenderProfile,
     out_dir: Path,
+    settings: RendersSettings,
     timeout_s: float | None = None,
     on_progress: ProgressCallback | None = None,
     rules: QcRules | None = None,
 ) -> ProxyResult:
     """Render `<asset_id>.mp4`, `.jpg` (poster), `.sheet.jpg` and QC from one decode, checked before commit.
 
-    Raises FfmpegFailed (unreadable or undecodable source), RenderTimeout, ProxyCheckFailed, QcUnreadable;
-    in every failure no final file is created or replaced and no temp file is left.
+    `rules` default to the settings' QC rules. Raises FfmpegFailed (unreadable or undecodable source),
+    RenderTimeout, ProxyCheckFailed, QcUnreadable; in every failure no final file is created or replaced and
+    no temp file is left.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    rules = rules or QcRules.from_settings()
+    rules = rules or QcRules.from_settings(settings)
     proxy = out_dir / f"{src.asset_id}.mp4"
     poster = out_dir / f"{src.asset_id}.jpg"
     sheet = out_dir / f"{src.asset_id}.sheet.jpg" if profile.contact_sheet else None
     files = QcFiles.beside(out_dir, src.asset_id, video=True, audio=src.has_audio) if profile.qc.enabled else None
-    font = font_file() if needs_font(profile) else None
+    font = font_file(settings) if needs_font(profile) else None
     graph = proxy_stream(src, profile, proxy, font, poster_path=poster, contact_sheet_path=sheet, qc_files=files)
-    args = graph.compile(cmd=ffmpeg_exe())
-
-    qc: dict[str, Any] = {"kind": "video"}
+    args = graph.compile(cmd=ffmpeg_exe(settings))
+    checked: list[tuple[OutputFacts, Measurements]] = []
 
     def validate() -> None:
         # Runs after ffmpeg succeeded and before anything is renamed: a QC file that cannot be read fails
         # the render like a bad proxy would, so a "done" proxy always has its measurements.
         sheet_tmp = temp_path(sheet) if sheet else None
-        qc.update(check_outputs(src, profile, temp_path(proxy), temp_path(poster), sheet_tmp))
-        finish_qc(qc, files, src, profile, qc["duration_frames"], rules)
+        facts = check_outputs(src, profile, temp_path(proxy), temp_path(poster), sheet_tmp)
+        measured = (measure(files, src.proxy_fps, facts.duration_frames, src.clock, profile.qc) if files
+                    else Measurements())
+        checked.append((facts, measured))
 
     outputs = [(temp_path(poster), poster)]
     if sheet is not None:
@@ -175,9 +181,7 @@ def render_proxy(
         args, outputs, timeout_s, on_progress, label=src.asset_id, validate=validate,
         lock=lock_path(out_dir, src), scratch=files.paths() if files else (),
     )  # fmt: skip
-    if sheet is not None:
-        qc.update(contact_sheet_record(src, profile, sheet, qc["duration_frames"]))
-    return ProxyResult(
-        asset_id=src.asset_id, proxy=proxy, poster=poster, contact_sheet=sheet,
-        qc=run_record(qc, src, profile, result, hdr=src.hdr),
-    )  # fmt: skip
+    facts, measured = checked[0]
+    sheet_record = contact_sheet_record(src, profile, sheet, facts.duration_frames) if sheet is not None else None
+    qc = qc_record("video", facts, measured, rules, src, profile, result, hdr=src.hdr, contact_sheet=sheet_record)
+    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, contact_sheet=sheet, qc=qc)

@@ -6,20 +6,8 @@ the audio detectors on the source audio. They report through frame metadata, whi
 and `ametadata=print:file=` write to small text files, one `frame:N pts:P pts_time:T` line followed by
 that frame's `key=value` lines; parsing those is sturdier than scraping ffmpeg's log.
 
-What a QC record (the ledger's Proxy.qc JSON) holds besides the render facts:
-
-- `black`, `frozen`, `silent`: runs (a frozen run within a black one is not listed again) as
-  {"start_frame", "end_frame", "frames", "rate", "start", "end", "duration"}. Frames count from the
-  clip's first frame at `rate` (the proxy's constant rate); `end_frame` is exclusive (the first frame
-  after the run), like an editor's out point. `start`/`end` are the source timecodes of those frames (the
-  same timecode burnt into the proxy), `duration` a non-drop timecode length; all three are None at rates
-  timecode does not exist for.
-- `loudness`: {"integrated_lufs", "range_lu", "true_peak_dbtp"} (EBU R128, true peak per ITU-R BS.1770),
-  or None when the clip has no audio. A silent track measures -70 LUFS (the absolute gate).
-- `flags`: [{"rule", "message", "start", "end"}], rule one of loudness, true_peak, black, frozen, silent;
-  messages Vietnamese first with English beside it.
-- `rules`: the thresholds the flags were computed with (settings, not part of the render profile, so the
-  flags can be recomputed with `qc_flags` without rendering again).
+`measure` reads those files into renders.measurements.Measurements (a frozen run within a black one is not
+listed again); renders.flags holds them against the rules, and renders.outcome.QcRecord carries both.
 """
 
 from __future__ import annotations
@@ -28,20 +16,18 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from core.timecode import Clock
+from renders.errors import QcUnreadable
+from renders.measurements import Loudness, Measurements, QcRun
 from renders.profile import QcProfile
-from renders.tools import QcUnreadable, RendersSettings
 
 log = logging.getLogger(__name__)
 
-QCVN = "QCVN 115:2017/BTTTT"
-# ebur128 reports the absolute gate when nothing is loud enough to measure.
-SILENT_LUFS = -70.0
 _LOUDNESS_TAIL_BYTES = 8192
 
 
@@ -119,16 +105,16 @@ class Interval:
     def frames(self) -> int:
         return self.end_frame - self.start_frame
 
-    def to_json(self, clock: Clock) -> dict[str, Any]:
-        return {
-            "start_frame": self.start_frame,
-            "end_frame": self.end_frame,
-            "frames": self.frames,
-            "rate": f"{self.rate.numerator}/{self.rate.denominator}",
-            "start": clock.at(self.start_frame),
-            "end": clock.at(self.end_frame),
-            "duration": clock.length(self.frames),
-        }
+    def to_run(self, clock: Clock) -> QcRun:
+        """This run with the source timecodes `clock` gives its ends."""
+        return QcRun(
+            start_frame=self.start_frame,
+            end_frame=self.end_frame,
+            rate=self.rate,
+            start=clock.at(self.start_frame),
+            end=clock.at(self.end_frame),
+            duration=clock.length(self.frames),
+        )
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -260,7 +246,7 @@ def silent_runs(text: str, rate: Fraction, total_frames: int, offset: int, qc: Q
     return _pairs(starts, ends, rate, total_frames, _min_frames(qc.silence_min_seconds, rate))
 
 
-def loudness(text: str) -> dict[str, float | None]:
+def loudness(text: str) -> Loudness:
     """EBU R128 totals from the last block ebur128 printed (its values are running totals)."""
     blocks = list(parse_metadata_print(text))
     if not blocks:
@@ -272,18 +258,18 @@ def loudness(text: str) -> dict[str, float | None]:
         peak = float(v["lavfi.r128.true_peak"])
     except (KeyError, ValueError) as exc:
         raise QcUnreadable(f"ebur128 totals incomplete: {sorted(v)}") from exc
-    return {
-        "integrated_lufs": round(integrated, 2),
-        "range_lu": round(lra, 2),
+    return Loudness(
+        integrated_lufs=round(integrated, 2),
+        range_lu=round(lra, 2),
         # Printed as a linear ratio to full scale; 0 means digital silence (no peak in dB).
-        "true_peak_dbtp": round(20 * math.log10(peak), 2) if peak > 0 else None,
-    }
+        true_peak_dbtp=round(20 * math.log10(peak), 2) if peak > 0 else None,
+    )
 
 
 def measure(
     files: QcFiles, rate: Fraction, total_frames: int, clock: Clock, qc: QcProfile
-) -> dict[str, Any]:
-    """Read the detectors' files of one finished run into the QC record's measurement keys."""
+) -> Measurements:
+    """Read the detectors' files of one finished run."""
     black: list[Interval] = []
     frozen: list[Interval] = []
     offset = 0
@@ -293,101 +279,13 @@ def measure(
         frozen = [f for f in frozen if not any(b.start_frame <= f.start_frame and f.end_frame <= b.end_frame
                                                for b in black)]
     silent: list[Interval] = []
-    measured: dict[str, float | None] | None = None
+    measured: Loudness | None = None
     if files.silence is not None and files.loudness is not None:
         silent = silent_runs(_read(files.silence), rate, total_frames, offset, qc)
         measured = loudness(_read_tail(files.loudness))
-    return {
-        "black": [run.to_json(clock) for run in black],
-        "frozen": [run.to_json(clock) for run in frozen],
-        "silent": [run.to_json(clock) for run in silent],
-        "loudness": measured,
-    }
-
-
-# ------------------------------------------------------------------------------------------------- flags
-@dataclass(frozen=True)
-class QcRules:
-    """Broadcast rules the measurements are flagged against (QCVN 115:2017 and the film's own limits)."""
-
-    loudness_target_lufs: float = -23.0
-    loudness_tolerance_lu: float = 1.0
-    true_peak_max_dbtp: float = -1.0
-    black_max_seconds: float = 2.0
-    frozen_max_seconds: float = 2.0
-    silence_max_seconds: float = 10.0
-
-    @classmethod
-    def from_settings(cls, settings: RendersSettings | None = None) -> QcRules:
-        s = settings or RendersSettings()
-        return cls(
-            loudness_target_lufs=s.qc_loudness_target_lufs,
-            loudness_tolerance_lu=s.qc_loudness_tolerance_lu,
-            true_peak_max_dbtp=s.qc_true_peak_max_dbtp,
-            black_max_seconds=s.qc_black_max_seconds,
-            frozen_max_seconds=s.qc_frozen_max_seconds,
-            silence_max_seconds=s.qc_silence_max_seconds,
-        )
-
-    def to_json(self) -> dict[str, float]:
-        return asdict(self)
-
-
-_RUN_WORDS = {
-    "black": ("Hình đen", "black picture"),
-    "frozen": ("Hình đứng", "frozen picture"),
-    "silent": ("Mất tiếng", "silence"),
-}
-
-
-def _run_seconds(run: dict[str, Any]) -> Fraction:
-    return Fraction(run["frames"]) / Fraction(run["rate"])
-
-
-def qc_flags(qc: dict[str, Any], rules: QcRules) -> list[dict[str, Any]]:
-    """Flags for a QC record's measurements under `rules` (works on stored records too)."""
-    flags: list[dict[str, Any]] = []
-    level = qc.get("loudness")
-    if level:
-        integrated = level.get("integrated_lufs")
-        target, tolerance = rules.loudness_target_lufs, rules.loudness_tolerance_lu
-        if integrated is not None and abs(integrated - target) > tolerance:
-            flags.append({
-                "rule": "loudness",
-                "message": f"Độ lớn âm thanh {integrated:.1f} LUFS, ngoài {target:g} ± {tolerance:g} LU / "
-                f"integrated loudness {integrated:.1f} LUFS, outside {target:g} ± {tolerance:g} LU ({QCVN})",
-                "start": None,
-                "end": None,
-            })
-        peak = level.get("true_peak_dbtp")
-        if peak is not None and peak > rules.true_peak_max_dbtp:
-            flags.append({
-                "rule": "true_peak",
-                "message": f"Đỉnh thực {peak:.1f} dBTP, vượt {rules.true_peak_max_dbtp:g} dBTP / "
-                f"true peak {peak:.1f} dBTP, above {rules.true_peak_max_dbtp:g} dBTP ({QCVN})",
-                "start": None,
-                "end": None,
-            })
-    limits = {
-        "black": rules.black_max_seconds,
-        "frozen": rules.frozen_max_seconds,
-        "silent": rules.silence_max_seconds,
-    }
-    for rule, limit in limits.items():
-        vietnamese, english = _RUN_WORDS[rule]
-        for run in qc.get(rule) or []:
-            seconds = _run_seconds(run)
-            if seconds <= Fraction(str(limit)):
-                continue
-            if run.get("start"):
-                where = f" {run['start']}–{run['end']}"
-            else:
-                where = f" (frames {run['start_frame']}–{run['end_frame']})"
-            flags.append({
-                "rule": rule,
-                "message": f"{vietnamese} {float(seconds):.1f} s{where} (> {limit:g} s) / "
-                f"{english} for {float(seconds):.1f} s{where} (> {limit:g} s)",
-                "start": run.get("start"),
-                "end": run.get("end"),
-            })
-    return flags
+    return Measurements(
+        black=tuple(run.to_run(clock) for run in black),
+        frozen=tuple(run.to_run(clock) for run in frozen),
+        silent=tuple(run.to_run(clock) for run in silent),
+        loudness=measured,
+    )

@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-from renders.tools import FfmpegFailed, FfmpegMissing, RenderBusy, RenderTimeout
+from renders.errors import FfmpegFailed, FfmpegMissing, RenderBusy, RenderTimeout
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,9 @@ def _run_locked(
         )
     except OSError as exc:
         _remove_temps(outputs)
-        raise FfmpegMissing(f"cannot start ffmpeg {args[0]!r}: {exc}") from exc
+        raise FfmpegMissing(
+            f"cannot start ffmpeg {args[0]!r}: {exc}; set DOCFILM_FFMPEG to a working ffmpeg or unset it"
+        ) from exc
 
     stderr_keep: deque[str] = deque(maxlen=_STDERR_KEEP_LINES)
     assert proc.stdout is not None and proc.stderr is not None

@@ -12,14 +12,11 @@ from pathlib import Path
 import av
 
 from core.timecode import DEFAULT_TIMECODE, Clock, InvalidTimecode, frames_per_count, review_rate
-from renders.tools import InvalidSource
+from core.vocabulary import HDR_TRANSFER_BY_CODE, HDR_TRANSFERS, MEDIA_KINDS, HdrTransfer, MediaKind
+from renders.errors import InvalidSource
 
 log = logging.getLogger(__name__)
 
-KINDS = ("video", "audio", "still")
-# Transfer characteristics of HDR video (names as ffmpeg and zscale spell them), by their ISO/IEC 23091-2
-# code points, which PyAV reports as ints.
-HDR_TRANSFERS: dict[int, str] = {16: "smpte2084", 18: "arib-std-b67"}
 _ASSET_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -47,8 +44,8 @@ class ProxySource:
     start_timecode: str | None
     has_audio: bool
     duration_frames: int
-    kind: str = "video"
-    color_transfer: str | None = None
+    kind: MediaKind = "video"
+    color_transfer: HdrTransfer | None = None
     audio_streams: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -57,10 +54,15 @@ class ProxySource:
         object.__setattr__(self, "audio_streams", tuple(self.audio_streams))
         if not _ASSET_ID_SHAPE.fullmatch(self.asset_id):
             raise InvalidSource(f"asset id {self.asset_id!r} must be letters, digits, '_', '-' or '.'")
-        if self.kind not in KINDS:
-            raise InvalidSource(f"{self.asset_id}: kind {self.kind!r}, expected one of {', '.join(KINDS)}")
+        if self.kind not in MEDIA_KINDS:
+            raise InvalidSource(f"{self.asset_id}: kind {self.kind!r}, expected one of {', '.join(MEDIA_KINDS)}")
         if self.fps_num <= 0 or self.fps_den <= 0:
             raise InvalidSource(f"{self.asset_id}: frame rate {self.fps_num}/{self.fps_den} must be positive")
+        if self.color_transfer is not None and self.color_transfer not in HDR_TRANSFERS:
+            raise InvalidSource(
+                f"{self.asset_id}: color transfer {self.color_transfer!r}, expected one of {', '.join(HDR_TRANSFERS)}"
+                " or none (SDR)"
+            )
         try:
             self.clock  # noqa: B018  (built to check the start timecode against the rate)
         except InvalidTimecode as exc:
@@ -103,7 +105,7 @@ class ProxySource:
 
     @property
     def hdr(self) -> bool:
-        return self.color_transfer in HDR_TRANSFERS.values()
+        return self.color_transfer in HDR_TRANSFERS
 
 
 def inspect_source(src: ProxySource) -> ProxySource:
@@ -120,7 +122,7 @@ def inspect_source(src: ProxySource) -> ProxySource:
             transfer = src.color_transfer
             videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
             if transfer is None and videos:
-                transfer = HDR_TRANSFERS.get(int(videos[0].codec_context.color_trc or 0))
+                transfer = HDR_TRANSFER_BY_CODE.get(int(videos[0].codec_context.color_trc or 0))
             streams = src.audio_streams or tuple(
                 s.index
                 for s in container.streams.audio

@@ -16,13 +16,16 @@ import av
 import ffmpeg
 
 from renders.burnin import burn_ins, needs_font
-from renders.outcome import ProxyResult, finish_qc, lock_path, run_record
+from renders.errors import ProxyCheckFailed
+from renders.flags import QcRules
+from renders.measurements import Measurements
+from renders.outcome import OutputFacts, PosterFacts, ProxyResult, lock_path, qc_record
 from renders.picture import fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.qc import QcRules
 from renders.runner import ProgressCallback, run_ffmpeg, temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
-from renders.tools import ProxyCheckFailed, ffmpeg_exe, font_file
+from renders.tools import ffmpeg_exe, font_file
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def still_proxy_stream(
     )
 
 
-def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp: Path) -> dict[str, Any]:
+def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp: Path) -> OutputFacts:
     try:
         with av.open(str(proxy_tmp)) as container:
             picture = next(container.decode(video=0))
@@ -58,22 +61,19 @@ def _check(src: ProxySource, profile: RenderProfile, proxy_tmp: Path, poster_tmp
             f"{src.asset_id}: still proxy {picture.width}x{picture.height}, poster {poster.width} wide; expected "
             f"{profile.width}x{profile.height} and {profile.poster_width}"
         )
-    return {
-        "width": picture.width,
-        "height": picture.height,
-        "fps": None,
-        "duration_frames": 1,
-        "rotation": 0,
-        "timecode": None,
-        "audio": None,
-        "poster": {"width": poster.width, "height": poster.height, "frame": 0},
-    }
+    return OutputFacts(
+        duration_frames=1,
+        poster=PosterFacts(width=poster.width, height=poster.height, frame=0),
+        width=picture.width,
+        height=picture.height,
+    )
 
 
 def render_still_proxy(
     src: ProxySource,
     profile: RenderProfile,
     out_dir: Path,
+    settings: RendersSettings,
     timeout_s: float | None = None,
     on_progress: ProgressCallback | None = None,
     rules: QcRules | None = None,
@@ -82,16 +82,17 @@ def render_still_proxy(
     out_dir.mkdir(parents=True, exist_ok=True)
     proxy = out_dir / f"{src.asset_id}.proxy.jpg"
     poster = out_dir / f"{src.asset_id}.jpg"
-    font = font_file() if needs_font(profile) else None
-    args = still_proxy_stream(src, profile, proxy, poster, font).compile(cmd=ffmpeg_exe())
-    qc: dict[str, Any] = {"kind": "still"}
+    font = font_file(settings) if needs_font(profile) else None
+    args = still_proxy_stream(src, profile, proxy, poster, font).compile(cmd=ffmpeg_exe(settings))
+    checked: list[OutputFacts] = []
 
     def validate() -> None:
-        qc.update(_check(src, profile, temp_path(proxy), temp_path(poster)))
+        checked.append(_check(src, profile, temp_path(proxy), temp_path(poster)))
 
     result = run_ffmpeg(
         args, [(temp_path(poster), poster), (temp_path(proxy), proxy)], timeout_s, on_progress,
         label=src.asset_id, validate=validate, lock=lock_path(out_dir, src),
     )  # fmt: skip
-    finish_qc(qc, None, src, profile, 1, rules or QcRules.from_settings())
-    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, qc=run_record(qc, src, profile, result))
+    # A still has nothing to measure: its record holds the rules it would be judged by, and no flags.
+    qc = qc_record("still", checked[0], Measurements(), rules or QcRules.from_settings(settings), src, profile, result)
+    return ProxyResult(asset_id=src.asset_id, proxy=proxy, poster=poster, qc=qc)

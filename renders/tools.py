@@ -1,4 +1,4 @@
-"""Settings, errors and the external tools renders needs: the ffmpeg binary and a font for burnt-in text."""
+"""The external tools renders needs: the ffmpeg binary and a font for burnt-in text."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from renders.errors import FfmpegMissing, FontMissing
 from renders.settings import RendersSettings
 
 log = logging.getLogger(__name__)
@@ -31,69 +32,8 @@ FONT_ROOTS: tuple[Path, ...] = (
 FONT_PACKAGE = "fonts-dejavu-core"
 
 
-class RenderError(Exception):
-    """Base class of every renders error."""
-
-
-class FfmpegMissing(RenderError):
-    """No usable ffmpeg binary."""
-
-
-class FontMissing(RenderError):
-    """No font file for burnt-in text."""
-
-
-class InvalidSource(RenderError):
-    """A render source record is inconsistent (bad rate, timecode or id)."""
-
-
-class FfmpegFailed(RenderError):
-    """ffmpeg exited with an error or did not write what it was asked to."""
-
-    def __init__(self, label: str, returncode: int, stderr_tail: str, reason: str | None = None) -> None:
-        self.label = label
-        self.returncode = returncode
-        self.stderr_tail = stderr_tail
-        head = reason or f"ffmpeg failed on {label} (exit status {returncode})"
-        tail = "\n".join("  " + line for line in stderr_tail.splitlines())
-        super().__init__(f"{head}:\n{tail}" if tail else head)
-
-
-class RenderTimeout(RenderError):
-    """ffmpeg ran longer than its time limit and was killed."""
-
-    def __init__(self, label: str, timeout_s: float) -> None:
-        self.label = label
-        self.timeout_s = timeout_s
-        super().__init__(f"ffmpeg on {label} ran longer than {timeout_s:g} s and was killed")
-
-
-class RenderBusy(RenderError):
-    """Another render of the same outputs is running (or the orphaned ffmpeg of a killed one)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        super().__init__(
-            f"{label} is being rendered by another process (or a killed render's ffmpeg is still finishing); "
-            "left for the next run"
-        )
-
-
-class ProxyCheckFailed(RenderError):
-    """A freshly rendered proxy is not what the profile promises (size, rotation, frames)."""
-
-
-class QcUnreadable(RenderError):
-    """ffmpeg finished but its QC measurements are missing or malformed."""
-
-
-class UnsupportedKind(RenderError):
-    """An asset kind renders has no proxy for."""
-
-
-def ffmpeg_exe(settings: RendersSettings | None = None) -> str:
+def ffmpeg_exe(settings: RendersSettings) -> str:
     """Path of the ffmpeg binary: DOCFILM_FFMPEG if set, else the one shipped by imageio-ffmpeg."""
-    settings = settings or RendersSettings()
     if settings.ffmpeg:
         # which() accepts both a bare name (PATH lookup) and a path, and checks it is executable.
         found = shutil.which(settings.ffmpeg)
@@ -107,7 +47,8 @@ def ffmpeg_exe(settings: RendersSettings | None = None) -> str:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
         raise FfmpegMissing(
-            f"imageio-ffmpeg has no ffmpeg binary for this platform ({exc}); set DOCFILM_FFMPEG"
+            f"imageio-ffmpeg has no ffmpeg binary for this platform ({exc}); install ffmpeg and set "
+            "DOCFILM_FFMPEG to its path"
         ) from exc
 
 
@@ -125,12 +66,14 @@ def _fc_match_font() -> Path | None:
     return candidate if candidate is not None and candidate.is_file() else None
 
 
-def font_file(settings: RendersSettings | None = None) -> Path:
+def font_file(settings: RendersSettings) -> Path:
     """Font for burnt-in text: DOCFILM_FONT_FILE, else a known Vietnamese-capable font, else fc-match."""
-    settings = settings or RendersSettings()
     if settings.font_file is not None:
         if not settings.font_file.is_file():
-            raise FontMissing(f"DOCFILM_FONT_FILE={str(settings.font_file)!r} is not a font file")
+            raise FontMissing(
+                f"DOCFILM_FONT_FILE={str(settings.font_file)!r} is not a font file; point it at a .ttf or .otf "
+                "file with Vietnamese glyphs, or unset it to use a font found on this machine"
+            )
         return settings.font_file
     for root in FONT_ROOTS:
         for relative in FONT_CANDIDATES:

@@ -5,11 +5,14 @@ Timecode itself (rates, drop-frame, a clip's clock) is core.timecode's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
 from opentimelineio import opentime
+
+from renders.flags import QcFlag
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ VERDICTS: dict[str, Label] = {
     "changes-requested": Label("Cần sửa", "Changes requested"),
 }
 
-# Keyed by the rule names renders.qc writes in its flags.
+# Keyed by the QC rules (core.vocabulary.QcRule) renders flags.
 QC_KINDS: dict[str, Label] = {
     "black": Label("Hình đen", "Black frames"),
     "frozen": Label("Hình đứng", "Frozen picture"),
@@ -143,3 +146,39 @@ QC_KINDS: dict[str, Label] = {
     "true_peak": Label("Đỉnh thực", "True peak"),
     "decode": Label("Lỗi giải mã", "Decode errors"),
 }
+QCVN = "QCVN 115:2017/BTTTT"
+
+
+def qc_flag_label(flag: QcFlag) -> Label:
+    """A QC flag in words: what was measured against which limit, and where (timecodes, else frames)."""
+    kind = lookup(QC_KINDS, flag.rule)
+    if flag.rule == "loudness":
+        above = flag.value > flag.limit
+        return Label(
+            f"{kind.vi} {flag.value:.1f} LUFS, {'trên' if above else 'dưới'} {flag.limit:g} LUFS ({QCVN})",
+            f"integrated loudness {flag.value:.1f} LUFS, {'above' if above else 'below'} {flag.limit:g} LUFS ({QCVN})",
+        )
+    if flag.rule == "true_peak":
+        return Label(
+            f"{kind.vi} {flag.value:.1f} dBTP, vượt {flag.limit:g} dBTP ({QCVN})",
+            f"true peak {flag.value:.1f} dBTP, above {flag.limit:g} dBTP ({QCVN})",
+        )
+    if flag.start:
+        where_vi = where_en = f" {flag.start}–{flag.end}"
+    elif flag.start_frame is not None:
+        where_vi = f" (khung hình {flag.start_frame}–{flag.end_frame})"
+        where_en = f" (frames {flag.start_frame}–{flag.end_frame})"
+    else:
+        where_vi = where_en = ""
+    return Label(
+        f"{kind.vi} {flag.value:.1f} s{where_vi} (> {flag.limit:g} s)",
+        f"{kind.en} for {flag.value:.1f} s{where_en} (> {flag.limit:g} s)",
+    )
+
+
+def qc_flag_text(stored: Mapping[str, object]) -> str:
+    """A flag as the ledger stores it, in words for a terminal (an older text flag keeps its message)."""
+    try:
+        return qc_flag_label(QcFlag.from_json(stored)).both()
+    except ValueError:
+        return str(stored.get("message") or stored.get("rule") or "")

@@ -45,6 +45,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from core.timecode import duration_timecode, parse_rate, rate_text, review_rate
+from renders.flags import QcFlag
 from review.coverage import SceneFootage, assign_clips
 from review.errors import PacketWriteFailed, TemplatesNotFound, UnsafeFilmId
 from review.hosted import VIETNAM_TIME, HostedLinks, expiry_label, origin_of
@@ -62,6 +63,7 @@ from review.labels import (
     days_left_label,
     frames_to_minutes_seconds,
     lookup,
+    qc_flag_label,
     rate_label,
 )
 from review.manifest import (
@@ -305,8 +307,9 @@ def _flag_text(value: Any) -> Label | None:
 def qc_flags(qc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The QC problems of a clip, for the packet: what kind, its message, and the timecode range.
 
-    Reads `flags` as renders.qc writes them ({"rule", "message", "start", "end"}; anything else is shown as
-    plain text) and `decode_error_count`. Measurements without a verdict are not flags and are not shown.
+    Reads `flags` as renders.flags.QcFlag records (worded by review.labels), or as older renders stored them
+    ({"rule", "message", "start", "end"}); anything else is shown as plain text. Also reads
+    `decode_error_count`. Measurements without a verdict are not flags and are not shown.
     """
     if not qc:
         return []
@@ -317,7 +320,10 @@ def qc_flags(qc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
             if isinstance(flag, Mapping):
                 kind = str(flag.get("rule") or "qc")
                 start, end = flag.get("start"), flag.get("end")
-                message = _flag_text(flag.get("message"))
+                try:
+                    message: Label | None = qc_flag_label(QcFlag.from_json(flag))
+                except ValueError:  # stored before flags were records: its own message
+                    message = _flag_text(flag.get("message"))
                 tc = f"{start}–{end}" if start and end else (str(start) if start else None)
                 if tc and message and str(start) in message.vi:
                     tc = None  # the message already says where

@@ -14,7 +14,10 @@ from typing import Any
 import imageio_ffmpeg
 import pytest
 
+from renders.settings import RendersSettings
+
 pytestmark = pytest.mark.slow
+SETTINGS = RendersSettings()  # read once, as a command does
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +55,8 @@ def _footage(folder: Path) -> list[Path]:
     ]
     for path, kind, tc in clips:
         path.parent.mkdir(parents=True, exist_ok=True)
-        make_clip(path, kind, f"{path.stem} · Cần Thơ", 1, tc, size=(320, 180))
-    make_broken_file(folder / "S01" / "S01-02_hỏng.mp4")
+        make_clip(path, kind, f"{path.stem} · Cần Thơ", 1, tc, size=(320, 180), settings=SETTINGS)
+    make_broken_file(folder / "S01" / "S01-02_hỏng.mp4", settings=SETTINGS)
     return [c[0] for c in clips]
 
 
@@ -117,8 +120,8 @@ def test_one_bad_clip_never_stops_the_others(prefect_harness: None, workspace_en
     card = tmp_path / "card"
     card.mkdir()
     good, bad = card / "S02-01_tốt.mp4", card / "S02-02_hỏng-sau-khi-nhập.mp4"
-    make_clip(good, "h264_mp4", "tốt", 1, "09:00:00:00", size=(320, 180))
-    make_clip(bad, "h264_mp4", "hỏng", 1, "09:00:10:00", size=(320, 180))
+    make_clip(good, "h264_mp4", "tốt", 1, "09:00:00:00", size=(320, 180), settings=SETTINGS)
+    make_clip(bad, "h264_mp4", "hỏng", 1, "09:00:10:00", size=(320, 180), settings=SETTINGS)
     report = ingest_flow([str(card)])
     # The master (the library copy ingest made) is damaged after ingest (a failing disk): ffmpeg fails on it,
     # the other clip still renders.
@@ -140,11 +143,11 @@ def test_render_flow_covers_every_kind_with_qc_and_progress(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     from flows.docfilm_flows import ingest_flow, render_flow
-    from renders.synth import make_qc_clip, make_tone_file
+    from renders.synth_cases import make_qc_clip, make_tone_file
 
     card = tmp_path / "card"
-    make_qc_clip(card / "S03-01_đen.mp4", 6, black=(1, 4), start_timecode="08:00:00:00")
-    make_tone_file(card / "S03-02_phỏng-vấn.wav", 2)
+    make_qc_clip(card / "S03-01_đen.mp4", 6, black=(1, 4), start_timecode="08:00:00:00", settings=SETTINGS)
+    make_tone_file(card / "S03-02_phỏng-vấn.wav", 2, settings=SETTINGS)
     shutil.copy(Path(__file__).parent / "fixtures" / "samples" / "iphone6s_tokyo.jpg", card / "S03-03_ảnh.jpg")
     ingest_flow([str(card)])
 

@@ -17,9 +17,11 @@ from sqlalchemy import event
 from assets_manifest.store import Asset, Proxy
 from flows import steps
 from flows.workspace import Workspace, film_path
+from renders.settings import RendersSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
+SETTINGS = RendersSettings()  # read once, as a command does
 
 
 @pytest.fixture
@@ -133,7 +135,7 @@ def _children(pid: int) -> list[int]:
 def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: Workspace, tmp_path: Path) -> None:
     from renders.synth import make_clip
 
-    master = make_clip(tmp_path / "long.mp4", "h264_mp4", "dài", 12, "10:00:00:00", (320, 180))
+    master = make_clip(tmp_path / "long.mp4", "h264_mp4", "dài", 12, "10:00:00:00", (320, 180), settings=SETTINGS)
     with ws.ledger.session(write=True) as s:
         s.add(fake_asset(7, master, duration_frames=300, start_timecode="10:00:00:00"))
     asset_id = "a00007"
@@ -168,7 +170,7 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
     # ffmpeg outlives a killed parent and finishes its temp files; it still holds the render's lock, so a
     # new run leaves the clip alone instead of writing the same temp files at the same time.
     busy = steps.render_asset(ws, todo[0])
-    assert busy.get("failed") and "another process" in busy["reason"]
+    assert busy.failed and busy.reason is not None and "another process" in busy.reason
     assert list(dict(ws.ledger.render_states(ws.profile.profile_hash())).values()) == [None]
     os.kill(orphan, signal.SIGCONT)
     deadline = time.monotonic() + 60
@@ -178,8 +180,8 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
     assert not (ws.renders_dir / f"{asset_id}.mp4").exists()  # it finished a temp, never the final
 
     result = steps.render_asset(ws, todo[0])
-    assert not result.get("failed"), result
-    assert result["qc"]["duration_frames"] == 300 and result["qc"]["timecode"] == "10:00:00:00"
+    assert not result.failed and result.qc is not None, result
+    assert result.qc.facts.duration_frames == 300 and result.qc.facts.timecode == "10:00:00:00"
     assert steps.render_plan(ws) == ([], 1)
     assert not temp_proxy.exists()  # the leftover temp was overwritten and renamed
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from renders.burnin import drawtext_safe
+from renders.errors import InvalidSource
 from renders.picture import poster_frame_index
 from renders.profile import RenderProfile
 from renders.proxy import proxy_stream
 from renders.runner import temp_path
 from renders.source import ProxySource
 from renders.synth import SUFFIXES, SYNTH_KINDS, clip_stream
-from renders.tools import InvalidSource
 
 FONT = Path("/fonts/DejaVuSans.ttf")
 OUT = Path("/renders/proxies/A1.mp4")

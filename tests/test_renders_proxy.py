@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,20 @@ import ffmpeg
 import pytest
 
 from renders.burnin import burn_text
+from renders.errors import FfmpegFailed, RenderTimeout
+from renders.outcome import PosterFacts
 from renders.profile import RenderProfile
 from renders.proxy import render_proxy
 from renders.runner import run_ffmpeg, temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
 from renders.synth import SUFFIXES, _top_level_boxes, make_broken_file, make_clip
-from renders.tools import FfmpegFailed, RenderTimeout, ffmpeg_exe, font_file
+from renders.tools import ffmpeg_exe, font_file
 
 pytestmark = pytest.mark.slow
+
+SETTINGS = RendersSettings()  # read once, as a command does
+
 
 SIZE = (320, 180)
 TIMECODES = {"prores_mov": "10:00:00:00", "h264_mp4": "01:02:03:04", "mpegts_1080i": "12:34:56:12"}
@@ -93,7 +100,7 @@ def mean(rows: list[bytes], left: int, top: int, right: int, bottom: int) -> flo
 
 def decode_errors(path: Path) -> str:
     """Everything ffmpeg complains about while decoding the whole file."""
-    result = run_ffmpeg([ffmpeg_exe(), "-i", str(path), "-map", "0", "-f", "null", "-"], [], timeout_s=120)
+    result = run_ffmpeg([ffmpeg_exe(SETTINGS), "-i", str(path), "-map", "0", "-f", "null", "-"], [], timeout_s=120)
     return result.stderr
 
 
@@ -101,7 +108,8 @@ def decode_errors(path: Path) -> str:
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
     return {
-        kind: make_clip(folder / f"{kind}{SUFFIXES[kind]}", kind, f"Cần Thơ {kind}", 1, timecode, SIZE)
+        kind: make_clip(folder / f"{kind}{SUFFIXES[kind]}", kind, f"Cần Thơ {kind}", 1, timecode, SIZE,
+                        settings=SETTINGS)
         for kind, timecode in TIMECODES.items()
     }
 
@@ -110,7 +118,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_each_camera_format_proxies(kind: str, clips: dict[str, Path], tmp_path: Path) -> None:
     # MPEG-TS cannot carry a start timecode: the ledger's value (e.g. from a sidecar) is passed in.
     src = source_for(clips[kind], f"A-{kind}", timecode=TIMECODES[kind])
-    result = render_proxy(src, RenderProfile(), tmp_path, timeout_s=120)
+    result = render_proxy(src, RenderProfile(), tmp_path, SETTINGS, timeout_s=120)
 
     assert result.proxy == tmp_path / f"A-{kind}.mp4" and result.poster == tmp_path / f"A-{kind}.jpg"
     assert result.contact_sheet == tmp_path / f"A-{kind}.sheet.jpg"
@@ -134,37 +142,69 @@ def test_each_camera_format_proxies(kind: str, clips: dict[str, Path], tmp_path:
 
     poster = probe(result.poster)
     assert (poster["width"], poster["height"]) == (480, 270)
-    assert result.qc["duration_frames"] == 25 and result.qc["fps"] == "25/1"
-    assert result.qc["timecode"] == TIMECODES[kind] and result.qc["decode_errors"] == []
-    assert result.qc["poster"] == {"width": 480, "height": 270, "frame": 12}
+    assert result.qc.facts.duration_frames == 25 and result.qc.facts.fps == "25/1"
+    assert result.qc.facts.timecode == TIMECODES[kind] and result.qc.decode_errors == ()
+    assert result.qc.facts.poster == PosterFacts(width=480, height=270, frame=12)
+
+
+def combed_share(path: Path, threshold: int = 24) -> float:
+    """Share of luma pixels in combing, averaged over the frames: a line brighter (or darker) than both lines
+    around it by more than `threshold` levels, the zipper two fields shot at different instants leave on
+    anything that moves. Measured on the pixels, not on the stream's interlaced flag.
+    """
+    shares = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rows = gray_rows(frame)
+            combed = sum(
+                1
+                for above, row, below in zip(rows, rows[1:], rows[2:], strict=False)
+                for a, x, b in zip(above, row, below, strict=True)
+                if (x - a > threshold and x - b > threshold) or (a - x > threshold and b - x > threshold)
+            )
+            shares.append(combed / (len(rows[0]) * (len(rows) - 2)))
+    return sum(shares) / len(shares)
 
 
 def test_interlaced_source_becomes_progressive_at_the_same_frame_rate(clips: dict[str, Path], tmp_path: Path) -> None:
     source = probe(clips["mpegts_1080i"])
-    assert source["interlaced"] and source["fps"] == Fraction(25)
-    result = render_proxy(source_for(clips["mpegts_1080i"], "ts"), RenderProfile(), tmp_path)
+    assert source["fps"] == Fraction(25)
+    # The proxy frame is the source's size, so no scaling blurs combing away: what is measured is what the
+    # deinterlacer did.
+    same_size = RenderProfile(width=SIZE[0], height=SIZE[1], burn_name=False, burn_timecode=False)
+    src = source_for(clips["mpegts_1080i"], "ts")
+    assert src.interlaced
+    result = render_proxy(src, same_size, tmp_path / "deinterlaced", SETTINGS)
     out = probe(result.proxy)
-    assert not out["interlaced"] and out["fps"] == Fraction(25) and out["frames"] == source["frames"]
+    assert out["fps"] == Fraction(25) and out["frames"] == source["frames"]
+    # Controls: the same render without deinterlacing keeps the combing (so this test can fail), and the
+    # progressive sample of the same moving pattern shows how much a clean picture "combs" by its edges.
+    kept = render_proxy(replace(src, interlaced=False), same_size, tmp_path / "kept", SETTINGS)
+    progressive = render_proxy(source_for(clips["h264_mp4"], "p"), same_size, tmp_path / "progressive", SETTINGS)
+    combed, deinterlaced, clean = combed_share(kept.proxy), combed_share(result.proxy), combed_share(progressive.proxy)
+    assert combed > 2 * clean, (combed, clean)
+    assert deinterlaced < combed / 5 and deinterlaced <= clean * 1.5, (deinterlaced, combed, clean)
 
 
 def test_source_without_timecode_gets_zero(clips: dict[str, Path], tmp_path: Path) -> None:
     src = source_for(clips["mpegts_1080i"], "no-tc")
     assert src.start_timecode is None  # MPEG-TS lost it
-    assert probe(render_proxy(src, RenderProfile(), tmp_path).proxy)["timecode"] == "00:00:00:00"
+    assert probe(render_proxy(src, RenderProfile(), tmp_path, SETTINGS).proxy)["timecode"] == "00:00:00:00"
 
 
 def test_drop_frame_timecode_survives(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "df.mp4", "h264_mp4", "29.97", 1, "01:00:00;00", SIZE, fps=Fraction(30000, 1001))
+    clip = make_clip(tmp_path / "df.mp4", "h264_mp4", "29.97", 1, "01:00:00;00", SIZE, fps=Fraction(30000, 1001),
+                     settings=SETTINGS)
     src = source_for(clip, "df")
     assert src.start_timecode == "01:00:00;00"
-    result = render_proxy(src, RenderProfile(), tmp_path / "out")
-    assert result.qc["timecode"] == "01:00:00;00" and result.qc["fps"] == "30000/1001"
+    result = render_proxy(src, RenderProfile(), tmp_path / "out", SETTINGS)
+    assert result.qc.facts.timecode == "01:00:00;00" and result.qc.facts.fps == "30000/1001"
 
 
 def test_burnt_in_text_sits_where_expected(clips: dict[str, Path], tmp_path: Path) -> None:
     src = source_for(clips["h264_mp4"], "burn")
-    burnt = first_frame_rows(render_proxy(src, RenderProfile(), tmp_path / "burnt").proxy)
-    clean = first_frame_rows(render_proxy(src, NO_BURN, tmp_path / "clean").proxy)
+    burnt = first_frame_rows(render_proxy(src, RenderProfile(), tmp_path / "burnt", SETTINGS).proxy)
+    clean = first_frame_rows(render_proxy(src, NO_BURN, tmp_path / "clean", SETTINGS).proxy)
 
     def difference(left: int, top: int, right: int, bottom: int) -> float:
         """Mean absolute per-pixel difference over a region."""
@@ -190,13 +230,13 @@ def test_rotated_phone_video_ends_up_upright_once(rotation: int, tmp_path: Path)
         name, _, arg = step.partition("=")
         picture = picture.filter(name, arg) if arg else picture.filter(name)
     clip = tmp_path / "phone.mp4"
-    args = ffmpeg.output(picture, str(clip), vcodec="libx264", pix_fmt="yuv420p").compile(cmd=ffmpeg_exe())
+    args = ffmpeg.output(picture, str(clip), vcodec="libx264", pix_fmt="yuv420p").compile(cmd=ffmpeg_exe(SETTINGS))
     run_ffmpeg(args, [])
     src = source_for(clip, "phone")
     assert src.rotation % 360 == rotation % 360  # the test clip really carries the display matrix
 
-    result = render_proxy(src, NO_BURN, tmp_path / "out")
-    assert result.qc["rotation"] == 0 and probe(result.proxy)["rotation"] == 0
+    result = render_proxy(src, NO_BURN, tmp_path / "out", SETTINGS)
+    assert result.qc.facts.rotation == 0 and probe(result.proxy)["rotation"] == 0
     rows = first_frame_rows(result.proxy)
     left, top, right, bottom = active_box(rows)
     assert bottom - top > right - left  # portrait
@@ -215,32 +255,32 @@ def test_odd_sized_source_is_fitted_and_padded(tmp_path: Path) -> None:
     clip = tmp_path / "odd.webm"
     picture = ffmpeg.input("color=c=gray:size=161x121:rate=25:duration=0.4", f="lavfi").video
     options = {"c:v": "libvpx-vp9", "deadline": "realtime", "cpu-used": 8, "pix_fmt": "yuv420p"}
-    run_ffmpeg(ffmpeg.output(picture, str(clip), **options).compile(cmd=ffmpeg_exe()), [])
+    run_ffmpeg(ffmpeg.output(picture, str(clip), **options).compile(cmd=ffmpeg_exe(SETTINGS)), [])
     src = source_for(clip, "odd")
     assert (src.width, src.height) == (161, 121)
 
-    result = render_proxy(src, NO_BURN, tmp_path / "out")
+    result = render_proxy(src, NO_BURN, tmp_path / "out", SETTINGS)
     left, top, right, bottom = active_box(first_frame_rows(result.proxy))
-    assert (result.qc["width"], result.qc["height"]) == (960, 540)
+    assert (result.qc.facts.width, result.qc.facts.height) == (960, 540)
     assert abs((right - left) - 718) <= 4 and bottom - top == 540  # 161:121 fitted to 540 high
 
 
 def test_hostile_vietnamese_name_renders(clips: dict[str, Path], tmp_path: Path) -> None:
     name = unicodedata.normalize("NFD", HOSTILE_NAME)
-    result = render_proxy(source_for(clips["h264_mp4"], "name", name=name), RenderProfile(), tmp_path)
+    result = render_proxy(source_for(clips["h264_mp4"], "name", name=name), RenderProfile(), tmp_path, SETTINGS)
     with av.open(str(result.proxy)) as container:
         assert container.metadata["title"] == unicodedata.normalize("NFC", HOSTILE_NAME)
 
 
 def test_escaped_name_draws_exactly_what_an_unescaped_text_file_draws(tmp_path: Path) -> None:
     # textfile= bypasses every escaping level: pixel-identical output proves the escaping is right.
-    font = font_file()
+    font = font_file(SETTINGS)
     style: dict[str, Any] = {"fontsize": 24, "x": "10", "y": "10"}
 
     def draw(out: Path, build: Any) -> bytes:
         canvas = ffmpeg.input("color=c=black:size=900x60:rate=1:duration=1", f="lavfi").video
         stream = ffmpeg.output(build(canvas), str(out), format="rawvideo", pix_fmt="gray", vframes=1)
-        run_ffmpeg(stream.compile(cmd=ffmpeg_exe()), [])
+        run_ffmpeg(stream.compile(cmd=ffmpeg_exe(SETTINGS)), [])
         return out.read_bytes()
 
     reference_text = tmp_path / "name.txt"
@@ -263,11 +303,11 @@ def test_escaped_name_draws_exactly_what_an_unescaped_text_file_draws(tmp_path: 
 
 
 def test_broken_input_fails_with_ffmpegs_reason_and_leaves_nothing(tmp_path: Path) -> None:
-    broken = make_broken_file(tmp_path / "interrupted.mp4")
+    broken = make_broken_file(tmp_path / "interrupted.mp4", settings=SETTINGS)
     src = ProxySource("broken", broken, "Hỏng", 25, 1, 320, 180, 0, False, None, True, 25)
     out_dir = tmp_path / "out"
     with pytest.raises(FfmpegFailed) as caught:
-        render_proxy(src, RenderProfile(), out_dir, timeout_s=60)
+        render_proxy(src, RenderProfile(), out_dir, SETTINGS, timeout_s=60)
     assert "moov atom not found" in caught.value.stderr_tail
     assert caught.value.label == "broken" and caught.value.returncode != 0
     assert list(out_dir.iterdir()) == []
@@ -279,20 +319,21 @@ def test_stalled_source_times_out_and_leaves_nothing(tmp_path: Path) -> None:
     src = ProxySource("stalled", stalled, "Treo", 25, 1, 320, 180, 0, False, None, True, 25)
     out_dir = tmp_path / "out"
     with pytest.raises(RenderTimeout):
-        render_proxy(src, RenderProfile(), out_dir, timeout_s=1)
+        render_proxy(src, RenderProfile(), out_dir, SETTINGS, timeout_s=1)
     assert list(out_dir.iterdir()) == []
 
 
 def test_progress_is_reported_in_frames(clips: dict[str, Path], tmp_path: Path) -> None:
     seen: list[int] = []
-    render_proxy(source_for(clips["prores_mov"], "progress"), RenderProfile(), tmp_path, on_progress=seen.append)
+    render_proxy(source_for(clips["prores_mov"], "progress"), RenderProfile(), tmp_path, SETTINGS,
+                 on_progress=seen.append)
     assert seen and seen == sorted(seen) and seen[-1] == 25
 
 
 def test_rerender_replaces_the_old_proxy_atomically(clips: dict[str, Path], tmp_path: Path) -> None:
     src = source_for(clips["h264_mp4"], "again")
-    first = render_proxy(src, RenderProfile(), tmp_path)
+    first = render_proxy(src, RenderProfile(), tmp_path, SETTINGS)
     inode = first.proxy.stat().st_ino
-    second = render_proxy(src, RenderProfile(crf=30), tmp_path)
+    second = render_proxy(src, RenderProfile(crf=30), tmp_path, SETTINGS)
     assert second.proxy == first.proxy and second.proxy.stat().st_ino != inode  # renamed over, not rewritten
     assert not temp_path(second.proxy).exists() and not temp_path(second.poster).exists()

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from core.timecode import Clock
+from renders.errors import QcUnreadable
+from renders.flags import QcFlag, QcRules, qc_flags
+from renders.measurements import Loudness, Measurements
 from renders.picture import contact_sheet_frames
 from renders.profile import QcProfile, RenderProfile
 from renders.proxy import proxy_stream, render_proxy
 from renders.qc import (
     QcFiles,
-    QcRules,
     loudness,
     measure,
     parse_metadata_print,
-    qc_flags,
     silent_runs,
     video_runs,
 )
 from renders.runner import temp_path
+from renders.settings import RendersSettings
 from renders.source import ProxySource
-from renders.synth import make_qc_clip
-from renders.tools import QcUnreadable, RendersSettings
+from renders.synth_cases import make_qc_clip
+from review.labels import qc_flag_label, qc_flag_text
 
+SETTINGS = RendersSettings()  # read once, as a command does
 FONT = Path("/fonts/DejaVuSans.ttf")
 QC = QcProfile()
 RATE = Fraction(25)
@@ -111,16 +115,16 @@ def test_silence_in_frames_and_timecode() -> None:
     runs = silent_runs(SILENCE_PRINT, RATE, 200, 0, QC)
     assert [(r.start_frame, r.end_frame) for r in runs] == [(125, 175)]
     clock = Clock(RATE, "10:00:00:00")
-    assert runs[0].to_json(clock) == {
+    assert runs[0].to_run(clock).to_json() == {
         "start_frame": 125, "end_frame": 175, "frames": 50, "rate": "25/1",
         "start": "10:00:05:00", "end": "10:00:07:00", "duration": "00:00:02:00",
     }  # fmt: skip
 
 
 def test_loudness_totals_come_from_the_last_block() -> None:
-    assert loudness(LOUDNESS_PRINT) == {"integrated_lufs": -23.22, "range_lu": 4.8, "true_peak_dbtp": -22.05}
+    assert loudness(LOUDNESS_PRINT) == Loudness(integrated_lufs=-23.22, range_lu=4.8, true_peak_dbtp=-22.05)
     silent = LOUDNESS_PRINT.replace("true_peak=0.079", "true_peak=0.000")
-    assert loudness(silent)["true_peak_dbtp"] is None
+    assert loudness(silent).true_peak_dbtp is None
     with pytest.raises(QcUnreadable, match="no measurement"):
         loudness("")
     with pytest.raises(QcUnreadable, match="incomplete"):
@@ -135,10 +139,11 @@ def test_measure_reads_the_files_and_does_not_list_black_frames_as_frozen(tmp_pa
     files.silence.write_text(SILENCE_PRINT)
     files.loudness.write_text("frame:0 pts:0 pts_time:0\nlavfi.r128.I=-40\n" * 2000 + LOUDNESS_PRINT)
     measured = measure(files, RATE, 200, Clock(RATE, "10:00:00:00"), QC)
-    assert [r["start"] for r in measured["black"]] == ["10:00:02:00", "10:00:07:05"]
-    assert measured["frozen"] == []  # the freeze was the black run
-    assert measured["silent"][0]["start"] == "10:00:05:00"
-    assert measured["loudness"]["integrated_lufs"] == -23.22  # the last block, though the file is long
+    assert [r.start for r in measured.black] == ["10:00:02:00", "10:00:07:05"]
+    assert measured.frozen == ()  # the freeze was the black run
+    assert measured.silent[0].start == "10:00:05:00"
+    assert measured.loudness is not None
+    assert measured.loudness.integrated_lufs == -23.22  # the last block, though the file is long
     files.remove()
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(QcUnreadable, match="no QC file"):
@@ -163,27 +168,49 @@ def test_timecode_clock_at_a_rate_without_timecode() -> None:
     assert clock.at(10) is None and clock.length(10) is None
 
 
-def _record(integrated: float | None = -23.0, peak: float | None = -6.0, black_frames: int = 0) -> dict[str, object]:
+def _record(integrated: float = -23.0, peak: float | None = -6.0, black_frames: int = 0) -> Measurements:
+    """Measurements as a stored QC record holds them (JSON), read back into records."""
     black = [{"start_frame": 50, "end_frame": 50 + black_frames, "frames": black_frames, "rate": "25/1",
               "start": "10:00:02:00", "end": "10:00:05:00", "duration": None}] if black_frames else []  # fmt: skip
-    return {"loudness": {"integrated_lufs": integrated, "range_lu": 3.0, "true_peak_dbtp": peak},
-            "black": black, "frozen": [], "silent": []}  # fmt: skip
+    return Measurements.from_json({"loudness": {"integrated_lufs": integrated, "range_lu": 3.0, "true_peak_dbtp": peak},
+                                   "black": black, "frozen": [], "silent": []})  # fmt: skip
 
 
 def test_flags_follow_the_broadcast_rules() -> None:
     rules = QcRules()
-    assert qc_flags(_record(), rules) == []
-    assert qc_flags(_record(integrated=-23.9), rules) == []  # inside ±1 LU
-    loud = qc_flags(_record(integrated=-16.4), rules)
-    assert [f["rule"] for f in loud] == ["loudness"]
-    assert "-16.4 LUFS" in loud[0]["message"] and "QCVN 115:2017" in loud[0]["message"]
-    assert [f["rule"] for f in qc_flags(_record(peak=-0.5), rules)] == ["true_peak"]
-    assert qc_flags(_record(peak=-1.0), rules) == []  # the limit itself is allowed
-    assert qc_flags(_record(black_frames=50), rules) == []  # exactly 2 s is not longer than 2 s
+    assert qc_flags(_record(), rules) == ()
+    assert qc_flags(_record(integrated=-23.9), rules) == ()  # inside ±1 LU
+    assert qc_flags(_record(integrated=-16.4), rules) == (QcFlag(rule="loudness", value=-16.4, limit=-22.0),)
+    assert qc_flags(_record(integrated=-30), rules) == (QcFlag(rule="loudness", value=-30, limit=-24.0),)
+    assert qc_flags(_record(peak=-0.5), rules) == (QcFlag(rule="true_peak", value=-0.5, limit=-1.0),)
+    assert qc_flags(_record(peak=-1.0), rules) == ()  # the limit itself is allowed
+    assert qc_flags(_record(black_frames=50), rules) == ()  # exactly 2 s is not longer than 2 s
     black = qc_flags(_record(black_frames=75), rules)
-    assert [(f["rule"], f["start"], f["end"]) for f in black] == [("black", "10:00:02:00", "10:00:05:00")]
-    assert black[0]["message"].startswith("Hình đen 3.0 s")
-    assert qc_flags({"loudness": None, "black": [], "frozen": [], "silent": []}, rules) == []
+    assert black == (QcFlag(rule="black", value=3.0, limit=2.0, start_frame=50, end_frame=125, start="10:00:02:00",
+                            end="10:00:05:00"),)  # fmt: skip
+    assert qc_flags(Measurements(), rules) == ()
+    assert QcFlag.from_json(black[0].to_json()) == black[0]
+
+
+def test_flag_words_are_made_by_review_labels() -> None:
+    rules = QcRules()
+    (loud,) = qc_flags(_record(integrated=-16.4), rules)
+    words = qc_flag_label(loud)
+    assert "-16.4 LUFS" in words.vi and "QCVN 115:2017" in words.en and "above -22 LUFS" in words.en
+    (black,) = qc_flags(_record(black_frames=75), rules)
+    assert qc_flag_label(black).vi == "Hình đen 3.0 s 10:00:02:00–10:00:05:00 (> 2 s)"
+    # A flag stored as text, before flags were records, keeps its own words.
+    assert qc_flag_text({"rule": "black", "message": "Hình đen 3.0 s / black for 3.0 s"}).startswith("Hình đen")
+    assert qc_flag_text(black.to_json()) == qc_flag_label(black).both()
+
+
+def test_renders_says_nothing_in_words_for_people() -> None:
+    # Bilingual text is made only by review.labels: no Vietnamese letters in renders' code.
+    vietnamese = re.compile("[\u00c0-\u1ef9]")
+    for path in (Path(__file__).parent.parent / "renders").glob("*.py"):
+        found = [line for line in path.read_text(encoding="utf-8").splitlines()
+                 if vietnamese.search(line.replace("×", ""))]  # fmt: skip
+        assert found == [], f"{path.name}: {found}"
 
 
 def test_rules_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,8 +218,8 @@ def test_rules_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCFILM_QC_LOUDNESS_TOLERANCE_LU", "0.5")
     rules = QcRules.from_settings(RendersSettings())
     assert rules.black_max_seconds == 5 and rules.loudness_tolerance_lu == 0.5
-    assert qc_flags(_record(black_frames=75), rules) == []
-    assert [f["rule"] for f in qc_flags(_record(integrated=-23.7), rules)] == ["loudness"]
+    assert qc_flags(_record(black_frames=75), rules) == ()
+    assert [f.rule for f in qc_flags(_record(integrated=-23.7), rules)] == ["loudness"]
 
 
 def test_one_decode_feeds_proxy_poster_contact_sheet_and_detectors(tmp_path: Path) -> None:
@@ -230,14 +257,14 @@ def test_contact_sheet_frames_are_evenly_spaced(frames: int, expected: list[int]
 @pytest.fixture(scope="module")
 def faulty_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("qc")
-    return make_qc_clip(folder / "faults.mp4", 9, black=(2, 5), frozen=(6, 8.5), silent=(3, 6))
+    return make_qc_clip(folder / "faults.mp4", 9, black=(2, 5), frozen=(6, 8.5), silent=(3, 6), settings=SETTINGS)
 
 
 @pytest.mark.slow
 def test_black_frozen_silent_runs_are_found_at_their_timecodes(faulty_clip: Path, tmp_path: Path) -> None:
     src = source(path=faulty_clip, width=320, height=180, duration_frames=225)
-    result = render_proxy(src, RenderProfile(), tmp_path)
-    qc = result.qc
+    result = render_proxy(src, RenderProfile(), tmp_path, SETTINGS)
+    qc = result.qc.to_json()  # as the ledger stores it, keys unchanged
     # The generated 3 s black segment: frames 50-125 at 25 fps, from 10:00:02:00.
     assert [(r["start"], r["end"], r["frames"]) for r in qc["black"]] == [("10:00:02:00", "10:00:05:00", 75)]
     assert len(qc["frozen"]) == 1
@@ -247,25 +274,32 @@ def test_black_frozen_silent_runs_are_found_at_their_timecodes(faulty_clip: Path
     assert [(r["start"], r["end"]) for r in qc["silent"]] == [("10:00:03:00", "10:00:06:00")]
     # 3 s black and 2.5 s frozen break the 2 s rules; 3 s of silence is under the 10 s rule.
     assert [f["rule"] for f in qc["flags"]] == ["black", "frozen"]
-    assert qc["rules"] == QcRules.from_settings().to_json()
+    black = result.qc.flags[0]
+    assert (black.start_frame, black.end_frame, black.start, black.end) == (50, 125, "10:00:02:00", "10:00:05:00")
+    assert (black.value, black.limit) == (3.0, 2.0)
+    assert qc["rules"] == QcRules.from_settings(SETTINGS).to_json()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"A1{s}" for s in (".jpg", ".mp4", ".sheet.jpg")]
 
 
 @pytest.mark.slow
 def test_a_minus_23_lufs_tone_measures_minus_23(tmp_path: Path) -> None:
-    clip = make_qc_clip(tmp_path / "tone.mp4", 4, start_timecode=None)
-    result = render_proxy(source(path=clip, width=320, height=180, duration_frames=100), RenderProfile(), tmp_path)
-    level = result.qc["loudness"]
-    assert abs(level["integrated_lufs"] - (-23.0)) <= 0.5
-    assert abs(level["true_peak_dbtp"] - (-23.0)) <= 1.0  # a sine's true peak is its peak
-    assert result.qc["flags"] == [] and result.qc["black"] == [] and result.qc["silent"] == []
+    clip = make_qc_clip(tmp_path / "tone.mp4", 4, start_timecode=None, settings=SETTINGS)
+    src = source(path=clip, width=320, height=180, duration_frames=100)
+    result = render_proxy(src, RenderProfile(), tmp_path, SETTINGS)
+    level = result.qc.measured.loudness
+    assert level is not None and level.true_peak_dbtp is not None
+    assert abs(level.integrated_lufs - (-23.0)) <= 0.5
+    assert abs(level.true_peak_dbtp - (-23.0)) <= 1.0  # a sine's true peak is its peak
+    assert result.qc.flags == () and result.qc.measured.black == () and result.qc.measured.silent == ()
 
 
 @pytest.mark.slow
 def test_a_hot_mix_is_flagged_for_loudness_and_true_peak(tmp_path: Path) -> None:
-    clip = make_qc_clip(tmp_path / "hot.mp4", 2, tone_peak_dbfs=-0.3, start_timecode=None)
-    result = render_proxy(source(path=clip, width=320, height=180, duration_frames=50), RenderProfile(), tmp_path)
-    level = result.qc["loudness"]
-    assert level["integrated_lufs"] > -1.5 and level["true_peak_dbtp"] > -1.0
-    assert sorted(f["rule"] for f in result.qc["flags"]) == ["loudness", "true_peak"]
-    assert math.isclose(level["integrated_lufs"], -0.3, abs_tol=0.6)
+    clip = make_qc_clip(tmp_path / "hot.mp4", 2, tone_peak_dbfs=-0.3, start_timecode=None, settings=SETTINGS)
+    src = source(path=clip, width=320, height=180, duration_frames=50)
+    result = render_proxy(src, RenderProfile(), tmp_path, SETTINGS)
+    level = result.qc.measured.loudness
+    assert level is not None and level.true_peak_dbtp is not None
+    assert level.integrated_lufs > -1.5 and level.true_peak_dbtp > -1.0
+    assert sorted(f.rule for f in result.qc.flags) == ["loudness", "true_peak"]
+    assert math.isclose(level.integrated_lufs, -0.3, abs_tol=0.6)

@@ -8,16 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from renders.errors import FfmpegFailed, RenderTimeout
 from renders.runner import run_ffmpeg, run_flags, temp_path
-from renders.tools import FfmpegFailed, RenderTimeout, ffmpeg_exe
+from renders.settings import RendersSettings
+from renders.tools import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
+
+
+SETTINGS = RendersSettings()  # read once, as a command does
 
 
 def lavfi_args(out: Path, frames: int | None = 10, extra: list[str] | None = None) -> list[str]:
     source = "testsrc2=size=160x90:rate=25" + ("" if frames is None else f":duration={frames / 25}")
     return [
-        ffmpeg_exe(), "-f", "lavfi", "-i", source, *(extra or []),
+        ffmpeg_exe(SETTINGS), "-f", "lavfi", "-i", source, *(extra or []),
         "-c:v", "libx264", "-preset", "ultrafast", "-f", "mp4", str(temp_path(out)),
     ]  # fmt: skip
 
@@ -91,15 +96,15 @@ def test_an_output_ffmpeg_never_wrote_is_a_failure(tmp_path: Path) -> None:
 def test_temp_must_sit_next_to_its_final(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     with pytest.raises(ValueError, match="same folder"):
-        run_ffmpeg([ffmpeg_exe()], [(tmp_path / "a" / ".x.tmp.mp4", tmp_path / "x.mp4")])
+        run_ffmpeg([ffmpeg_exe(SETTINGS)], [(tmp_path / "a" / ".x.tmp.mp4", tmp_path / "x.mp4")])
 
 
 def test_a_held_lock_makes_the_run_busy_and_touches_nothing(tmp_path: Path) -> None:
     import fcntl
     import os
 
+    from renders.errors import RenderBusy
     from renders.runner import output_lock
-    from renders.tools import RenderBusy
 
     out = tmp_path / "clip.mp4"
     temp_path(out).write_bytes(b"another render's half-written temp")

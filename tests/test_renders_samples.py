@@ -17,11 +17,16 @@ import pytest
 from assets_manifest.probe import ProbeFailed, probe
 from assets_manifest.store import Asset
 from flows.steps import proxy_source
+from renders.errors import FfmpegFailed
 from renders.profile import RenderProfile
 from renders.render import render_source
-from renders.tools import FfmpegFailed, ffmpeg_exe
+from renders.settings import RendersSettings
+from renders.tools import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
+
+SETTINGS = RendersSettings()  # read once, as a command does
+
 
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 MEDIA = sorted(p for p in SAMPLES.iterdir() if p.suffix not in (".md", ".tsv"))
@@ -51,7 +56,7 @@ def asset_for(path: Path) -> Asset:
 
 
 def decode_errors(path: Path) -> str:
-    done = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+    done = subprocess.run([ffmpeg_exe(SETTINGS), "-v", "error", "-i", str(path), "-f", "null", "-"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     return done.stderr.strip() if done.returncode == 0 else f"exit {done.returncode}: {done.stderr}"
 
@@ -77,7 +82,7 @@ def picture_box(path: Path) -> tuple[int, int]:
 def test_every_decodable_sample_gets_its_proxy(path: Path, tmp_path: Path) -> None:
     asset = asset_for(path)
     src = proxy_source(asset, FILM_RATE)
-    result = render_source(src, RenderProfile(), tmp_path, timeout_s=300)
+    result = render_source(src, RenderProfile(), tmp_path, SETTINGS, timeout_s=300)
     assert decode_errors(result.proxy) == ""
     if asset.kind == "video":
         assert asset.fps_num and asset.fps_den and asset.width and asset.height
@@ -87,16 +92,16 @@ def test_every_decodable_sample_gets_its_proxy(path: Path, tmp_path: Path) -> No
             assert video.average_rate is not None
             assert Fraction(video.average_rate) == src.proxy_fps  # the source's, up to 60 fps
         assert timecode == (asset.start_timecode or "00:00:00:00")
-        assert (result.qc["width"], result.qc["height"], result.qc["rotation"]) == (960, 540, 0)
+        assert (result.qc.facts.width, result.qc.facts.height, result.qc.facts.rotation) == (960, 540, 0)
         display_w, display_h = (asset.height, asset.width) if asset.rotation % 180 else (asset.width, asset.height)
         box_w, box_h = picture_box(result.proxy)
         if display_h > display_w:
             assert box_h > box_w, f"{path.name}: portrait source shown {box_w}x{box_h}"  # upright
         assert result.contact_sheet is not None and result.contact_sheet.is_file()
         if asset.probe.get("hdr"):
-            assert result.qc["tone_mapped_from"] is not None
+            assert result.qc.tone_mapped_from is not None
     elif asset.kind == "audio":
-        assert result.proxy.suffix == ".m4a" and result.qc["loudness"] is not None
+        assert result.proxy.suffix == ".m4a" and result.qc.measured.loudness is not None
     else:
         assert asset.kind == "still" and result.proxy.name.endswith(".proxy.jpg")
     assert result.poster.is_file()
@@ -111,6 +116,6 @@ def test_broken_samples_fail_with_ffmpegs_reason(name: str, tmp_path: Path) -> N
                   height=180, rotation=0, field_order="progressive", duration_frames=25, audio_tracks=1,
                   start_timecode=None, probe={"hdr": None})  # fmt: skip
     with pytest.raises(FfmpegFailed) as caught:
-        render_source(proxy_source(asset, FILM_RATE), RenderProfile(), tmp_path, timeout_s=60)
+        render_source(proxy_source(asset, FILM_RATE), RenderProfile(), tmp_path, SETTINGS, timeout_s=60)
     assert "moov atom not found" in caught.value.stderr_tail
     assert list(tmp_path.iterdir()) == []

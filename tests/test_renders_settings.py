@@ -11,8 +11,19 @@ import pytest
 
 import renders.profile
 import renders.tools
+from core.errors import DocfilmError, EnvironmentProblem
+from renders.errors import (
+    FfmpegFailed,
+    FfmpegMissing,
+    FontMissing,
+    InvalidSource,
+    RenderError,
+    RenderTimeout,
+    UnsupportedKind,
+)
 from renders.profile import QcProfile, RenderProfile
-from renders.tools import FfmpegMissing, FontMissing, RendersSettings, ffmpeg_exe, font_file
+from renders.settings import RendersSettings
+from renders.tools import ffmpeg_exe, font_file
 
 
 def test_profile_defaults_are_the_review_proxy() -> None:
@@ -79,31 +90,33 @@ def test_qc_rule_settings_default_to_qcvn_115() -> None:
 
 def test_ffmpeg_defaults_to_the_imageio_binary(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCFILM_FFMPEG", raising=False)
-    exe = ffmpeg_exe()
+    exe = ffmpeg_exe(RendersSettings())
     assert os.access(exe, os.X_OK)
     assert "imageio_ffmpeg" in exe
 
 
 def test_ffmpeg_override_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DOCFILM_FFMPEG", raising=False)
-    real = ffmpeg_exe()
+    real = ffmpeg_exe(RendersSettings())
     monkeypatch.setenv("DOCFILM_FFMPEG", real)
-    assert ffmpeg_exe() == real
+    assert ffmpeg_exe(RendersSettings()) == real
     monkeypatch.setenv("DOCFILM_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
-    with pytest.raises(FfmpegMissing, match="no-such-ffmpeg"):
-        ffmpeg_exe()
+    with pytest.raises(FfmpegMissing, match="DOCFILM_FFMPEG='.*no-such-ffmpeg'.*point it at an ffmpeg") as missing:
+        ffmpeg_exe(RendersSettings())
+    assert missing.value.exit_code == 3 and isinstance(missing.value, EnvironmentProblem)
 
 
 def test_font_is_found_and_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DOCFILM_FONT_FILE", raising=False)
-    assert font_file().is_file()
+    assert font_file(RendersSettings()).is_file()
     custom = tmp_path / "Custom.ttf"
     custom.write_bytes(b"not really a font, but a file")
     monkeypatch.setenv("DOCFILM_FONT_FILE", str(custom))
-    assert font_file() == custom
+    assert font_file(RendersSettings()) == custom
     monkeypatch.setenv("DOCFILM_FONT_FILE", str(tmp_path / "missing.ttf"))
-    with pytest.raises(FontMissing, match="missing.ttf"):
-        font_file()
+    with pytest.raises(FontMissing, match="DOCFILM_FONT_FILE='.*missing.ttf'.*point it at") as missing:
+        font_file(RendersSettings())
+    assert missing.value.exit_code == 3 and isinstance(missing.value, EnvironmentProblem)
 
 
 def test_missing_font_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -111,6 +124,12 @@ def test_missing_font_names_the_package_to_install(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(renders.tools, "_fc_match_font", lambda: None)
     with pytest.raises(FontMissing, match="fonts-dejavu-core"):
         font_file(RendersSettings(font_file=None))
+
+
+def test_render_errors_carry_their_exit_codes() -> None:
+    assert issubclass(RenderError, DocfilmError) and RenderError.exit_code == 1  # one clip failed; others go on
+    assert InvalidSource.exit_code == 2 and UnsupportedKind.exit_code == 2
+    assert FfmpegFailed("clip", 1, "").exit_code == 1 and RenderTimeout("clip", 1).exit_code == 1
 
 
 def test_every_setting_is_described() -> None:

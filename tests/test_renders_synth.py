@@ -9,10 +9,14 @@ import av
 import pytest
 
 from renders.runner import run_ffmpeg
+from renders.settings import RendersSettings
 from renders.synth import SUFFIXES, SYNTH_KINDS, _top_level_boxes, make_broken_file, make_clip
 from renders.tools import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
+
+SETTINGS = RendersSettings()  # read once, as a command does
+
 
 EXPECTED = {
     # kind: (video codec, pixel format, audio codec, interlaced, timecode kept)
@@ -25,7 +29,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", SYNTH_KINDS)
 def test_clip_kinds(kind: str, tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / f"clip{SUFFIXES[kind]}", kind, "Đại hội XIV", 1, "10:00:00:00", (320, 180))
+    clip = make_clip(tmp_path / f"clip{SUFFIXES[kind]}", kind, "Đại hội XIV", 1, "10:00:00:00", (320, 180),
+                     settings=SETTINGS)
     assert [p.name for p in tmp_path.iterdir()] == [clip.name]
     vcodec, pix_fmt, acodec, interlaced, keeps_timecode = EXPECTED[kind]
     with av.open(str(clip)) as container:
@@ -45,16 +50,16 @@ def test_clip_kinds(kind: str, tmp_path: Path) -> None:
 
 
 def test_tone_measures_about_minus_23_lufs(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "tone.mp4", "h264_mp4", "Âm chuẩn", 3, None, (160, 90))
+    clip = make_clip(tmp_path / "tone.mp4", "h264_mp4", "Âm chuẩn", 3, None, (160, 90), settings=SETTINGS)
     result = run_ffmpeg(
-        [ffmpeg_exe(), "-i", str(clip), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"], [], loglevel="info"
+        [ffmpeg_exe(SETTINGS), "-i", str(clip), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"], [], loglevel="info"
     )
     integrated = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", result.stderr)[-1])
     assert -24.0 < integrated < -22.0
 
 
 def test_broken_file_is_an_mp4_cut_before_its_index(tmp_path: Path) -> None:
-    broken = make_broken_file(tmp_path / "broken.mp4")
+    broken = make_broken_file(tmp_path / "broken.mp4", settings=SETTINGS)
     data = broken.read_bytes()
     boxes = [kind for kind, _offset, _size in _top_level_boxes(data)]
     assert boxes[0] == "ftyp" and "mdat" in boxes and "moov" not in boxes

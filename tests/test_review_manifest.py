@@ -179,7 +179,7 @@ def test_qc_flags_contact_sheet_and_theme_minutes(tmp_path: Path, media: tuple[P
     film = load_film()
     sheet = media[1].with_name("sheet.jpg")
     shutil.copy2(media[1], sheet)
-    qc = {  # as renders.qc writes it
+    qc = {  # as the ledger holds it: older text flags and the records renders writes now
         "flags": [
             {"rule": "black", "start": "10:00:00:05", "end": "10:00:01:20",
              "message": "Hình đen 2.6 s 10:00:00:05–10:00:01:20 (> 2 s) / "
@@ -188,6 +188,9 @@ def test_qc_flags_contact_sheet_and_theme_minutes(tmp_path: Path, media: tuple[P
              "message": "Độ lớn âm thanh -18.2 LUFS, ngoài -23 ± 1 LU / "
                         "integrated loudness -18.2 LUFS, outside -23 ± 1 LU"},
             {"rule": "frozen", "start": "10:00:00:02", "end": "10:00:00:09"},
+            # As renders writes flags now: a record, worded by review.labels.
+            {"rule": "silent", "value": 12.0, "limit": 10.0, "start_frame": 0, "end_frame": 300,
+             "start": "10:00:00:00", "end": "10:00:12:00"},
             "<i>odd</i>",
         ],
         "decode_error_count": 2,
@@ -205,6 +208,8 @@ def test_qc_flags_contact_sheet_and_theme_minutes(tmp_path: Path, media: tuple[P
     assert "Độ lớn âm thanh -18.2 LUFS" in card and "integrated loudness -18.2 LUFS" in card
     assert "Hình đứng" in card and "10:00:00:02–10:00:00:09" in card  # no message: kind and where
     assert "Black frames" not in card, "a message that names its kind is not prefixed with it again"
+    assert '<span lang="vi">Mất tiếng 12.0 s 10:00:00:00–10:00:12:00 (&gt; 10 s)</span>' in card
+    assert "Silence for 12.0 s 10:00:00:00–10:00:12:00 (&gt; 10 s)" in card
     assert "&lt;i&gt;odd&lt;/i&gt;" in card
     assert "2 lỗi giải mã" in card and "A001.MOV: error while decoding" in card and "/srv/cards" not in html
     assert 'src="media/q1-sheet.jpg"' in card and (result.folder / "media" / "q1-sheet.jpg").is_file()
