@@ -22,19 +22,22 @@ from flows.steps import proxy_source
 from renders.outcome import ProxyResult
 from renders.profile import RenderProfile
 from renders.render import render_source
+from renders.settings import RendersSettings
 from renders.tools import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
 
 FILM_RATE = Fraction(25)
+SETTINGS = RendersSettings()  # read once, as a command does
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True, timeout=300, capture_output=True)
+    subprocess.run([ffmpeg_exe(SETTINGS), "-v", "error", "-y", *args], check=True, timeout=300, capture_output=True)
 
 
 def has_encoder(name: str) -> bool:
-    listed = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run([ffmpeg_exe(SETTINGS), "-hide_banner", "-encoders"], capture_output=True, text=True,
+                            timeout=60)
     return re.search(rf"^\s*V\S*\s+{re.escape(name)}\s", listed.stdout, re.M) is not None
 
 
@@ -61,7 +64,7 @@ def asset_for(path: Path) -> Asset:
 
 def render(path: Path, out: Path, profile: RenderProfile) -> tuple[Asset, ProxyResult]:
     asset = asset_for(path)
-    return asset, render_source(proxy_source(asset, FILM_RATE), profile, out, timeout_s=300)
+    return asset, render_source(proxy_source(asset, FILM_RATE), profile, out, SETTINGS, timeout_s=300)
 
 
 def read_back(path: Path) -> tuple[Fraction, int, str | None, int]:
@@ -76,7 +79,8 @@ def read_back(path: Path) -> tuple[Fraction, int, str | None, int]:
 
 def combed_frames(path: Path) -> tuple[int, int]:
     """(interlaced, progressive) frames by ffmpeg's idet multi-frame detection: it measures combing."""
-    done = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-an", "-vf", "idet", "-f", "null", "-"],
+    done = subprocess.run([ffmpeg_exe(SETTINGS), "-hide_banner", "-i", str(path), "-an", "-vf", "idet", "-f", "null",
+                           "-"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     # ffmpeg may print a first, empty report from configuring the graph: the last one counts.
     found = re.findall(r"Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)", done.stderr)
@@ -107,7 +111,7 @@ def test_1080i50_is_deinterlaced_to_25_frames_a_second_with_its_timecode(interla
     assert (asset.field_order, asset.fps_num, asset.fps_den, asset.start_timecode) == ("tt", 25, 1, "10:00:00:00")
     rate, frames, timecode, _ = read_back(result.proxy)
     assert rate == 25 and frames == asset.duration_frames == 25  # one frame per frame, none doubled or lost
-    assert timecode == "10:00:00:00" and result.qc["timecode"] == "10:00:00:00"
+    assert timecode == "10:00:00:00" and result.qc.to_json()["timecode"] == "10:00:00:00"
 
     combed_source, _ = combed_frames(interlaced_mov)
     combed_proxy, progressive_proxy = combed_frames(result.proxy)
@@ -116,7 +120,7 @@ def test_1080i50_is_deinterlaced_to_25_frames_a_second_with_its_timecode(interla
 
     # The same render without the deinterlacer combs as the source does: the measurement can tell.
     woven = proxy_source(asset, FILM_RATE)
-    woven_result = render_source(replace(woven, interlaced=False), full, tmp_path / "woven", timeout_s=300)
+    woven_result = render_source(replace(woven, interlaced=False), full, tmp_path / "woven", SETTINGS, timeout_s=300)
     assert combed_frames(woven_result.proxy)[0] >= 20
 
 
@@ -140,11 +144,11 @@ def test_drop_frame_render_names_frames_across_the_minute(drop_frame_clip: Path,
 
     # Frames 0 and 1 are 00:00:59;28 and ;29; frame 2 is 00:01:00;02 (;00 and ;01 are dropped), so the
     # black run from frame 30 (00:01:00;02 + 28 = 00:01:01;00) to 60 starts and ends on whole seconds.
-    [black] = result.qc["black"]
+    [black] = result.qc.to_json()["black"]
     assert (black["start_frame"], black["end_frame"], black["rate"]) == (30, 60, "30000/1001")
     assert (black["start"], black["end"], black["duration"]) == ("00:01:01;00", "00:01:02;00", "00:00:01:00")
 
-    cells = {cell["frame"]: cell["timecode"] for cell in result.qc["contact_sheet_cells"]}
+    cells = {cell["frame"]: cell["timecode"] for cell in result.qc.to_json()["contact_sheet_cells"]}
     assert sorted(cells) == [2, 8, 14, 19, 25, 30, 36, 42, 47, 53, 59, 64, 70, 75, 81, 87]
     assert cells[2] == "00:01:00;02" and cells[8] == "00:01:00;08" and cells[30] == "00:01:01;00"
     assert cells[59] == "00:01:01;29" and cells[87] == "00:01:02;27"
@@ -186,12 +190,12 @@ def test_high_frame_rates_get_a_proxy_at_the_rate_timecode_counts_at(
     rate, frames, timecode, rotation = read_back(result.proxy)
     assert rate == proxy_rate and timecode == start and rotation == 0
     assert abs(frames - proxy_rate) <= 1  # one second of picture, every proxy frame its own timecode
-    assert result.qc["fps"] == f"{proxy_rate}/1"
-    cells = result.qc["contact_sheet_cells"]
+    assert result.qc.to_json()["fps"] == f"{proxy_rate}/1"
+    cells = result.qc.to_json()["contact_sheet_cells"]
     assert len(cells) == 16 and all(len(c["timecode"]) == 11 for c in cells)  # HH:MM:SS:FF, never :FFF
     src = proxy_source(asset, FILM_RATE)
     assert src.clock.at(proxy_rate) == one_second
     if fps == 120:
         assert asset.probe["vfr"] is True and abs(asset.rotation) == 90
-        assert (result.qc["width"], result.qc["height"]) == (960, 540)
-        assert result.qc["audio"] is not None
+        assert (result.qc.to_json()["width"], result.qc.to_json()["height"]) == (960, 540)
+        assert result.qc.to_json()["audio"] is not None
