@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from typing import Literal, TypeVar, cast, get_args
 
 from opentimelineio import opentime
+
+from core.vocabulary import MediaKind, QcRule, ReviewState, Verdict
+
+# The language a reader asked for; None shows Vietnamese with English beside it.
+Lang = Literal["vi", "en"]
+LANGS: tuple[Lang, ...] = get_args(Lang)
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,14 @@ class Label:
     def both(self, sep: str = " / ") -> str:
         """Vietnamese, separator, English: for plain-text output such as terminal tables."""
         return f"{self.vi}{sep}{self.en}"
+
+    def text(self, lang: Lang | None = None, sep: str = " / ") -> str:
+        """One language ("vi" or "en"), or both (None) as `both` gives them."""
+        if lang == "vi":
+            return self.vi
+        if lang == "en":
+            return self.en
+        return self.both(sep)
 
 
 SCENE_STATES: dict[str, Label] = {
@@ -39,7 +55,7 @@ SHOT_KINDS: dict[str, Label] = {
     "aerial": Label("Cảnh quay trên cao", "Aerial"),
 }
 
-CLIP_KINDS: dict[str, Label] = {
+CLIP_KINDS: dict[MediaKind, Label] = {
     "video": Label("Video", "Video"),
     "audio": Label("Âm thanh", "Audio"),
     "still": Label("Ảnh tĩnh", "Still"),
@@ -74,9 +90,13 @@ _EN_MONTHS = (
 )
 
 
-def lookup(table: dict[str, Label], key: str) -> Label:
+_Key = TypeVar("_Key", bound=str)
+
+
+def lookup(table: Mapping[_Key, Label], key: str) -> Label:
     """The label for `key`, or the key itself in both languages when the vocabulary lacks it."""
-    return table.get(key, Label(key, key))
+    # Any text may be looked up (a ledger row, a newer docfilm's word); an unknown one shows as written.
+    return cast(Mapping[str, Label], table).get(key, Label(key, key))
 
 
 def date_label(day: date) -> Label:
@@ -167,24 +187,64 @@ def source_timecode(start: str | None, frame: int, fps: str | None) -> str | Non
     return opentime.RationalTime(begin.value + frame, tc_rate).to_timecode(tc_rate, drop)
 
 
-REVIEW_STATES: dict[str, Label] = {
+REVIEW_STATES: dict[ReviewState, Label] = {
     "approved": Label("Đã duyệt", "Approved"),
     "changes-requested": Label("Cần sửa", "Changes requested"),
     "no-review": Label("Chưa có ý kiến", "No review yet"),
 }
 
-VERDICTS: dict[str, Label] = {
+VERDICTS: dict[Verdict, Label] = {
     "comment": Label("Góp ý", "Comment"),
     "approve": Label("Duyệt", "Approve"),
     "changes-requested": Label("Cần sửa", "Changes requested"),
 }
 
 # Keyed by the rule names renders.qc writes in its flags.
-QC_KINDS: dict[str, Label] = {
+QC_KINDS: dict[QcRule, Label] = {
     "black": Label("Hình đen", "Black frames"),
     "frozen": Label("Hình đứng", "Frozen picture"),
     "silent": Label("Mất tiếng", "Silence"),
     "loudness": Label("Độ lớn âm thanh", "Loudness"),
     "true_peak": Label("Đỉnh thực", "True peak"),
     "decode": Label("Lỗi giải mã", "Decode errors"),
+}
+
+# The unit each QC rule measures in, for flags that carry a value and a limit rather than words.
+_QC_UNITS: dict[str, str] = {"black": "s", "frozen": "s", "silent": "s", "loudness": "LUFS", "true_peak": "dBTP"}
+
+
+def qc_flag_label(rule: str, value: object, limit: object) -> Label:
+    """A QC flag's words from its rule, measured value and limit: "Hình đen 3.0 s (giới hạn 2 s)"."""
+    kind = lookup(QC_KINDS, rule)
+    unit = _QC_UNITS.get(rule, "")
+
+    def amount(number: object) -> str:
+        shown = f"{number:.1f}" if isinstance(number, float) else str(number)
+        return f"{shown} {unit}".rstrip()
+
+    if value is None:
+        return kind
+    if limit is None:
+        return Label(f"{kind.vi} {amount(value)}", f"{kind.en} {amount(value)}")
+    return Label(
+        f"{kind.vi} {amount(value)} (giới hạn {amount(limit)})", f"{kind.en} {amount(value)} (limit {amount(limit)})"
+    )
+
+
+# Words the packet's script shows (it builds note forms and messages in the browser). They reach it as data in
+# the page's JSON block, so the script defines no words of its own; "{n}" and "{name}" are filled in there.
+SCRIPT_LABELS: dict[str, Label] = {
+    "delete": Label("Xoá", "Delete"),
+    "verdict": Label("Đánh giá", "Verdict"),
+    "note": Label("Ý kiến", "Note"),
+    "save": Label("Lưu ý kiến", "Save note"),
+    "cancel": Label("Huỷ", "Cancel"),
+    "confirm_delete": Label("Xoá ý kiến này?", "Delete this note?"),
+    "name_first": Label("Xin nhập họ và tên trước khi xuất.", "Please enter your name before exporting."),
+    "nothing_to_export": Label("Chưa có ý kiến nào để xuất.", "There are no notes to export yet."),
+    "exported": Label("Đã xuất {n} ý kiến vào tệp {name}.", "Exported {n} notes to {name}."),
+    "not_kept": Label(
+        "Trình duyệt không cho lưu: hãy xuất ý kiến trước khi đóng trang.",
+        "This browser does not keep notes: export them before closing the page.",
+    ),
 }

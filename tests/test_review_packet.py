@@ -307,9 +307,12 @@ def test_failed_build_keeps_previous_packet(built: Built, monkeypatch: pytest.Mo
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(review.packet, "_write_zip", disk_full)
-    with pytest.raises(PacketWriteFailed, match="previous packet kept"):
+    monkeypatch.setattr(review.packet, "write_zip", disk_full)
+    with pytest.raises(PacketWriteFailed, match="previous packet kept") as failed:
         build_packet(built.film, built.clips[:1], built.out, date(2019, 6, 3), generated_at=GENERATED)
+    # An environment problem (exit 3) that names the folder and the OS's reason, not a traceback with exit 1.
+    assert failed.value.exit_code == 3
+    assert str(built.out) in str(failed.value) and "No space left on device" in str(failed.value)
     assert built.result.path.read_text(encoding="utf-8") == built.html
     assert not [p for p in built.out.iterdir() if ".build-" in p.name or ".tmp-" in p.name]
 
