@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 # Narrowest the flexible column may be for a layout to count as fitting.
 _FLEX_MIN = 24
 _W = STATUS_WORDS
-Cell = Label | str  # a Label is shown in the chosen language(s); a str (ids, numbers, user text) as it is
+Part = Label | str  # a Label is shown in the chosen language(s); a str (ids, numbers, user text) as it is
+Cell = Part | tuple[Part, ...]  # parts joined, e.g. a state and a count after it
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class _Spec:
 
 
 def _text(cell: Cell, lang: Lang | None) -> str:
+    if isinstance(cell, tuple):
+        return "".join(_text(part, lang) for part in cell)
     return cell if isinstance(cell, str) else cell.text(lang)
 
 
@@ -123,9 +126,7 @@ def _specs(report: StatusReport) -> Iterator[_Spec]:
                                     _Column(_W["qc_flags"], "right"), _Column(_W["planned"], "right"),
                                     _Column(_W["ready"])])
     for s in report.scenes:
-        review = lookup(REVIEW_STATES, s.review)
-        if s.notes:
-            review = Label(f"{review.vi} ({len(s.notes)})", f"{review.en} ({len(s.notes)})")
+        review = (lookup(REVIEW_STATES, s.review), f" ({len(s.notes)})" if s.notes else "")
         style = "red" if s.review == "changes-requested" else "green" if s.ready else ""
         scenes.add(s.id, Label(s.title_vi, s.title_en), lookup(SCENE_STATES, s.state), review, style=style)
         footage.add(s.id, f"{s.shots_covered}/{s.shots}", str(s.assets), str(s.proxies), str(s.qc_flags),
