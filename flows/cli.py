@@ -339,7 +339,7 @@ def notes_import(
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take a reviewer's exported notes into the ledger; a bad or tampered file is refused (exit 2, nothing written)."""
+    """Take a reviewer's exported notes into the ledger; a file damaged or changed since export is refused (exit 2)."""
     from review.errors import NotesRefused
 
     from .review_steps import import_notes

@@ -6,8 +6,9 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from review.changes import Changes
 from review.labels import (
     CLIP_KINDS,
     FACT_STATUSES,
@@ -20,7 +21,6 @@ from review.labels import (
     qc_flag_label,
     rate_label,
 )
-from review.manifest import Changes
 from review.media import MediaPlan
 from review.records import ClipRecord
 from review.views import ClipChange, ClipView, FactView, QcFlagView
@@ -53,7 +53,7 @@ def _flag_text(value: object) -> Label | None:
     return Label(vi, en) if sep and vi and en else Label(text, text)
 
 
-def _flag_view(flag: Mapping[str, Any]) -> QcFlagView:
+def _flag_view(flag: Mapping[str, object]) -> QcFlagView:
     kind = str(flag.get("rule") or "qc")
     start, end = flag.get("start"), flag.get("end")
     if flag.get("message"):
@@ -70,7 +70,7 @@ def _flag_view(flag: Mapping[str, Any]) -> QcFlagView:
     return QcFlagView(kind=kind, label=None if named else label, detail=message, tc=tc)
 
 
-def qc_flags(qc: Mapping[str, Any] | None) -> tuple[QcFlagView, ...]:
+def qc_flags(qc: Mapping[str, object] | None) -> tuple[QcFlagView, ...]:
     """The QC problems of a clip, for the packet: what kind, its message, and the timecode range.
 
     Reads `flags` as renders.qc writes them ({"rule", "start", "end"} with a "message", or with "value" and

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from review.cards import clip_view, scene_facts
+from review.changes import Changes
 from review.coverage import Coverage, SceneFootage
 from review.hosted import VIETNAM_TIME
 from review.labels import (
@@ -23,7 +24,6 @@ from review.labels import (
     frames_to_minutes_seconds,
     lookup,
 )
-from review.manifest import Changes
 from review.media import MediaPlan
 from review.notes import ReviewNote, notes_by_scene, scene_review_states
 from review.records import ClipRecord

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from core.vocabulary import content_type
 from review.labels import Label, date_label
 
 HOSTED_PREFIX = "packets"
@@ -29,6 +31,11 @@ class HostedLinks:
 def hosted_key(film_id: str, name: str) -> str:
     """Object key of packet file `name` (e.g. "media/x.mp4") in the hosted copy of `film_id`'s packet."""
     return f"{HOSTED_PREFIX}/{film_id}/{name}"
+
+
+def hosted_content_type(name: str) -> str:
+    """The Content-Type a hosted packet file is stored with, so a browser plays or shows it from its URL."""
+    return content_type(PurePosixPath(name).suffix)
 
 
 def expiry_label(expires: datetime) -> Label:

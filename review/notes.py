@@ -24,9 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from core.vocabulary import ReviewState, Verdict
 from review.errors import (
@@ -119,13 +120,13 @@ class ReviewNote:
         return all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: object) -> bytes:
     """Keys sorted, no whitespace, UTF-8 with non-ASCII as is: the bytes the integrity digest covers."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 
-def notes_digest(document: Mapping[str, Any]) -> str:
+def notes_digest(document: Mapping[str, object]) -> str:
     """Hex SHA-256 of a notes document's canonical JSON without its `integrity` member."""
     return hashlib.sha256(canonical_json({k: v for k, v in document.items() if k != "integrity"})).hexdigest()
 
@@ -134,7 +135,7 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _field_of(error: Mapping[str, Any]) -> str:
+def _field_of(error: ErrorDetails) -> str:
     parts: list[str] = []
     for part in error.get("loc", ()):
         if isinstance(part, int):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from review.cards import clean_reason, fact_is_known
+from review.changes import Snapshot, compare, next_state, read_state, scene_fingerprint
 from review.context import clips_in_order, packet_page
 from review.coverage import assign_clips
 from review.errors import PacketWriteFailed, UnsafeFilmId
@@ -37,15 +38,11 @@ from review.manifest import (
     MANIFEST_NAME,
     STATE_NAME,
     HashCache,
-    Snapshot,
-    compare,
+    ManifestHeader,
     file_sha256,
     ledger_revision,
     manifest_digest,
     manifest_document,
-    next_state,
-    read_state,
-    scene_fingerprint,
     write_json,
 )
 from review.media import MediaPlan, place_media
@@ -202,8 +199,7 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
     cache = HashCache(previous=dict(previous_state.hash_cache) if previous_state else {})
     media = {name: cache.entry(name, source) for name, source in plan.files.items()}
     revision = ledger_revision(clips, notes)
-    header: dict[str, str] = {"film": film_id, "as_of": as_of.isoformat(), "ledger_revision": revision}
-    digest = manifest_digest(header, media)
+    digest = manifest_digest(film_id, as_of.isoformat(), revision, media)
     packet_id = _packet_id(film_id, generated_at, digest)
     proxies = {asset_id: plan.proxy_of(asset_id) for asset_id in plan.clips}
     snapshot = Snapshot(
@@ -230,7 +226,8 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
     for name in ("index.html", STATE_NAME):
         path = paths.build / name
         files[name] = (path.stat().st_size, file_sha256(path))
-    header.update(packet_id=packet_id, generated_at=generated_at.isoformat(), manifest_sha256=digest)
+    header = ManifestHeader(packet_id=packet_id, film=film_id, as_of=as_of.isoformat(),
+                            generated_at=generated_at.isoformat(), ledger_revision=revision, manifest_sha256=digest)
     write_json(paths.build / MANIFEST_NAME, manifest_document(header, files))
     if hosted is not None:
         urls = {name: hosted.sign(name) for name in plan.files}

@@ -173,6 +173,11 @@ class StatusReport:
         }
 
 
+def _flag_count(clip: ClipRecord) -> int:
+    flags = clip.qc.get("flags") if clip.qc else None
+    return len(flags) if isinstance(flags, list) else 0
+
+
 def _milestone_row(milestone: Milestone, as_of: date) -> MilestoneRow:
     days_left, state = milestone_state(milestone.due, as_of)
     return MilestoneRow(milestone.id, milestone.due, days_left, state, milestone.title.vi, milestone.title.en)
@@ -213,7 +218,7 @@ def status_report(
                 assets=len(scene_clips),
                 proxies=len(done),
                 failed=sum(1 for c in scene_clips if c.proxy_state == "failed"),
-                qc_flags=sum(len((c.qc or {}).get("flags") or []) for c in done),
+                qc_flags=sum(_flag_count(c) for c in done),
                 ready=footage.is_ready(),
                 title_vi=scene.title.vi,
                 title_en=scene.title.en,
