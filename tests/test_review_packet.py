@@ -384,3 +384,34 @@ def test_without_hard_links_copies_keep_size_and_mtime(
         name: st.st_mtime_ns for name, st in media.items()
     }
     assert (again.media_reused, again.media_added) == (len(media), 0)
+
+
+def test_script_is_joined_from_its_sources_and_takes_its_words_from_the_data(built: Built) -> None:
+    import json
+
+    from core.vocabulary import QC_RULES, REVIEW_STATES, VERDICTS
+    from review.labels import QC_KINDS, SCRIPT_LABELS
+    from review.labels import REVIEW_STATES as REVIEW_LABELS
+    from review.labels import VERDICTS as VERDICT_LABELS
+    from review.page import script_sources, templates_dir
+
+    # The labels cover exactly the vocabulary they name.
+    assert set(VERDICT_LABELS) == set(VERDICTS) and set(REVIEW_LABELS) == set(REVIEW_STATES)
+    assert set(QC_KINDS) == set(QC_RULES)
+    sources = script_sources(templates_dir())
+    assert len(sources) >= 5, "the script is kept in several source files"
+    script = built.html.split("<script>", 1)[1].split("</script>", 1)[0]
+    # One inline script: every source file, in name order, and nothing else.
+    assert script == "".join(p.read_text(encoding="utf-8") for p in sources)
+    # The script defines no words: verdicts and labels reach it in the data block, none is a string in it.
+    literals = re.findall(r'"((?:[^"\\]|\\.)*)"', script)
+    assert "docfilm.review-notes" in literals  # the pattern does find the script's strings
+    for label in [*VERDICT_LABELS.values(), *SCRIPT_LABELS.values()]:
+        assert not [text for text in literals if label.vi in text or label.en in text], label
+    block = re.search(r'<script type="application/json" id="packet-data">(.*?)</script>', built.html, re.S)
+    assert block is not None
+    data = json.loads(block.group(1))
+    assert [v["id"] for v in data["verdicts"]] == list(VERDICTS)
+    assert [(v["vi"], v["en"]) for v in data["verdicts"]] == [(VERDICT_LABELS[v].vi, VERDICT_LABELS[v].en)
+                                                              for v in VERDICTS]
+    assert data["words"] == {k: {"vi": w.vi, "en": w.en} for k, w in SCRIPT_LABELS.items()}
