@@ -287,8 +287,3 @@ class PacketPage:
     def template_names(self) -> dict[str, object]:
         """The fields as the template's names (one level: the records inside stay records)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @property
-    def scenes(self) -> tuple[SceneView, ...]:
-        """Every scene shown, theme by theme."""
-        return tuple(s for t in self.themes for s in t.scenes)
