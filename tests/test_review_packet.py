@@ -415,3 +415,16 @@ def test_script_is_joined_from_its_sources_and_takes_its_words_from_the_data(bui
     assert [(v["vi"], v["en"]) for v in data["verdicts"]] == [(VERDICT_LABELS[v].vi, VERDICT_LABELS[v].en)
                                                               for v in VERDICTS]
     assert data["words"] == {k: {"vi": w.vi, "en": w.en} for k, w in SCRIPT_LABELS.items()}
+
+
+def test_packet_folder_that_cannot_be_made_is_an_environment_problem(tmp_path: Path) -> None:
+    """A packets folder under a file (or on a full or read-only disk) is exit 3 naming the folder and the OS's
+    reason, not a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(PacketWriteFailed) as failed:
+        build_packet(load_film(), [], blocker / "packets", AS_OF, generated_at=GENERATED)
+    assert failed.value.exit_code == 3
+    message = str(failed.value)
+    assert str(blocker / "packets") in message and "Not a directory" in message
+    assert "DOCFILM_PACKETS_DIR" in message
