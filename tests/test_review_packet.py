@@ -428,3 +428,18 @@ def test_packet_folder_that_cannot_be_made_is_an_environment_problem(tmp_path: P
     message = str(failed.value)
     assert str(blocker / "packets") in message and "Not a directory" in message
     assert "DOCFILM_PACKETS_DIR" in message
+
+
+def test_structured_qc_flags_get_their_words_from_review_labels() -> None:
+    """A flag as renders records it (rule, start, end, value, limit, no words) is worded by review.labels."""
+    from review.cards import qc_flags
+
+    flags = qc_flags({"flags": [
+        {"rule": "black", "start": "10:00:01:00", "end": "10:00:04:00", "value": 3.0, "limit": 2.0},
+        {"rule": "loudness", "start": None, "end": None, "value": -16.4, "limit": -23},
+    ]})
+    black, loud = flags
+    assert black.kind == "black" and black.tc == "10:00:01:00–10:00:04:00" and black.label is None
+    assert black.detail is not None and black.detail.vi == "Hình đen 3.0 s (giới hạn 2.0 s)"
+    assert black.detail.en == "Black frames 3.0 s (limit 2.0 s)"
+    assert loud.detail is not None and loud.detail.en == "Loudness -16.4 LUFS (limit -23 LUFS)" and loud.tc is None

@@ -292,3 +292,19 @@ def test_status_is_bilingual_only_where_it_fits(film: Film) -> None:
     assert "quá hạn 3 ngày / 3 days overdue" in _render(report, 200)
     narrow = _render(report, 80)
     assert "quá hạn 3 ngày" in narrow and "3 days overdue" not in narrow
+
+
+def test_status_command_lang_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    for lang, mine, other in (("en", "3 days overdue", "quá hạn"), ("vi", "quá hạn 3 ngày", "overdue")):
+        result = runner.invoke(app, ["status", "--as-of", "2019-06-03", "--lang", lang], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert mine in result.stdout and other not in result.stdout
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80 and "…" not in result.stdout
+    refused = runner.invoke(app, ["status", "--lang", "fr"])
+    assert refused.exit_code == 2
