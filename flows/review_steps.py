@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def review_notes(ws: Workspace) -> list[ReviewNote]:
     """The film's imported notes, as review's records."""
     from review.notes import ReviewNote
