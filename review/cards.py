@@ -13,10 +13,12 @@ from review.labels import (
     CLIP_KINDS,
     FACT_STATUSES,
     QC_KINDS,
+    QC_OTHER,
     Label,
-    date_label,
+    decode_errors_label,
     frames_to_timecode,
     lookup,
+    not_yet_known_label,
     parse_rate,
     qc_flag_label,
     rate_label,
@@ -86,13 +88,12 @@ def qc_flags(qc: Mapping[str, object] | None) -> tuple[QcFlagView, ...]:
             if isinstance(flag, Mapping):
                 out.append(_flag_view(flag))
             else:
-                out.append(QcFlagView("qc", Label("Kiểm tra kỹ thuật", "QC"), _flag_text(flag), None))
+                out.append(QcFlagView("qc", QC_OTHER, _flag_text(flag), None))
     errors = qc.get("decode_error_count")
     if isinstance(errors, int) and errors > 0 and not any(f.kind == "decode" for f in out):
         first = qc.get("decode_errors")
-        line = f": {clean_reason(str(first[0]))}" if isinstance(first, list) and first else ""
-        label = Label(f"{errors} lỗi giải mã", f"{errors} decode errors")
-        out.append(QcFlagView("decode", None, Label(f"{label.vi}{line}", f"{label.en}{line}"), None))
+        line = clean_reason(str(first[0])) if isinstance(first, list) and first else ""
+        out.append(QcFlagView("decode", None, decode_errors_label(errors, line), None))
     return tuple(out[:_QC_FLAGS_SHOWN])
 
 
@@ -161,7 +162,6 @@ def _fact_view(fact: Fact, as_of: date) -> FactView:
     url = fact.source.url
     # Only web links are followed; anything else (javascript:, file:) is shown as plain text.
     safe_url = url if url and re.match(r"^https?://", url, re.IGNORECASE) else None
-    as_of_label = date_label(as_of)
     return FactView(
         id=fact.id,
         label=Label(fact.label.vi, fact.label.en),
@@ -171,7 +171,7 @@ def _fact_view(fact: Fact, as_of: date) -> FactView:
         year=fact.year,
         status=fact.status,
         status_label=lookup(FACT_STATUSES, fact.status),
-        unknown_label=Label(f"chưa có số liệu tại ngày {as_of_label.vi}", f"not yet known as of {as_of_label.en}"),
+        unknown_label=not_yet_known_label(as_of),
         source_title=fact.source.title,
         source_url=safe_url,
         source_text=None if safe_url else url,

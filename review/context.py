@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from review.cards import clip_view, scene_facts
 from review.changes import Changes
 from review.coverage import Coverage, SceneFootage
-from review.hosted import VIETNAM_TIME
 from review.labels import (
     MILESTONE_STATES,
     REVIEW_STATES,
     SCENE_STATES,
     SHOT_KINDS,
     VERDICTS,
+    VIETNAM_TIME,
     Label,
     date_label,
     days_left_label,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Literal, TypeVar, cast, get_args
 
@@ -74,6 +74,9 @@ MILESTONE_STATES: dict[str, Label] = {
     "no-date": Label("Chưa có ngày", "No date"),
 }
 
+# Vietnam keeps UTC+7 all year, so a fixed offset needs no tz database.
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+
 _EN_MONTHS = (
     "January",
     "February",
@@ -104,6 +107,14 @@ def date_label(day: date) -> Label:
     return Label(
         f"{day.day:02d}/{day.month:02d}/{day.year}", f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
     )
+
+
+def expiry_label(expires: datetime) -> Label:
+    """When the links stop working, in Vietnam time: "10:00 ngày 03/06/2019" / "3 June 2019, 10:00"."""
+    local = expires.astimezone(VIETNAM_TIME)
+    day = date_label(local.date())
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    return Label(f"{clock} ngày {day.vi} (giờ Việt Nam)", f"{day.en}, {clock} (Vietnam time, UTC+7)")
 
 
 def days_left_label(days_left: int | None) -> Label:
@@ -230,6 +241,20 @@ def qc_flag_label(rule: str, value: object, limit: object) -> Label:
         f"{kind.vi} {amount(value)} (giới hạn {amount(limit)})", f"{kind.en} {amount(value)} (limit {amount(limit)})"
     )
 
+
+QC_OTHER = Label("Kiểm tra kỹ thuật", "QC")
+
+
+def decode_errors_label(count: int, first: str = "") -> Label:
+    """'3 lỗi giải mã / 3 decode errors', with the first error's text after a colon when given."""
+    line = f": {first}" if first else ""
+    return Label(f"{count} lỗi giải mã{line}", f"{count} decode errors{line}")
+
+
+def not_yet_known_label(as_of: date) -> Label:
+    """What a packet dated `as_of` shows instead of a figure published later."""
+    day = date_label(as_of)
+    return Label(f"chưa có số liệu tại ngày {day.vi}", f"not yet known as of {day.en}")
 
 # Words the packet's script shows (it builds note forms and messages in the browser). They reach it as data in
 # the page's JSON block, so the script defines no words of its own; "{n}" and "{name}" are filled in there.

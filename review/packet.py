@@ -33,7 +33,8 @@ from review.changes import Snapshot, compare, next_state, read_state, scene_fing
 from review.context import clips_in_order, packet_page
 from review.coverage import assign_clips
 from review.errors import PacketWriteFailed, UnsafeFilmId
-from review.hosted import HostedLinks, expiry_label, origin_of
+from review.hosted import HostedLinks, origin_of
+from review.labels import expiry_label
 from review.manifest import (
     MANIFEST_NAME,
     STATE_NAME,
