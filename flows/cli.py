@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -341,7 +341,7 @@ def notes_import(
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take a reviewer's exported notes into the ledger; a bad or tampered file is refused (exit 2, nothing written)."""
+    """Take a reviewer's exported notes into the ledger; a file damaged or changed since export is refused (exit 2)."""
     from review.errors import NotesRefused
 
     from .review_steps import import_notes
@@ -428,7 +428,13 @@ def demo(
 
 # ---------------------------------------------------------------- status / show
 @app.command()
-def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    as_of: AsOfOpt = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+    lang: Annotated[Literal["vi", "en"] | None, typer.Option(
+        "--lang", help="One language, vi or en (default: both where the terminal is wide enough, else vi).")] = None,
+) -> None:
     """Where each theme and scene stands against the milestones (no Prefect needed)."""
     from review.status import status_report, status_table
 
@@ -440,9 +446,9 @@ def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False
         ws = Workspace(film_path(film))
         report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
     if as_json:
-        _emit(report, True, lambda r: None)
+        _emit(report.to_json(), True, lambda r: None)
     else:
-        out.print(status_table(report))
+        out.print(status_table(report, lang))
 
 
 @app.command()

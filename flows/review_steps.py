@@ -5,7 +5,6 @@ ledger, and publishing the hosted packet to S3.
 from __future__ import annotations
 
 import logging
-import mimetypes
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
     from review.packet import PacketResult
 
 log = logging.getLogger(__name__)
-
-_CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-                  ".json": "application/json", ".html": "text/html; charset=utf-8"}
 
 
 def review_notes(ws: Workspace) -> list[ReviewNote]:
@@ -109,7 +105,7 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
     from assets_manifest.hashing import digest_file
     from assets_manifest.store import Upload
     from delivery.upload import presign_get, upload_verified
-    from review.hosted import hosted_key
+    from review.hosted import hosted_content_type, hosted_key
 
     if result.hosted_index is None or result.hosted_expires is None:
         raise ValueError(f"packet {result.packet_id} was built without hosted links")
@@ -129,10 +125,9 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
         metadata = {"docfilm-role": "packet", "docfilm-film": film_id}
         if name == "index.html":
             metadata["docfilm-packet"] = result.packet_id
-        content_type = _CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
         try:
             res = upload_verified(client, bucket, key, path, ws.settings.s3, sha256_hex=sha, metadata=metadata,
-                                  content_type=content_type or "application/octet-stream")
+                                  content_type=hosted_content_type(name))
         except Exception as exc:  # reported per object; the others go on
             log.error("hosted packet: %s failed: %s", key, exc)
             failed.append({"key": key, "reason": str(exc)})

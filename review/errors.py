@@ -1,44 +1,52 @@
-"""Errors of the review package."""
+"""Errors of the review package: one base, one class per failure, each with its exit code (see core.errors)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import BadInput, DocfilmError, EnvironmentProblem
 
-class ReviewError(Exception):
+
+class ReviewError(DocfilmError):
     """Base class of every error raised by review."""
 
 
-class TemplatesNotFound(ReviewError):
+class TemplatesNotFound(ReviewError, EnvironmentProblem):
     """The packet templates folder could not be found."""
 
     def __init__(self, searched: list[Path]) -> None:
         self.searched = searched
         places = ", ".join(str(p) for p in searched)
-        super().__init__(f"packet templates: expected templates/packet.html.j2 in one of: {places}")
+        super().__init__(
+            f"packet templates: expected templates/packet.html.j2 in one of: {places}; reinstall docfilm "
+            "or run it from its checkout"
+        )
 
 
-class UnsafeFilmId(ReviewError):
+class UnsafeFilmId(ReviewError, BadInput):
     """A film id cannot be used as a packet folder name."""
 
     def __init__(self, film_id: str) -> None:
         self.film_id = film_id
         super().__init__(
             f"film id {film_id!r}: expected a plain folder name (letters, digits, '.', '_', '-'; "
-            "not starting with '.')"
+            "not starting with '.'); change film.id in the storyboard"
         )
 
 
-class PacketWriteFailed(ReviewError):
-    """Writing the packet folder or its zip failed; the previous packet, if any, is left in place."""
+class PacketWriteFailed(ReviewError, EnvironmentProblem):
+    """Writing the packet folder or its zip failed (disk full, no permission); the previous packet is left in place."""
 
     def __init__(self, target: Path, reason: str) -> None:
         self.target = target
         self.reason = reason
-        super().__init__(f"packet {target.name}: could not be written ({reason}); previous packet kept")
+        super().__init__(
+            f"packet {target}: could not be written ({reason}); previous packet kept. Free space or fix "
+            f"permissions in {target.parent}, or set DOCFILM_PACKETS_DIR to another folder"
+        )
 
 
-class NotesRefused(ReviewError):
+class NotesRefused(ReviewError, BadInput):
     """A reviewer's notes file was not taken into the ledger; nothing of it was written."""
 
     def __init__(self, file: str, field: str, message: str) -> None:
@@ -61,7 +69,10 @@ class NotesWrongSchema(NotesRefused):
 
 
 class NotesTampered(NotesRefused):
-    """The file's content does not match its integrity digest."""
+    """The file's content does not match its SHA-256 digest: damaged or changed after export.
+
+    The digest shows the file is whole as exported; it proves nothing about who wrote or exported it.
+    """
 
 
 class NotesInvalid(NotesRefused):
@@ -80,7 +91,7 @@ class NotesConflict(NotesRefused):
     """A note id was imported before with different content."""
 
 
-class PacketNotFound(ReviewError):
+class PacketNotFound(ReviewError, BadInput):
     """A folder given to verify holds no readable packet manifest."""
 
     def __init__(self, folder: Path, reason: str) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from review.labels import Label, date_label
+from core.vocabulary import content_type
 
 HOSTED_PREFIX = "packets"
-# Vietnam keeps UTC+7 all year, so a fixed offset needs no tz database.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 
 @dataclass(frozen=True)
@@ -31,12 +30,9 @@ def hosted_key(film_id: str, name: str) -> str:
     return f"{HOSTED_PREFIX}/{film_id}/{name}"
 
 
-def expiry_label(expires: datetime) -> Label:
-    """When the links stop working, in Vietnam time: "10:00 ngày 03/06/2019" / "3 June 2019, 10:00"."""
-    local = expires.astimezone(VIETNAM_TIME)
-    day = date_label(local.date())
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    return Label(f"{clock} ngày {day.vi} (giờ Việt Nam)", f"{day.en}, {clock} (Vietnam time, UTC+7)")
+def hosted_content_type(name: str) -> str:
+    """The Content-Type a hosted packet file is stored with, so a browser plays or shows it from its URL."""
+    return content_type(PurePosixPath(name).suffix)
 
 
 def origin_of(url: str) -> str | None:

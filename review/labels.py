@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
+from typing import Literal, TypeVar, cast, get_args
 
 from opentimelineio import opentime
 
+from core.vocabulary import MediaKind, QcRule, ReviewState, Verdict
 from renders.flags import QcFlag
+
+# The language a reader asked for; None shows Vietnamese with English beside it.
+Lang = Literal["vi", "en"]
+LANGS: tuple[Lang, ...] = get_args(Lang)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,14 @@ class Label:
     def both(self, sep: str = " / ") -> str:
         """Vietnamese, separator, English: for plain-text output such as terminal tables."""
         return f"{self.vi}{sep}{self.en}"
+
+    def text(self, lang: Lang | None = None, sep: str = " / ") -> str:
+        """One language ("vi" or "en"), or both (None) as `both` gives them."""
+        if lang == "vi":
+            return self.vi
+        if lang == "en":
+            return self.en
+        return self.both(sep)
 
 
 SCENE_STATES: dict[str, Label] = {
@@ -45,7 +59,7 @@ SHOT_KINDS: dict[str, Label] = {
     "aerial": Label("Cảnh quay trên cao", "Aerial"),
 }
 
-CLIP_KINDS: dict[str, Label] = {
+CLIP_KINDS: dict[MediaKind, Label] = {
     "video": Label("Video", "Video"),
     "audio": Label("Âm thanh", "Audio"),
     "still": Label("Ảnh tĩnh", "Still"),
@@ -64,6 +78,9 @@ MILESTONE_STATES: dict[str, Label] = {
     "no-date": Label("Chưa có ngày", "No date"),
 }
 
+# Vietnam keeps UTC+7 all year, so a fixed offset needs no tz database.
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+
 _EN_MONTHS = (
     "January",
     "February",
@@ -80,9 +97,13 @@ _EN_MONTHS = (
 )
 
 
-def lookup(table: dict[str, Label], key: str) -> Label:
+_Key = TypeVar("_Key", bound=str)
+
+
+def lookup(table: Mapping[_Key, Label], key: str) -> Label:
     """The label for `key`, or the key itself in both languages when the vocabulary lacks it."""
-    return table.get(key, Label(key, key))
+    # Any text may be looked up (a ledger row, a newer docfilm's word); an unknown one shows as written.
+    return cast(Mapping[str, Label], table).get(key, Label(key, key))
 
 
 def date_label(day: date) -> Label:
@@ -90,6 +111,14 @@ def date_label(day: date) -> Label:
     return Label(
         f"{day.day:02d}/{day.month:02d}/{day.year}", f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
     )
+
+
+def expiry_label(expires: datetime) -> Label:
+    """When the links stop working, in Vietnam time: "10:00 ngày 03/06/2019" / "3 June 2019, 10:00"."""
+    local = expires.astimezone(VIETNAM_TIME)
+    day = date_label(local.date())
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    return Label(f"{clock} ngày {day.vi} (giờ Việt Nam)", f"{day.en}, {clock} (Vietnam time, UTC+7)")
 
 
 def days_left_label(days_left: int | None) -> Label:
@@ -125,20 +154,20 @@ def rescale_frames(frames: int, rate: Fraction, to_fps: Fraction | int) -> int:
     return round(opentime.RationalTime(frames, float(rate)).value_rescaled_to(float(to_fps)))
 
 
-REVIEW_STATES: dict[str, Label] = {
+REVIEW_STATES: dict[ReviewState, Label] = {
     "approved": Label("Đã duyệt", "Approved"),
     "changes-requested": Label("Cần sửa", "Changes requested"),
     "no-review": Label("Chưa có ý kiến", "No review yet"),
 }
 
-VERDICTS: dict[str, Label] = {
+VERDICTS: dict[Verdict, Label] = {
     "comment": Label("Góp ý", "Comment"),
     "approve": Label("Duyệt", "Approve"),
     "changes-requested": Label("Cần sửa", "Changes requested"),
 }
 
 # Keyed by the QC rules (core.vocabulary.QcRule) renders flags.
-QC_KINDS: dict[str, Label] = {
+QC_KINDS: dict[QcRule, Label] = {
     "black": Label("Hình đen", "Black frames"),
     "frozen": Label("Hình đứng", "Frozen picture"),
     "silent": Label("Mất tiếng", "Silence"),
@@ -156,12 +185,12 @@ def qc_flag_label(flag: QcFlag) -> Label:
         above = flag.value > flag.limit
         return Label(
             f"{kind.vi} {flag.value:.1f} LUFS, {'trên' if above else 'dưới'} {flag.limit:g} LUFS ({QCVN})",
-            f"integrated loudness {flag.value:.1f} LUFS, {'above' if above else 'below'} {flag.limit:g} LUFS ({QCVN})",
+            f"{kind.en} {flag.value:.1f} LUFS, {'above' if above else 'below'} {flag.limit:g} LUFS ({QCVN})",
         )
     if flag.rule == "true_peak":
         return Label(
             f"{kind.vi} {flag.value:.1f} dBTP, vượt {flag.limit:g} dBTP ({QCVN})",
-            f"true peak {flag.value:.1f} dBTP, above {flag.limit:g} dBTP ({QCVN})",
+            f"{kind.en} {flag.value:.1f} dBTP, above {flag.limit:g} dBTP ({QCVN})",
         )
     if flag.start:
         where_vi = where_en = f" {flag.start}–{flag.end}"
@@ -182,3 +211,70 @@ def qc_flag_text(stored: Mapping[str, object]) -> str:
         return qc_flag_label(QcFlag.from_json(stored)).both()
     except ValueError:
         return str(stored.get("message") or stored.get("rule") or "")
+
+
+QC_OTHER = Label("Kiểm tra kỹ thuật", "QC")
+
+
+def decode_errors_label(count: int, first: str = "") -> Label:
+    """'3 lỗi giải mã / 3 decode errors', with the first error's text after a colon when given."""
+    line = f": {first}" if first else ""
+    return Label(f"{count} lỗi giải mã{line}", f"{count} decode errors{line}")
+
+
+def not_yet_known_label(as_of: date) -> Label:
+    """What a packet dated `as_of` shows instead of a figure published later."""
+    day = date_label(as_of)
+    return Label(f"chưa có số liệu tại ngày {day.vi}", f"not yet known as of {day.en}")
+
+# Words the packet's script shows (it builds note forms and messages in the browser). They reach it as data in
+# the page's JSON block, so the script defines no words of its own; "{n}" and "{name}" are filled in there.
+SCRIPT_LABELS: dict[str, Label] = {
+    "delete": Label("Xoá", "Delete"),
+    "verdict": Label("Đánh giá", "Verdict"),
+    "note": Label("Ý kiến", "Note"),
+    "save": Label("Lưu ý kiến", "Save note"),
+    "cancel": Label("Huỷ", "Cancel"),
+    "confirm_delete": Label("Xoá ý kiến này?", "Delete this note?"),
+    "name_first": Label("Xin nhập họ và tên trước khi xuất.", "Please enter your name before exporting."),
+    "nothing_to_export": Label("Chưa có ý kiến nào để xuất.", "There are no notes to export yet."),
+    "exported": Label("Đã xuất {n} ý kiến vào tệp {name}.", "Exported {n} notes to {name}."),
+    "not_kept": Label(
+        "Trình duyệt không cho lưu: hãy xuất ý kiến trước khi đóng trang.",
+        "This browser does not keep notes: export them before closing the page.",
+    ),
+}
+
+# Titles and column headings of the `docfilm status` tables.
+STATUS_WORDS: dict[str, Label] = {
+    "milestones": Label("Mốc thời gian", "Milestones"),
+    "as_of": Label("tính đến", "as of"),
+    "milestone": Label("Mốc", "Milestone"),
+    "due": Label("Hạn", "Due"),
+    "state": Label("Tình trạng", "State"),
+    "themes": Label("Chủ đề", "Themes"),
+    "theme": Label("Chủ đề", "Theme"),
+    "scenes": Label("Phân cảnh", "Scenes"),
+    "ready_for_review": Label("Sẵn sàng duyệt", "Ready"),
+    "scene": Label("Cảnh", "Scene"),
+    "title": Label("Tên", "Title"),
+    "scene_state": Label("Trạng thái", "State"),
+    "review": Label("Ý kiến", "Review"),
+    "footage": Label("Tư liệu theo cảnh", "Footage by scene"),
+    "shots": Label("Cảnh quay", "Shots"),
+    "clips": Label("Tư liệu", "Clips"),
+    "proxies": Label("Bản xem", "Proxies"),
+    "qc_flags": Label("Lỗi KT", "QC flags"),
+    "planned": Label("Dự kiến", "Planned"),
+    "ready": Label("Sẵn sàng", "Ready"),
+    "yes": Label("có", "yes"),
+    "not_yet": Label("chưa", "not yet"),
+    "notes": Label("Ý kiến người duyệt", "Reviewers' notes"),
+    "reviewer": Label("Người góp ý", "Reviewer"),
+    "verdict": Label("Đánh giá", "Verdict"),
+    "timecode": Label("TC", "TC"),
+    "note": Label("Nội dung", "Note"),
+    "unassigned": Label("Chưa gán cảnh", "Unassigned"),
+    "clip": Label("Tư liệu", "Clip"),
+    "scene_given": Label("Cảnh ghi", "Scene given"),
+}

@@ -9,10 +9,11 @@ A notes file is self-describing JSON written by the packet's page:
      "integrity": {"algorithm": "sha256", "digest": "<hex>"}}
 
 `integrity.digest` is the SHA-256 of the canonical JSON of everything but `integrity` (keys sorted, no
-spaces, UTF-8, non-ASCII kept as is: `canonical_json`). It catches a file damaged or edited by hand; it
-proves nothing about who wrote it. `frame` counts frames from the clip's first frame at the rate the packet
-plays it (`fps`: its own up to 60 fps, above that its timecode's base rate, as its proxy; see
-core.timecode) and `timecode` is the source timecode of that frame; both are null for a note on a whole scene.
+spaces, UTF-8, non-ASCII kept as is: `canonical_json`). It shows whether the file is whole as exported, so a
+file damaged or changed after export is refused; it is not a signature and proves nothing about who wrote it.
+`frame` counts frames from the clip's first frame at the rate the packet plays it (`fps`: its own up to 60 fps,
+above that its timecode's base rate, as its proxy; see core.timecode) and `timecode` is the source timecode of
+that frame; both are null for a note on a whole scene.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from core.timecode import parse_rate, review_rate, source_timecode
+from core.vocabulary import ReviewState, Verdict
 from review.errors import (
     NotesConflict,
     NotesForAnotherFilm,
@@ -47,7 +50,6 @@ if TYPE_CHECKING:
 NOTES_SCHEMA = "docfilm.review-notes"
 NOTES_VERSION = 1
 MAX_NOTES_FILE_BYTES = 20 * 1024 * 1024
-VERDICTS = ("comment", "approve", "changes-requested")
 _HEX64 = r"^[0-9a-f]{64}$"
 _TIMECODE = r"^\d{2}:\d{2}:\d{2}[:;]\d{2,3}$"
 
@@ -62,7 +64,7 @@ class NoteEntry(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{7,63}$", description="Unique id made by the browser.")
     scene: str = Field(min_length=1, max_length=32, description="Scene id the note is about.")
     asset: str | None = Field(max_length=64, description="Clip (asset id) the note is about; null for the scene.")
-    verdict: Literal["comment", "approve", "changes-requested"]
+    verdict: Verdict
     text: str = Field(max_length=20_000)
     frame: int | None = Field(ge=0, description="Frame from the clip's start, at the clip's rate.")
     timecode: str | None = Field(pattern=_TIMECODE, description="Source timecode of that frame.")
@@ -101,7 +103,7 @@ class ReviewNote:
     scene_id: str
     asset_id: str | None
     reviewer: str
-    verdict: str
+    verdict: str  # one of core.vocabulary.VERDICTS (the ledger stores it as text)
     text: str
     frame: int | None
     timecode: str | None
@@ -119,13 +121,13 @@ class ReviewNote:
         return all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: object) -> bytes:
     """Keys sorted, no whitespace, UTF-8 with non-ASCII as is: the bytes the integrity digest covers."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 
-def notes_digest(document: Mapping[str, Any]) -> str:
+def notes_digest(document: Mapping[str, object]) -> str:
     """Hex SHA-256 of a notes document's canonical JSON without its `integrity` member."""
     return hashlib.sha256(canonical_json({k: v for k, v in document.items() if k != "integrity"})).hexdigest()
 
@@ -134,7 +136,7 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _field_of(error: Mapping[str, Any]) -> str:
+def _field_of(error: ErrorDetails) -> str:
     parts: list[str] = []
     for part in error.get("loc", ()):
         if isinstance(part, int):
@@ -148,7 +150,7 @@ def read_notes_file(path: Path) -> tuple[NotesFile, str]:
     """Parse and check a notes file on its own; returns it with the file's SHA-256.
 
     Raises a NotesRefused subclass naming the file and the field: unreadable or too large, not JSON,
-    not a docfilm notes file (schema tag or version), digest mismatch (damaged or edited), or a field of
+    not a docfilm notes file (schema tag or version), digest mismatch (damaged or changed after export), or a field of
     the wrong type or shape.
     """
     name = path.name
@@ -185,7 +187,8 @@ def read_notes_file(path: Path) -> tuple[NotesFile, str]:
     if actual != claimed:
         raise NotesTampered(
             name, "integrity.digest",
-            f"the content's SHA-256 is {actual}, the file says {claimed}: the file was changed after export",
+            f"the content's SHA-256 is {actual}, the file says {claimed}: the file does not match its digest, "
+            "so it was damaged or changed after export; export it again from the packet",
         )
     try:
         notes_file = NotesFile.model_validate_json(raw, strict=True)
@@ -277,10 +280,7 @@ def new_notes(incoming: Iterable[ReviewNote], stored: Iterable[ReviewNote], sour
     return fresh
 
 
-REVIEW_STATES = ("approved", "changes-requested", "no-review")
-
-
-def scene_review_states(notes: Iterable[ReviewNote]) -> dict[str, str]:
+def scene_review_states(notes: Iterable[ReviewNote]) -> dict[str, ReviewState]:
     """Each scene's review state: "changes-requested", "approved" or "no-review" (scenes without notes absent).
 
     Per reviewer only their latest verdict on the scene counts (a note on the scene or on one of its clips;
@@ -297,7 +297,7 @@ def scene_review_states(notes: Iterable[ReviewNote]) -> dict[str, str]:
         current = latest.get(key)
         if current is None or (note.written_at, note.note_id) > (current.written_at, current.note_id):
             latest[key] = note
-    states = dict.fromkeys(scenes, "no-review")
+    states: dict[str, ReviewState] = dict.fromkeys(scenes, "no-review")
     for (scene_id, _), note in sorted(latest.items()):
         if note.verdict == "changes-requested":
             states[scene_id] = "changes-requested"

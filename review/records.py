@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,8 +14,9 @@ class ClipRecord:
     `duration_frames` is counted at `fps` (a rational rate written "25/1" or "30000/1001").
     `proxy`/`poster` are local files; review copies or hard-links them into the packet and never
     shows their paths. `proxy_state` is "done", "failed" or None (not rendered yet). `qc` is the render's
-    QC record (renders' Proxy.qc JSON) and `contact_sheet` a picture of frames from the clip, when the
-    render made them; the packet shows QC flags and the contact sheet when present.
+    QC record as the ledger stores it (renders' Proxy.qc JSON, read field by field by
+    `review.cards.qc_flags`) and `contact_sheet` a picture of frames from the clip, when the render made
+    them; the packet shows QC flags and the contact sheet when present.
     """
 
     asset_id: str
@@ -34,7 +35,7 @@ class ClipRecord:
     poster: Path | None
     proxy_state: str | None
     proxy_reason: str | None
-    qc: dict[str, Any] | None = None
+    qc: Mapping[str, object] | None = None
     contact_sheet: Path | None = None
 
     @property

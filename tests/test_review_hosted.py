@@ -76,6 +76,12 @@ def test_every_object_holds_the_manifests_bytes(hosted: Hosted) -> None:
         assert hashlib.sha256(body).hexdigest() == sha == rows[key].sha256 and rows[key].role == "packet"
     head = hosted.client.head_object(Bucket=hosted.bucket, Key="packets/can-tho-xiv/index.html")
     assert head["ContentType"].startswith("text/html")
+    # Each media object carries the type a browser needs to play or show it from its presigned URL.
+    expected = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+    typed = [key for key in keys if key[key.rindex("."):] in expected]
+    assert {key[key.rindex("."):] for key in typed} == set(expected)
+    for key in typed:
+        assert hosted.client.head_object(Bucket=hosted.bucket, Key=key)["ContentType"] == expected[key[-4:]], key
 
 
 def test_presigned_links_fetch_exactly_the_bytes(hosted: Hosted) -> None:

@@ -86,7 +86,7 @@ def test_verify_names_mismatched_missing_and_extra_files(tmp_path: Path, media: 
     (folder / "media" / "stray.txt").write_text("x")
     check = verify_packet(folder)
     assert not check.ok
-    assert [m["path"] for m in check.mismatched] == ["media/a1-poster.jpg"]
+    assert [m.path for m in check.mismatched] == ["media/a1-poster.jpg"]
     assert check.missing == ["media/a1.mp4"] and check.extra == ["media/stray.txt"]
 
     from flows.cli import app
@@ -126,7 +126,7 @@ def test_edited_manifest_is_caught(tmp_path: Path, media: tuple[Path, Path]) -> 
             entry.update(size=poster.stat().st_size, sha256=file_sha256(poster))
     result.manifest.write_text(json.dumps(manifest), encoding="utf-8")
     check = verify_packet(result.folder)
-    assert [m["path"] for m in check.mismatched] == [MANIFEST_NAME]
+    assert [m.path for m in check.mismatched] == [MANIFEST_NAME]
 
 
 def _article(html: str, scene_id: str) -> str:

@@ -307,9 +307,12 @@ def test_failed_build_keeps_previous_packet(built: Built, monkeypatch: pytest.Mo
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(review.packet, "_write_zip", disk_full)
-    with pytest.raises(PacketWriteFailed, match="previous packet kept"):
+    monkeypatch.setattr(review.packet, "write_zip", disk_full)
+    with pytest.raises(PacketWriteFailed, match="previous packet kept") as failed:
         build_packet(built.film, built.clips[:1], built.out, date(2019, 6, 3), generated_at=GENERATED)
+    # An environment problem (exit 3) that names the folder and the OS's reason, not a traceback with exit 1.
+    assert failed.value.exit_code == 3
+    assert str(built.out) in str(failed.value) and "No space left on device" in str(failed.value)
     assert built.result.path.read_text(encoding="utf-8") == built.html
     assert not [p for p in built.out.iterdir() if ".build-" in p.name or ".tmp-" in p.name]
 
@@ -381,3 +384,65 @@ def test_without_hard_links_copies_keep_size_and_mtime(
         name: st.st_mtime_ns for name, st in media.items()
     }
     assert (again.media_reused, again.media_added) == (len(media), 0)
+
+
+def test_script_is_joined_from_its_sources_and_takes_its_words_from_the_data(built: Built) -> None:
+    import json
+
+    from core.vocabulary import QC_RULES, REVIEW_STATES, VERDICTS
+    from review.labels import QC_KINDS, SCRIPT_LABELS
+    from review.labels import REVIEW_STATES as REVIEW_LABELS
+    from review.labels import VERDICTS as VERDICT_LABELS
+    from review.page import script_sources, templates_dir
+
+    # The labels cover exactly the vocabulary they name.
+    assert set(VERDICT_LABELS) == set(VERDICTS) and set(REVIEW_LABELS) == set(REVIEW_STATES)
+    assert set(QC_KINDS) == set(QC_RULES)
+    sources = script_sources(templates_dir())
+    assert len(sources) >= 5, "the script is kept in several source files"
+    script = built.html.split("<script>", 1)[1].split("</script>", 1)[0]
+    # One inline script: every source file, in name order, and nothing else.
+    assert script == "".join(p.read_text(encoding="utf-8") for p in sources)
+    # The script defines no words: verdicts and labels reach it in the data block, none is a string in it.
+    literals = re.findall(r'"((?:[^"\\]|\\.)*)"', script)
+    assert "docfilm.review-notes" in literals  # the pattern does find the script's strings
+    for label in [*VERDICT_LABELS.values(), *SCRIPT_LABELS.values()]:
+        assert not [text for text in literals if label.vi in text or label.en in text], label
+    block = re.search(r'<script type="application/json" id="packet-data">(.*?)</script>', built.html, re.S)
+    assert block is not None
+    data = json.loads(block.group(1))
+    assert [v["id"] for v in data["verdicts"]] == list(VERDICTS)
+    assert [(v["vi"], v["en"]) for v in data["verdicts"]] == [(VERDICT_LABELS[v].vi, VERDICT_LABELS[v].en)
+                                                              for v in VERDICTS]
+    assert data["words"] == {k: {"vi": w.vi, "en": w.en} for k, w in SCRIPT_LABELS.items()}
+
+
+def test_packet_folder_that_cannot_be_made_is_an_environment_problem(tmp_path: Path) -> None:
+    """A packets folder under a file (or on a full or read-only disk) is exit 3 naming the folder and the OS's
+    reason, not a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(PacketWriteFailed) as failed:
+        build_packet(load_film(), [], blocker / "packets", AS_OF, generated_at=GENERATED)
+    assert failed.value.exit_code == 3
+    message = str(failed.value)
+    assert str(blocker / "packets") in message and "Not a directory" in message
+    assert "DOCFILM_PACKETS_DIR" in message
+
+
+def test_structured_qc_flags_get_their_words_from_review_labels() -> None:
+    """A flag as renders records it (rule, start, end, value, limit, no words) is worded by review.labels."""
+    from review.cards import qc_flags
+
+    flags = qc_flags({"flags": [
+        {"rule": "black", "start": "10:00:01:00", "end": "10:00:04:00", "value": 3.0, "limit": 2.0},
+        {"rule": "loudness", "start": None, "end": None, "value": -16.4, "limit": -23},
+    ]})
+    black, loud = flags
+    # The words say where, so the timecode range is not shown a second time beside them.
+    assert black.kind == "black" and black.tc is None and black.label is None
+    assert black.detail is not None and black.detail.vi == "Hình đen 3.0 s 10:00:01:00–10:00:04:00 (> 2 s)"
+    assert black.detail.en == "Black frames for 3.0 s 10:00:01:00–10:00:04:00 (> 2 s)"
+    assert loud.detail is not None and loud.tc is None
+    assert loud.detail.en == "Loudness -16.4 LUFS, above -23 LUFS (QCVN 115:2017/BTTTT)"
+    assert loud.detail.vi == "Độ lớn âm thanh -16.4 LUFS, trên -23 LUFS (QCVN 115:2017/BTTTT)"

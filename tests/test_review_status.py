@@ -79,20 +79,39 @@ def test_days_left_wording() -> None:
 
 
 def test_report_milestones_of_bundled_film(film: Film) -> None:
-    report = status_report(film, [], date(2019, 6, 3))
-    by_id = {m["id"]: m for m in report["milestones"]}
+    report = status_report(film, [], date(2019, 6, 3)).to_json()
+    by_id = {m["id"]: m for m in report["milestones"]}  # type: ignore[attr-defined]
     review = by_id["review-standing-board"]
-    assert review == review | {"due": "2019-05-31", "days_left": -3, "state": "overdue"}
+    assert (review["due"], review["days_left"], review["state"]) == ("2019-05-31", -3, "overdue")
     congress = by_id["congress"]
     assert (congress["due"], congress["days_left"], congress["state"]) == (None, None, "no-date")
 
 
 def test_report_json_contract(film: Film) -> None:
     s01 = film.scenes[0]
-    report = status_report(film, [clip("a1", s01.id, s01.shots[0].id)], date(2019, 5, 20))
-    decoded = json.loads(json.dumps(report, ensure_ascii=False))
-    assert decoded == report
+    report = json.loads(json.dumps(
+        status_report(film, [clip("a1", s01.id, s01.shots[0].id)], date(2019, 5, 20)).to_json(), ensure_ascii=False
+    ))
+    # The contract's keys with values worked out here from the storyboard itself, not from the report.
     assert {"as_of", "milestones", "themes", "scenes"} <= report.keys()
+    expected_milestones = [
+        {"id": m.id, "due": m.due.isoformat() if m.due else None,
+         "days_left": (m.due - date(2019, 5, 20)).days if m.due else None,
+         "state": "no-date" if m.due is None else "upcoming" if m.due > date(2019, 5, 20) else "overdue"}
+        for m in film.milestones
+    ]
+    assert [{k: m[k] for k in ("id", "due", "days_left", "state")} for m in report["milestones"]] == expected_milestones
+    expected_themes = [
+        {"id": t.id, "scenes": sum(1 for s in film.scenes if s.theme == t.id), "ready": 0}
+        for t in sorted(film.themes, key=lambda t: t.order)
+    ]
+    assert [{k: t[k] for k in ("id", "scenes", "ready")} for t in report["themes"]] == expected_themes
+    expected_scenes = [
+        {"id": s.id, "theme": s.theme, "state": str(s.state), "assets": int(s is s01), "proxies": int(s is s01)}
+        for s in sorted(film.scenes, key=lambda s: s.order)
+    ]
+    assert [{k: s[k] for k in ("id", "theme", "state", "assets", "proxies")} for s in report["scenes"]] == \
+        expected_scenes
     assert report["as_of"] == "2019-05-20"
     for milestone in report["milestones"]:
         assert {"id", "due", "days_left", "state"} <= milestone.keys()
@@ -116,9 +135,9 @@ def test_scene_ready_needs_a_done_proxy_for_every_shot(film: Film) -> None:
     as_of = date(2019, 5, 20)
 
     def scene_entry(clips: list[ClipRecord]) -> tuple[dict, dict]:
-        report = status_report(film, clips, as_of)
-        entry = next(s for s in report["scenes"] if s["id"] == scene.id)
-        theme = next(t for t in report["themes"] if t["id"] == scene.theme)
+        report = status_report(film, clips, as_of).to_json()
+        entry = next(s for s in report["scenes"] if s["id"] == scene.id)  # type: ignore[attr-defined]
+        theme = next(t for t in report["themes"] if t["id"] == scene.theme)  # type: ignore[attr-defined]
         return entry, theme
 
     all_but_last = [clip(f"c{i}", scene.id, shot.id) for i, shot in enumerate(scene.shots[:-1])]
@@ -156,8 +175,8 @@ def test_scene_ready_needs_a_done_proxy_for_every_shot(film: Film) -> None:
 
 def test_clips_outside_the_film_are_unassigned(film: Film) -> None:
     report = status_report(film, [clip("u1", None, None), clip("u2", "S99", None)], date(2019, 5, 20))
-    assert [u["asset_id"] for u in report["unassigned"]] == ["u1", "u2"]
-    assert sum(s["assets"] for s in report["scenes"]) == 0
+    assert [u.asset_id for u in report.unassigned] == ["u1", "u2"]
+    assert sum(s.assets for s in report.scenes) == 0
 
 
 def test_footage_frames_are_rescaled_to_the_film_rate() -> None:
@@ -189,7 +208,7 @@ def test_status_table_is_bilingual_and_prints_titles_literally(film: Film) -> No
     report = status_report(hostile, [clip("u1", None, None)], date(2019, 6, 3))
     console = Console(record=True, width=200, color_system=None)
     console.print(status_table(report))
-    text = console.export_text()
+    text = " ".join(console.export_text().split())  # a table's title may wrap to the table's width
     for words in (
         "Mốc thời gian / Milestones",
         "Chủ đề / Themes",
@@ -234,5 +253,59 @@ def test_status_counts_qc_flags_per_scene() -> None:
                           qc={"flags": flags})
 
     report = status_report(film, [clip("a" * 16, "done"), clip("b" * 16, "failed")], date(2019, 5, 20))
-    row = next(s for s in report["scenes"] if s["id"] == scene.id)
-    assert row["qc_flags"] == 2
+    row = next(s for s in report.scenes if s.id == scene.id)
+    assert row.qc_flags == 2
+
+
+def _render(report: object, width: int, lang: str | None = None) -> str:
+    console = Console(record=True, width=width, color_system=None)
+    console.print(status_table(report, lang))  # type: ignore[arg-type]
+    return console.export_text()
+
+
+def test_status_fits_80_columns_with_nothing_cut(film: Film) -> None:
+    """At 80 columns no line is wider than the terminal and nothing is cut with "…", even an unbroken token."""
+    s01 = film.scenes[0]
+    token = "W" * 60  # a pasted string with no space to break at (no other "W" in the report)
+    title = s01.title.model_copy(update={"vi": f"Cảnh {token}", "en": f"Scene {token}"})
+    long = film.model_copy(update={"scenes": [s01.model_copy(update={"title": title}), *film.scenes[1:]]})
+    clips = [clip("a1", s01.id, s01.shots[0].id), clip("u1" + "y" * 70, None, None)]
+    report = status_report(long, clips, date(2019, 6, 3))
+    for lang, shown in ((None, 60), ("vi", 60), ("en", 60)):
+        text = _render(report, 80, lang)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= 80, lang
+        assert "…" not in text, lang
+        # The token is folded onto several lines of its column, not cut: every character of it is there.
+        assert text.count("W") == shown, lang
+        assert not any("W" * 60 in line for line in lines)
+    vi, en = _render(report, 80, "vi"), _render(report, 80, "en")
+    assert "Phân cảnh" in vi and "Scenes" not in vi and "quá hạn 3 ngày" in vi and "overdue" not in vi
+    assert "Scenes" in en and "Phân cảnh" not in en and "3 days overdue" in en and "quá hạn" not in en
+    for heading in ("Cảnh quay", "Tư liệu", "Bản xem", "Lỗi KT", "Dự kiến", "Sẵn sàng", "Ý kiến", "Trạng thái"):
+        assert heading in vi
+    for heading in ("Shots", "Clips", "Proxies", "QC flags", "Planned", "Ready", "Review", "State"):
+        assert heading in en
+
+
+def test_status_is_bilingual_only_where_it_fits(film: Film) -> None:
+    report = status_report(film, [], date(2019, 6, 3))
+    assert "quá hạn 3 ngày / 3 days overdue" in _render(report, 200)
+    narrow = _render(report, 80)
+    assert "quá hạn 3 ngày" in narrow and "3 days overdue" not in narrow
+
+
+def test_status_command_lang_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    for lang, mine, other in (("en", "3 days overdue", "quá hạn"), ("vi", "quá hạn 3 ngày", "overdue")):
+        result = runner.invoke(app, ["status", "--as-of", "2019-06-03", "--lang", lang], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert mine in result.stdout and other not in result.stdout
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80 and "…" not in result.stdout
+    refused = runner.invoke(app, ["status", "--lang", "fr"])
+    assert refused.exit_code == 2
