@@ -13,6 +13,8 @@ import av
 import opentimelineio.opentime as otime
 from av.video.reformatter import ColorPrimaries, ColorTrc
 
+from .errors import ProbeFailed
+
 log = logging.getLogger(__name__)
 
 # Rates a camera or phone records at; a measured average within 0.5 % of one is that rate.
@@ -41,10 +43,6 @@ KEPT_TAGS = {
     "make", "model", "encoder", "encoded_by", "originator", "originator_reference", "origination_date",
     "origination_time", "description", "coding_history", "reel_name", "company_name", "product_name",
 }
-
-
-class ProbeFailed(Exception):
-    """PyAV could not open or decode the file; the message is the reason a producer reads."""
 
 
 @dataclass
