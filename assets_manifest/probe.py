@@ -13,6 +13,8 @@ import av
 import opentimelineio.opentime as otime
 from av.video.reformatter import ColorPrimaries, ColorTrc
 
+from core.vocabulary import HDR_TRANSFER_BY_CODE, HDR_TRANSFER_BY_NAME, HdrTransfer, MediaKind
+
 from .errors import ProbeFailed
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ MATRIX_NAMES = {
     0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
     10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
 }
-HDR_TRANSFERS = {int(ColorTrc.SMPTE2084): "pq", int(ColorTrc.ARIB_STD_B67): "hlg"}
+# The ledger's probe JSON keeps an HDR picture's transfer by its short name ("pq", "hlg").
+HDR_SHORT_NAMES: dict[HdrTransfer, str] = {transfer: short for short, transfer in HDR_TRANSFER_BY_NAME.items()}
 # SMPTE 377M operational pattern labels: byte 13 is the item complexity (1-3), 0x10 marks OP-Atom.
 MXF_PATTERNS = {"01": "op1", "02": "op2", "03": "op3", "10": "opatom"}
 # Container tags worth keeping: who recorded it, when, and what a BWF recorder says about the take.
@@ -60,7 +63,7 @@ class AudioTrack:
 class ProbeResult:
     """The facts docfilm keeps about a media file."""
 
-    kind: str  # video, audio or still
+    kind: MediaKind
     container: str
     duration_frames: int | None
     fps: Fraction | None
@@ -97,6 +100,12 @@ class ProbeResult:
         d = asdict(self)
         d["fps"] = self.fps_text
         return d
+
+
+def _hdr_short_name(transfer: Any) -> str | None:
+    """"pq" or "hlg" for an HDR transfer characteristic (an ITU-T H.273 code, as PyAV gives it), else None."""
+    known = HDR_TRANSFER_BY_CODE.get(int(transfer or 0))
+    return HDR_SHORT_NAMES[known] if known is not None else None
 
 
 def _snap_rate(rate: Fraction | None) -> Fraction | None:
@@ -328,7 +337,7 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         color_transfer=_enum_name(ColorTrc, transfer),
         color_primaries=_enum_name(ColorPrimaries, getattr(first, "color_primaries", None) or cc.color_primaries),
         color_matrix=MATRIX_NAMES.get(int(getattr(first, "colorspace", None) or cc.colorspace or 2)),
-        hdr=HDR_TRANSFERS.get(int(transfer or 0)),
+        hdr=_hdr_short_name(transfer),
         mxf_pattern=_mxf_pattern(container.metadata) if fmt == "mxf" else None,
         tags=_kept_tags(container),
     )
