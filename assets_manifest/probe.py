@@ -48,7 +48,7 @@ KEPT_TAGS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class AudioTrack:
     """One audio stream."""
 
@@ -59,7 +59,7 @@ class AudioTrack:
     language: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbeResult:
     """The facts docfilm keeps about a media file."""
 
@@ -318,7 +318,7 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
     rotation = int(getattr(first, "rotation", 0) or 0)
     rotation = 180 if rotation == -180 else rotation
     transfer = getattr(first, "color_trc", None) or cc.color_trc
-    result = ProbeResult(
+    return ProbeResult(
         kind="still" if still else "video",
         container=fmt,
         duration_frames=None if still or fps is None else _duration_frames(container, v, fps),
@@ -330,7 +330,7 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         video_codec=getattr(cc.codec, "canonical_name", None) or cc.name,
         pix_fmt=cc.pix_fmt,
         vfr=vfr,
-        start_timecode=None,
+        start_timecode=None if still else _timecode_from_metadata(container, fps),
         audio_tracks=tracks,
         codec_profile=v.profile,
         bit_depth=_bit_depth(cc),
@@ -341,9 +341,6 @@ def _probe_open(container: Any, path: Path, logs: list[Any]) -> ProbeResult:
         mxf_pattern=_mxf_pattern(container.metadata) if fmt == "mxf" else None,
         tags=_kept_tags(container),
     )
-    if not still:
-        result.start_timecode = _timecode_from_metadata(container, fps)
-    return result
 
 
 def _first_frame(container: Any, stream: Any, logs: list[Any]) -> Any:
