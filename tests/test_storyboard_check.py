@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import DocfilmError
 from storyboard.loader import (
     Problem,
     StoryboardInvalid,
@@ -343,6 +344,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(StoryboardUnreadable) as caught:
         load_film(missing)
     assert caught.value.problems == [problem]
+    assert caught.value.exit_code == 2, "a storyboard that cannot be read is bad input"
 
 
 def test_not_utf8_and_empty_files(tmp_path: Path) -> None:
@@ -360,6 +362,7 @@ def test_load_film_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(StoryboardInvalid) as caught:
         load_film(path)
     assert not isinstance(caught.value, StoryboardUnreadable)
+    assert isinstance(caught.value, DocfilmError) and caught.value.exit_code == 2
     assert [p.field for p in caught.value.problems] == ["film.fps", "scenes[1].theme"]
     assert str(path) in str(caught.value) and "scenes[1].theme" in str(caught.value)
 
@@ -403,3 +406,16 @@ def test_check_is_fast_and_does_not_import_prefect() -> None:
     started = time.perf_counter()
     check_film()
     assert time.perf_counter() - started < 0.5  # ~15 ms measured
+
+
+def test_errors_and_models_do_not_import_the_loader() -> None:
+    """No import circle: errors needs only Problem, models only errors and integrity."""
+    code = (
+        "import sys\n"
+        "import storyboard.errors\n"
+        "assert not {'storyboard.loader', 'storyboard.models'} & set(sys.modules), sorted(sys.modules)\n"
+        "import storyboard.models\n"
+        "assert 'storyboard.loader' not in sys.modules\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
