@@ -112,6 +112,7 @@ def docfilm(*args: str, home: Path, library: Path, preexec: Callable[[], None] |
                           preexec_fn=preexec)
 
 
+@pytest.mark.slow
 def test_full_library_disk_and_unreadable_source_are_failed_not_quarantined(tmp_path: Path, home: Path) -> None:
     card = tmp_path / "A001"
     with limited_library(tmp_path / "library") as lib:
