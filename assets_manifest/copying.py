@@ -173,6 +173,28 @@ def verified_copy(
     raise failure
 
 
+def _locked_partial(folder: Path) -> tuple[Path, int]:
+    """A new partial file in `folder`, open for writing and under our exclusive flock.
+
+    The lock is held until the file is closed; the kernel drops it if we are killed, which tells the next run
+    the partial is abandoned. Between creating the file and locking it, another ingest's cleanup may take it
+    for abandoned and delete it: once locked, a file with no name left is given up for a new one.
+    """
+    while True:
+        tmp = folder / f".{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink > 0:
+                return tmp, fd
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        log.debug("partial %s was removed as abandoned before it was locked; making another", tmp)
+
+
 def _copy_once(
     src: Path,
     dest: Path,
@@ -183,11 +205,8 @@ def _copy_once(
     on_taken: OnTaken | None,
 ) -> CopyOutcome:
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    tmp, fd = _locked_partial(folder)
     try:
-        # Held until close; the kernel drops it if we are killed, which tells the next run this is abandoned.
-        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             source = open_source(src)
         except OSError as exc:

@@ -1,22 +1,28 @@
-"""Errors of the ledger, ingest, the verified copy and ASC MHL."""
+"""Errors of the ledger, ingest, probing, the verified copy and ASC MHL."""
 
 from __future__ import annotations
 
+from core.errors import BadInput, DocfilmError, EnvironmentProblem
 
-class ManifestError(Exception):
+
+class ManifestError(DocfilmError):
     """Base error of assets_manifest."""
 
 
-class LedgerUnavailable(ManifestError):
-    """The ledger database cannot be opened or reached."""
+class LedgerUnavailable(ManifestError, EnvironmentProblem):
+    """The ledger database cannot be opened or reached (named as host:port or its SQLite file, never a password)."""
 
 
-class SourceMissing(ManifestError):
+class SourceMissing(ManifestError, BadInput):
     """A source path given to ingest does not exist."""
 
 
-class UnknownScene(ManifestError):
+class UnknownScene(ManifestError, BadInput):
     """A scene id given with --scene is not in the film."""
+
+
+class ProbeFailed(ManifestError):
+    """PyAV could not open or decode the file; the message is the reason a producer reads."""
 
 
 class CopyFailed(ManifestError):

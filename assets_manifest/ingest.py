@@ -6,10 +6,12 @@ is flushed and read back before it gets its name (copying.py); the copy is then 
 asset whose master is that library file, with the source path as a sighting. After each source, the card
 folder gets a new ASC MHL generation listing the files hashed in this run (mhl.py).
 
-Sources are only ever opened for reading. A file that cannot be copied, probed or decoded is quarantined
-with a reason a producer understands and the run goes on; files that are not media (sidecars, broken
-recordings) are still copied, so the card can be formatted without losing them. The same bytes ingested
-twice are one asset: a duplicate is recorded as a sighting and not copied again.
+Sources are only ever opened for reading. A file that cannot be probed or decoded is quarantined with a
+reason a producer understands and the run goes on; files that are not media (sidecars, broken recordings)
+are still copied, so the card can be formatted without losing them. A file the machine could not copy (a
+full library disk, a source that vanished or cannot be read) is not bad media: it is listed as failed with
+the OS's reason, nothing of it stays in the library or the ledger, and the next ingest tries it again. The
+same bytes ingested twice are one asset: a duplicate is recorded as a sighting and not copied again.
 
 Running the same ingest again finishes what a stopped one (kill -9, power cut) left: abandoned partial copies
 are deleted, a verified copy the ledger never heard of is recognised by its hash and kept, sources already
@@ -32,40 +34,33 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from . import mhl
 from .copying import AfterWrite, CopyOutcome, remove_abandoned_partials, verified_copy
-from .errors import CopyFailed, MHLError, SourceChanged, SourceMissing, UnknownScene
+from .errors import (
+    CopyFailed,
+    CopyVerificationFailed,
+    MHLError,
+    ProbeFailed,
+    SourceChanged,
+    SourceMissing,
+    UnknownScene,
+)
 from .hashing import Digest, digest_file, xxh128_file
 from .ledger import Ledger
 from .naming import card_name, display_path, display_text, library_relpath, nfc, numbered
-from .probe import ProbeFailed, ProbeResult, probe
+from .probe import ProbeResult, probe
+from .report import DuplicateItem, FailedItem, IngestedItem, IngestReport, QuarantinedItem
 from .store import Asset, SourceSighting
 
 log = logging.getLogger(__name__)
 
 STAGING = ".docfilm-staging"  # folder of the library where copies are made before they are verified
 
-__all__ = ["IngestReport", "assign_scene", "display_path", "ingest", "ingested_entry", "nfc", "walk_sources"]
-
-
-@dataclass
-class IngestReport:
-    """What one ingest did, file by file (the `--json` contract of DESIGN.md)."""
-
-    ingested: list[dict[str, Any]] = field(default_factory=list)
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
-    mhl: list[str] = field(default_factory=list)  # ASC MHL generations written
-
-    @property
-    def seen(self) -> int:
-        return len(self.ingested) + len(self.duplicates) + len(self.quarantined)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ingested": self.ingested, "duplicates": self.duplicates, "quarantined": self.quarantined,
-                "mhl_generations": self.mhl}
+__all__ = [
+    "DuplicateItem", "FailedItem", "IngestReport", "IngestedItem", "QuarantinedItem", "assign_scene",
+    "display_path", "ingest", "nfc", "walk_sources",
+]
 
 
 def walk_sources(sources: Sequence[Path], exclude: Sequence[Path] = ()) -> Iterator[tuple[Path, Path]]:
@@ -135,9 +130,9 @@ def ingest(
 ) -> IngestReport:
     """Offload every file under the sources into the library (or record it in place when `library` is None).
 
-    Never raises for one bad file: it is quarantined with its reason. `after_write` is passed to each verified
-    copy (tests use it to damage a copy on disk before it is read back). Audio is counted, and its timecode
-    given, at `film_rate`, the film's frame rate (see probe).
+    Never raises for one file: bad media is quarantined, a copy the machine could not make is failed, each with
+    its reason. `after_write` is passed to each verified copy (tests use it to damage a copy on disk before it
+    is read back). Audio is counted, and its timecode given, at `film_rate`, the film's frame rate (see probe).
     """
     if scene is not None and scene not in scene_ids:
         raise UnknownScene(f"--scene {scene}: no such scene in the film (known: {', '.join(sorted(scene_ids))})")
@@ -156,7 +151,7 @@ def ingest(
             run.one(root, path, card)
         if card is not None:
             run.finish(card)
-    return run.report
+    return run.report()
 
 
 @dataclass
@@ -224,9 +219,17 @@ class _Run:
         self.forced_scene = forced_scene
         self.after_write = after_write
         self.film_rate = film_rate
-        self.report = IngestReport()
+        self.ingested: list[IngestedItem] = []
+        self.duplicates: list[DuplicateItem] = []
+        self.quarantined: list[QuarantinedItem] = []
+        self.failed: list[FailedItem] = []
+        self.mhl: list[str] = []
         self._staging: Path | None = None
         self._held_seen = True  # whether the last keep check found the bytes in the ledger
+
+    def report(self) -> IngestReport:
+        return IngestReport(tuple(self.ingested), tuple(self.duplicates), tuple(self.quarantined),
+                            tuple(self.failed), tuple(self.mhl))
 
     def staging(self, dest: Path) -> Path | None:
         """Where partial copies are made: ``<library>/.docfilm-staging``, cleared of abandoned ones once a run.
@@ -261,18 +264,22 @@ class _Run:
         shown = display_text(raw)
         try:
             st = path.stat()
-        except OSError as exc:
-            self._refuse(shown, raw, f"cannot read: {exc.strerror or exc}", None)
+        except OSError as exc:  # it vanished (a card pulled, a folder moved) since the walk listed it
+            self._fail(shown, f"cannot read: {exc.strerror or exc}")
             return
         try:
             if card is None:
                 self._in_place(root, path, shown, raw, st)
             else:
                 self._offload(root, path, shown, raw, st, card)
-        except CopyFailed as exc:
+        except CopyVerificationFailed as exc:
+            # Its bytes read back differently on every attempt: a failing drive, cable or card a person must
+            # look at, not a passing want of room.
             self._refuse(shown, raw, str(exc), None)
+        except CopyFailed as exc:
+            self._fail(shown, str(exc))
         except OSError as exc:
-            self._refuse(shown, raw, f"cannot read: {exc.strerror or exc}", None)
+            self._fail(shown, f"cannot read: {exc.strerror or exc}")
 
     def _sighting(self, shown: str, raw: bytes, st: os.stat_result) -> SourceSighting:
         return SourceSighting(path=shown, path_bytes=raw, size=st.st_size, mtime_ns=st.st_mtime_ns)
@@ -280,11 +287,13 @@ class _Run:
     def _refuse(self, shown: str, raw: bytes, reason: str, sha256: str | None, library_path: Path | None = None
                 ) -> None:
         self.ledger.quarantine(shown, raw, reason, sha256)
-        item: dict[str, Any] = {"path": shown, "reason": reason}
-        if library_path is not None:
-            item["library_path"] = str(library_path)
-        self.report.quarantined.append(item)
+        self.quarantined.append(QuarantinedItem(shown, reason, str(library_path) if library_path else None))
         log.warning("quarantined %s: %s", shown, reason)
+
+    def _fail(self, shown: str, reason: str) -> None:
+        """A copy the machine could not make: reported, never recorded, so the next run tries it again."""
+        self.failed.append(FailedItem(shown, reason))
+        log.warning("not ingested %s: %s", shown, reason)
 
     def _scene(self, root: Path, path: Path) -> tuple[str | None, str | None]:
         scene, shot = assign_scene(root, path, self.scene_ids, self.shot_ids)
@@ -410,13 +419,9 @@ class _Run:
     def _duplicate_entry(self, known: Asset, shown: str, raw: bytes, st: os.stat_result, repaired: str | None
                          ) -> None:
         stored, _new = self.ledger.add_asset(known, self._sighting(shown, raw, st))
-        master = repaired or stored.path
-        item: dict[str, Any] = {"path": shown, "asset_id": stored.asset_id, "duplicate_of": master,
-                                "library_path": master}
         if repaired:
-            item["repaired"] = True
             log.info("the master of %s was missing: %s is its new master", stored.asset_id, repaired)
-        self.report.duplicates.append(item)
+        self.duplicates.append(DuplicateItem(shown, stored.asset_id, repaired or stored.path, repaired=bool(repaired)))
 
     def _record(
         self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, digest: Digest,
@@ -426,10 +431,9 @@ class _Run:
         asset = _asset_row(digest, master, nfc(Path(shown).name), raw, info, scene, shot)
         stored, new = self.ledger.add_asset(asset, self._sighting(shown, raw, st))
         if not new:  # another ingest stored the same bytes between our lookup and our write
-            self.report.duplicates.append({"path": shown, "asset_id": stored.asset_id, "duplicate_of": stored.path,
-                                           "library_path": stored.path})
+            self.duplicates.append(DuplicateItem(shown, stored.asset_id, stored.path))
             return stored
-        self.report.ingested.append(ingested_entry(stored, source=shown, library_path=library_path))
+        self.ingested.append(IngestedItem.from_asset(stored, source=shown, library_path=library_path))
         return stored
 
     # ------------------------------------------------------------------ the card's ASC MHL generation
@@ -466,7 +470,7 @@ class _Run:
         except (MHLError, OSError) as exc:
             log.error("no ASC MHL generation for %s: %s", card.root, exc)
             return
-        self.report.mhl.append(str(path))
+        self.mhl.append(str(path))
 
 
 def _asset_row(
@@ -503,26 +507,3 @@ def _asset_row(
         shot_id=shot,
         probe=info.to_json(),
     )
-
-
-def ingested_entry(a: Asset, source: str | None = None, library_path: str | None = None) -> dict[str, Any]:
-    """One `ingested` item of the JSON contract: `path` is the source as given, `library_path` the master."""
-    return {
-        "path": source or a.path,
-        "library_path": library_path,
-        "asset_id": a.asset_id,
-        "sha256": a.sha256,
-        "xxh128": a.xxh128,
-        "kind": a.kind,
-        "duration_frames": a.duration_frames,
-        "fps": a.fps,
-        "width": a.width,
-        "height": a.height,
-        "rotation": a.rotation,
-        "start_timecode": a.start_timecode,
-        "scene": a.scene_id,
-        "shot": a.shot_id,
-        "field_order": a.field_order,
-        "vfr": a.vfr,
-        "audio_tracks": a.audio_tracks,
-    }

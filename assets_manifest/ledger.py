@@ -8,15 +8,56 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import endpoint_of
+from core.vocabulary import MEDIA_KINDS, MediaKind
 
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
 from .store import WRITE, Asset, Proxy, Quarantined, ReviewNoteRow, SourceSighting, Upload, make_engine, utcnow
 
-# Kinds of asset renders makes proxies of (renders.render.render_source).
-RENDERED_KINDS: tuple[str, ...] = ("video", "audio", "still")
+
+def ledger_place(url: str) -> str:
+    """Where a ledger URL points, for messages: the SQLite file, or the database server as host:port.
+
+    Never the user or password a URL may carry.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unparseable URL is named by its scheme only: it may hold a password
+        return f"an unreadable URL ({url.partition(':')[0]}:…)"
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database or ':memory:'}"
+    return f"{parsed.get_backend_name()} server {endpoint_of(url)}"
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The driver's or OS's reason in one line (psycopg adds hints on further lines), without the URL's password.
+
+    SQLAlchemy quotes a URL it cannot parse in its message, so the URL itself is never repeated either.
+    """
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    if isinstance(exc, ValueError) and not isinstance(exc, SQLAlchemyError):
+        return "DOCFILM_DATABASE_URL is not a valid SQLAlchemy URL"
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    text = text.replace(url, "DOCFILM_DATABASE_URL")
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def _fix(settings: LedgerSettings) -> str:
+    if settings.database_url:
+        return "Check that the database server is running and reachable, or fix DOCFILM_DATABASE_URL."
+    return "Check that DOCFILM_HOME is a folder this user can write to."
 
 
 class Ledger:
@@ -28,12 +69,16 @@ class Ledger:
         self._write_sessions = sessionmaker(engine.execution_options(**WRITE), expire_on_commit=False)
 
     @classmethod
-    def open(cls, settings: LedgerSettings | None = None) -> Ledger:
-        settings = settings or LedgerSettings()
+    def open(cls, settings: LedgerSettings) -> Ledger:
+        """Open (and create the tables of) the ledger the settings name; LedgerUnavailable when it cannot be."""
+        url = settings.url()
         try:
-            return cls(make_engine(settings.url()))
-        except OperationalError as exc:
-            raise LedgerUnavailable(f"ledger {settings.url()!r} cannot be opened: {exc.orig}") from exc
+            return cls(make_engine(url))
+        except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: SQLAlchemy on a malformed URL
+            raise LedgerUnavailable(
+                f"the ledger at {ledger_place(url)} cannot be opened: {_reason(exc, url)}. "
+                f"{_fix(settings)}"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -150,7 +195,7 @@ class Ledger:
 
     # proxies
     def render_states(
-        self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[str] = RENDERED_KINDS
+        self, profile_hash: str, scene_id: str | None = None, kinds: Sequence[MediaKind] = MEDIA_KINDS
     ) -> list[tuple[Asset, Proxy | None]]:
         """Every asset of `kinds` with its proxy row for this profile (None: never rendered), in one query."""
         q = (

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Literal
 
 from .copying import PARTIAL_SUFFIX, fsync_dir
 from .errors import MHLError
@@ -122,7 +123,7 @@ class History:
                 best[h.path] = h
         return best
 
-    def problems(self) -> list[dict[str, str]]:
+    def problems(self) -> list[HistoryProblem]:
         """Generations that are missing or were modified since the chain recorded them, or never chained."""
         out = []
         chained = set()
@@ -130,15 +131,23 @@ class History:
             chained.add(entry.name)
             path = self.folder / entry.name
             if not path.is_file():
-                out.append({"path": str(path), "problem": "missing", "reason": "ASC MHL generation is missing"})
+                out.append(HistoryProblem(str(path), "missing", "ASC MHL generation is missing"))
             elif hash_file_as(path, entry.fmt) != entry.value:
-                out.append({"path": str(path), "problem": "mismatched",
-                            "reason": f"ASC MHL generation was modified ({entry.fmt} differs from the chain)"})
+                out.append(HistoryProblem(str(path), "mismatched",
+                                          f"ASC MHL generation was modified ({entry.fmt} differs from the chain)"))
         for number, path in sorted(self.generations.items()):
             if path.name not in chained:
-                out.append({"path": str(path), "problem": "unchained",
-                            "reason": f"generation {number} is not in {CHAIN}"})
+                out.append(HistoryProblem(str(path), "unchained", f"generation {number} is not in {CHAIN}"))
         return out
+
+
+@dataclass(frozen=True)
+class HistoryProblem:
+    """A generation file of a history that is missing, modified since it was chained, or never chained."""
+
+    path: str
+    problem: Literal["missing", "mismatched", "unchained"]
+    reason: str
 
 
 def _local(tag: str) -> str:

@@ -13,6 +13,9 @@ import av
 from av.video.reformatter import ColorPrimaries, ColorTrc
 
 from core.timecode import Clock, InvalidTimecode, frames_per_count, from_full_rate, timecode_of_samples
+from core.vocabulary import HDR_TRANSFER_BY_CODE, HDR_TRANSFER_BY_NAME, HdrTransfer, MediaKind
+
+from .errors import ProbeFailed
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,8 @@ MATRIX_NAMES = {
     0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
     10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
 }
-HDR_TRANSFERS = {int(ColorTrc.SMPTE2084): "pq", int(ColorTrc.ARIB_STD_B67): "hlg"}
+# The ledger's probe JSON keeps an HDR picture's transfer by its short name ("pq", "hlg").
+HDR_SHORT_NAMES: dict[HdrTransfer, str] = {transfer: short for short, transfer in HDR_TRANSFER_BY_NAME.items()}
 # SMPTE 377M operational pattern labels: byte 13 is the item complexity (1-3), 0x10 marks OP-Atom.
 MXF_PATTERNS = {"01": "op1", "02": "op2", "03": "op3", "10": "opatom"}
 # Container tags worth keeping: who recorded it, when, and what a BWF recorder says about the take.
@@ -42,11 +46,7 @@ KEPT_TAGS = {
 }
 
 
-class ProbeFailed(Exception):
-    """PyAV could not open or decode the file; the message is the reason a producer reads."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class AudioTrack:
     """One audio stream."""
 
@@ -57,11 +57,11 @@ class AudioTrack:
     language: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbeResult:
     """The facts docfilm keeps about a media file."""
 
-    kind: str  # video, audio or still
+    kind: MediaKind
     container: str
     duration_frames: int | None
     fps: Fraction | None
@@ -98,6 +98,12 @@ class ProbeResult:
         d = asdict(self)
         d["fps"] = self.fps_text
         return d
+
+
+def _hdr_short_name(transfer: Any) -> str | None:
+    """"pq" or "hlg" for an HDR transfer characteristic (an ITU-T H.273 code, as PyAV gives it), else None."""
+    known = HDR_TRANSFER_BY_CODE.get(int(transfer or 0))
+    return HDR_SHORT_NAMES[known] if known is not None else None
 
 
 def _snap_rate(rate: Fraction | None) -> Fraction | None:
@@ -315,7 +321,7 @@ def _probe_open(container: Any, path: Path, logs: list[Any], film_rate: Fraction
     rotation = int(getattr(first, "rotation", 0) or 0)
     rotation = 180 if rotation == -180 else rotation
     transfer = getattr(first, "color_trc", None) or cc.color_trc
-    result = ProbeResult(
+    return ProbeResult(
         kind="still" if still else "video",
         container=fmt,
         duration_frames=None if still or fps is None else _duration_frames(container, v, fps),
@@ -327,20 +333,17 @@ def _probe_open(container: Any, path: Path, logs: list[Any], film_rate: Fraction
         video_codec=getattr(cc.codec, "canonical_name", None) or cc.name,
         pix_fmt=cc.pix_fmt,
         vfr=vfr,
-        start_timecode=None,
+        start_timecode=None if still else _timecode_from_metadata(container, fps),
         audio_tracks=tracks,
         codec_profile=v.profile,
         bit_depth=_bit_depth(cc),
         color_transfer=_enum_name(ColorTrc, transfer),
         color_primaries=_enum_name(ColorPrimaries, getattr(first, "color_primaries", None) or cc.color_primaries),
         color_matrix=MATRIX_NAMES.get(int(getattr(first, "colorspace", None) or cc.colorspace or 2)),
-        hdr=HDR_TRANSFERS.get(int(transfer or 0)),
+        hdr=_hdr_short_name(transfer),
         mxf_pattern=_mxf_pattern(container.metadata) if fmt == "mxf" else None,
         tags=_kept_tags(container),
     )
-    if not still:
-        result.start_timecode = _timecode_from_metadata(container, fps)
-    return result
 
 
 def _first_frame(container: Any, stream: Any, logs: list[Any]) -> Any:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+from core.vocabulary import MediaKind
 
 
 def utcnow() -> datetime:
@@ -45,7 +45,7 @@ class Asset(Base):
     name: Mapped[str] = mapped_column(Text)  # NFC display name
     path: Mapped[str] = mapped_column(Text, index=True)  # where the master is read from: the library copy
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the original bytes of the first source's path
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[MediaKind] = mapped_column(String(8))
     container: Mapped[str] = mapped_column(String(64))
     video_codec: Mapped[str | None] = mapped_column(String(32))
     width: Mapped[int | None] = mapped_column(Integer)

@@ -177,7 +177,7 @@ def ingest(
             report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
                                        in_place=in_place)
     _emit(report, as_json, _print_ingest)
-    raise typer.Exit(EXIT_PARTIAL if report["quarantined"] else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if report["quarantined"] or report["failed"] else EXIT_OK)
 
 
 def _print_ingest(r: dict[str, Any]) -> None:
@@ -186,13 +186,16 @@ def _print_ingest(r: dict[str, Any]) -> None:
                   f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
                   markup=False, soft_wrap=True)
     for x in r["duplicates"]:
-        out.print(f"duplicate {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
+        out.print(f"already in the library {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
     for x in r["quarantined"]:
         out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['path']}: {x['reason']} (not ingested; run ingest again once fixed)", markup=False,
+                  soft_wrap=True)
     for g in r.get("mhl_generations", []):
         out.print(f"ASC MHL   {g}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} duplicates, "
-              f"{len(r['quarantined'])} quarantined")
+    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} already in the library, "
+              f"{len(r['quarantined'])} quarantined, {len(r['failed'])} failed")
 
 
 # ---------------------------------------------------------------- render
@@ -385,7 +388,8 @@ def run(
             result = flows.pipeline_flow([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
                                          film=str(ws.film_file))
     _emit(result, as_json, _print_pipeline)
-    bad = result["ingest"]["quarantined"] or result["render"]["failed"] or result["upload"]["failed"]
+    ingest_bad = result["ingest"]["quarantined"] or result["ingest"]["failed"]
+    bad = ingest_bad or result["render"]["failed"] or result["upload"]["failed"]
     raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
 
 
@@ -422,7 +426,7 @@ def demo(
             err.print(f"(expected: the demo's deliberately broken file was quarantined: {Path(q['path']).name})")
     # Last on the terminal, after Prefect's logs: where to open the packet.
     err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
-    if unexpected or result["render"]["failed"] or result["upload"]["failed"]:
+    if unexpected or result["ingest"]["failed"] or result["render"]["failed"] or result["upload"]["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -454,7 +458,7 @@ def status(
 @app.command()
 def show(asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")]) -> None:
     """Everything the ledger holds about one asset, as JSON."""
-    from assets_manifest.ingest import ingested_entry
+    from assets_manifest.report import IngestedItem
 
     with _errors():
         ws = Workspace(film_path(None))
@@ -462,7 +466,8 @@ def show(asset_id: Annotated[str, typer.Argument(help="Asset id (or its first ch
         if len(matches) != 1:
             _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets")
         a = matches[0]
-        entry = ingested_entry(a) | {"probe": a.probe, "sightings": [s.path for s in ws.ledger.sightings(a.asset_id)]}
+        sightings = [s.path for s in ws.ledger.sightings(a.asset_id)]
+        entry = IngestedItem.from_asset(a).to_json() | {"probe": a.probe, "sightings": sightings}
         p = ws.ledger.proxies(ws.profile.profile_hash()).get(a.asset_id)
         entry["proxy"] = {"state": p.state, "path": p.proxy_path, "poster": p.poster_path, "reason": p.reason,
                           "qc": p.qc} if p else None
@@ -487,7 +492,7 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
 
     with _errors():
         ws = Workspace(film_path(film))
-        result = verify_library(ws.ledger, ws.settings.ledger.library_dir())
+        result = verify_library(ws.ledger, ws.settings.ledger.library_dir()).to_json()
         uploads = ws.ledger.uploads()
         if uploads:
             # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).

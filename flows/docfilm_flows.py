@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
 from flows import steps
 from flows.progress import RenderTally
@@ -48,14 +49,13 @@ def _md_escape(text: Any) -> str:
 
 
 @task(name="ingest-sources", cache_policy=NO_CACHE)
-def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_place: bool = False) -> dict[str, Any]:
+def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_place: bool = False) -> IngestReport:
     from assets_manifest.ingest import ingest
 
     ws = _workspace(film)
     library = None if in_place else ws.settings.ledger.library_dir()
-    report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
-                    scene=scene, exclude=[ws.home], library=library, film_rate=Fraction(ws.film.film.fps))
-    return report.to_json()
+    return ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
+                  scene=scene, exclude=[ws.home], library=library, film_rate=Fraction(ws.film.film.fps))
 
 
 @flow(name="ingest", log_prints=False)
@@ -64,18 +64,20 @@ def ingest_flow(
 ) -> dict[str, Any]:
     """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
     report = ingest_sources(sources, scene, film, in_place)
-    rows = [{"file": Path(x["path"]).name, "result": "ingested", "scene": x["scene"] or "", "asset": x["asset_id"]}
-            for x in report["ingested"]]
-    rows += [{"file": Path(x["path"]).name, "result": "duplicate", "scene": "", "asset": x["asset_id"]}
-             for x in report["duplicates"]]
-    rows += [{"file": Path(x["path"]).name, "result": "quarantined: " + x["reason"], "scene": "", "asset": ""}
-             for x in report["quarantined"]]
+    rows = [{"file": Path(x.path).name, "result": "ingested", "scene": x.scene or "", "asset": x.asset_id}
+            for x in report.ingested]
+    rows += [{"file": Path(d.path).name, "result": "already in the library", "scene": "", "asset": d.asset_id}
+             for d in report.duplicates]
+    rows += [{"file": Path(q.path).name, "result": "quarantined: " + q.reason, "scene": "", "asset": ""}
+             for q in report.quarantined]
+    rows += [{"file": Path(f.path).name, "result": "failed: " + f.reason, "scene": "", "asset": ""}
+             for f in report.failed]
     create_table_artifact(
         key="ingest-report", table=rows or [{"file": "", "result": "no files", "scene": "", "asset": ""}],
-        description=f"Ingest: {len(report['ingested'])} new, {len(report['duplicates'])} duplicates, "
-        f"{len(report['quarantined'])} quarantined",
+        description=f"Ingest: {len(report.ingested)} new, {len(report.duplicates)} already in the library, "
+        f"{len(report.quarantined)} quarantined, {len(report.failed)} failed",
     )
-    return report
+    return report.to_json()
 
 
 @task(name="render-proxy", task_run_name="proxy {asset_id}", cache_policy=NO_CACHE)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from storyboard.loader import Problem
+from core.errors import BadInput, DocfilmError
+from storyboard.problems import Problem
 
 
-class StoryboardError(Exception):
+class StoryboardError(DocfilmError):
     """Base error of storyboard."""
 
 
-class StoryboardInvalid(StoryboardError):
+class StoryboardInvalid(StoryboardError, BadInput):
     """A storyboard file failed its checks; `.problems` lists every problem found, in file order."""
 
     def __init__(self, path: str, problems: Sequence[Problem]) -> None:
@@ -27,7 +26,7 @@ class StoryboardUnreadable(StoryboardInvalid):
     """The storyboard file is missing, unreadable or not UTF-8 text."""
 
 
-class UnknownReference(StoryboardError, KeyError):
+class UnknownReference(StoryboardError, BadInput, KeyError):
     """An id asked of a Film (theme, fact) is not in it."""
 
     def __str__(self) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Loc = tuple[str | int, ...]
+# A mapping as YAML parsed it, before any validation: its values may be of any type, so each is checked here.
+RawMapping = Mapping[str, object]
 
 DEFAULT_FPS = 25
 SCENE_ID_PATTERN = r"^S\d{2}$"
@@ -54,14 +56,14 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _records(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+def _records(data: RawMapping, key: str) -> list[tuple[int, RawMapping]]:
     seq = data.get(key)
     if not isinstance(seq, list):
         return []
     return [(i, item) for i, item in enumerate(seq) if isinstance(item, dict)]
 
 
-def _ids(data: dict[str, Any], key: str) -> list[str] | None:
+def _ids(data: RawMapping, key: str) -> list[str] | None:
     """The ids defined in a top-level list (in order), or None when that list is itself malformed."""
     if not isinstance(data.get(key), list):
         return None
@@ -151,7 +153,7 @@ def integrity_issues(data: Any) -> list[Issue]:
     return issues
 
 
-def _runtime_issues(data: dict[str, Any], scenes: list[tuple[int, dict[str, Any]]]) -> list[Issue]:
+def _runtime_issues(data: RawMapping, scenes: list[tuple[int, RawMapping]]) -> list[Issue]:
     film = data.get("film")
     if not isinstance(film, dict):
         return []

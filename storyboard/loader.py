@@ -13,7 +13,6 @@ import os
 import types
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from storyboard.errors import StoryboardError, StoryboardInvalid, StoryboardUnreadable
 from storyboard.integrity import Loc, format_loc, integrity_issues
 from storyboard.models import SKIP_INTEGRITY, Film
+from storyboard.problems import Problem
 
 __all__ = [
     "Problem",
@@ -46,24 +46,6 @@ FILE_FIELD = "file"
 YAML_FIELD = "yaml"
 
 _YamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem of a storyboard file, at a 1-based line and column."""
-
-    file: str
-    line: int
-    col: int
-    field: str
-    message: str
-
-    def format(self) -> str:
-        """`FILE:LINE:COL: field: message`, the form editors and CI annotations understand."""
-        return f"{self.file}:{self.line}:{self.col}: {self.field}: {self.message}"
-
-    def __str__(self) -> str:
-        return self.format()
 
 
 def bundled_film_path() -> Path:

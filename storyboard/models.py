@@ -1,4 +1,8 @@
-"""The storyboard schema: film, milestones, themes, facts, scenes and shots (see SCHEMA.md).
+"""The storyboard schema (schema_version 1): film, milestones, themes, facts, scenes and shots.
+
+A storyboard YAML document is a mapping with `schema_version`, `film`, `milestones`, `themes`, `facts` and
+`scenes`, each scene with its `shots`; the models below name every key and what it holds. Frame counts are
+at `film.fps`. Scene ids are `S01`…, shot ids `S01-01`…, and themes and facts are referred to by id.
 
 Every model is strict, frozen and refuses unknown keys. All text is normalised to Unicode NFC on load,
 because NFD Vietnamese renders with misplaced accents (drawtext, browsers) and breaks id comparisons.
@@ -23,8 +27,6 @@ from pydantic import (
 
 from storyboard.errors import UnknownReference
 from storyboard.integrity import SCENE_ID_PATTERN, SHOT_ID_PATTERN, format_loc, integrity_issues
-
-SCHEMA_VERSION = 1
 
 # Pass this as validation context to skip the cross-reference checks (the loader runs them itself on the
 # raw document, so that it can report them with line numbers even when other parts fail the schema).

@@ -52,27 +52,27 @@ def test_samples_ingest_quarantine_and_probe(samples: Path, ledger: Ledger) -> N
     before = _state(samples)
     report = ingest([samples], ledger, scene_ids=SCENES)
     assert _state(samples) == before, "sources must be read only"
-    assert {Path(q["path"]).name for q in report.quarantined} == BROKEN
+    assert {Path(q.path).name for q in report.quarantined} == BROKEN
     for q in report.quarantined:
-        assert "moov" in q["reason"]
-    got = {Path(x["path"]).name: x for x in report.ingested}
+        assert "moov" in q.reason
+    got = {Path(x.path).name: x for x in report.ingested}
     assert len(got) == 11
     assert report.seen == 13
     portrait = got["android_portrait_4k60.mp4"]
-    assert abs(portrait["rotation"]) == 90
-    assert (portrait["width"], portrait["height"], portrait["fps"]) == (3840, 2160, "60/1")
+    assert abs(portrait.rotation) == 90
+    assert (portrait.width, portrait.height, portrait.fps) == (3840, 2160, "60/1")
     mts = got["avchd_1080i_fixture-raw.mts"]
-    assert mts["fps"] == "30000/1001" and mts["field_order"] == "tt"
-    assert got["vp9_odd_dimensions_161x121.webm"]["width"] == 161
-    assert got["android_slow_motion_240fps.mp4"]["vfr"] is True
-    assert got["iphone6s_tokyo.jpg"]["kind"] == "still"
-    assert {got[n]["kind"] for n in ("rf64_sample_rf64.wav", "mp3_vbr_xing_bear.mp3", "aac_fixture.m4a")} == {
+    assert mts.fps == "30000/1001" and mts.field_order == "tt"
+    assert got["vp9_odd_dimensions_161x121.webm"].width == 161
+    assert got["android_slow_motion_240fps.mp4"].vfr is True
+    assert got["iphone6s_tokyo.jpg"].kind == "still"
+    assert {got[n].kind for n in ("rf64_sample_rf64.wav", "mp3_vbr_xing_bear.mp3", "aac_fixture.m4a")} == {
         "audio"
     }
-    assert got["iphone_dolbyVision-hdr.MOV"]["kind"] == "video"
+    assert got["iphone_dolbyVision-hdr.MOV"].kind == "video"
     for x in report.ingested:
-        assert x["sha256"] == digest_file(Path(x["path"])).sha256
-        assert len(x["xxh128"]) == 32
+        assert x.sha256 == digest_file(Path(x.path)).sha256
+        assert len(x.xxh128) == 32
 
 
 def test_same_bytes_are_one_asset(samples: Path, tmp_path: Path, ledger: Ledger) -> None:
@@ -82,9 +82,9 @@ def test_same_bytes_are_one_asset(samples: Path, tmp_path: Path, ledger: Ledger)
     first = ingest([samples / "aac_fixture.m4a"], ledger, scene_ids=SCENES)
     second = ingest([copy, samples / "aac_fixture.m4a"], ledger, scene_ids=SCENES)
     assert len(first.ingested) == 1 and not second.ingested
-    assert {d["asset_id"] for d in second.duplicates} == {first.ingested[0]["asset_id"]}
+    assert {d.asset_id for d in second.duplicates} == {first.ingested[0].asset_id}
     assert len(ledger.assets()) == 1
-    assert len(ledger.sightings(first.ingested[0]["asset_id"])) == 2
+    assert len(ledger.sightings(first.ingested[0].asset_id)) == 2
 
 
 def test_scene_from_file_or_folder_name(tmp_path: Path, ledger: Ledger) -> None:
@@ -96,11 +96,11 @@ def test_scene_from_file_or_folder_name(tmp_path: Path, ledger: Ledger) -> None:
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=1", "-vf", "negate", "-c:v", "libx264",
            str(card / "S077_unknown.mp4"))
     report = ingest([card], ledger, scene_ids=SCENES, shot_ids=SHOTS)
-    got = {Path(x["path"]).name: x for x in report.ingested}
-    assert got["a.mp4"]["scene"] == "S03"
-    assert (got["S05-02_phỏng vấn.mp4"]["scene"], got["S05-02_phỏng vấn.mp4"]["shot"]) == ("S05", "S05-02")
-    assert got["S077_unknown.mp4"]["scene"] is None
-    assert got["a.mp4"]["duration_frames"] == 25 and got["a.mp4"]["fps"] == "25/1"
+    got = {Path(x.path).name: x for x in report.ingested}
+    assert got["a.mp4"].scene == "S03"
+    assert (got["S05-02_phỏng vấn.mp4"].scene, got["S05-02_phỏng vấn.mp4"].shot) == ("S05", "S05-02")
+    assert got["S077_unknown.mp4"].scene is None
+    assert got["a.mp4"].duration_frames == 25 and got["a.mp4"].fps == "25/1"
 
 
 def test_forced_scene_and_unknown_scene(tmp_path: Path, ledger: Ledger) -> None:
@@ -109,7 +109,7 @@ def test_forced_scene_and_unknown_scene(tmp_path: Path, ledger: Ledger) -> None:
     with pytest.raises(UnknownScene):
         ingest([clip], ledger, scene_ids=SCENES, scene="S99")
     report = ingest([clip], ledger, scene_ids=SCENES, scene="S02")
-    assert report.ingested[0]["scene"] == "S02"
+    assert report.ingested[0].scene == "S02"
 
 
 def test_timecode_and_nfc_names(tmp_path: Path, ledger: Ledger) -> None:
@@ -119,8 +119,8 @@ def test_timecode_and_nfc_names(tmp_path: Path, ledger: Ledger) -> None:
            str(clip))
     report = ingest([tmp_path], ledger, scene_ids=SCENES, exclude=[tmp_path / "home"])
     (x,) = report.ingested
-    assert x["start_timecode"] == "10:02:03:04"
-    assert Path(x["path"]).name == unicodedata.normalize("NFC", nfd_name)
+    assert x.start_timecode == "10:02:03:04"
+    assert Path(x.path).name == unicodedata.normalize("NFC", nfd_name)
     (asset,) = ledger.assets()
     assert asset.path_bytes == os.fsencode(clip.absolute()), "the name's original bytes are kept"
 
@@ -132,10 +132,10 @@ def test_bad_files_never_stop_the_run(tmp_path: Path, ledger: Ledger) -> None:
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=1", "-c:v", "libx264", str(tmp_path / "good.mp4"))
     (tmp_path / ".DS_Store").write_bytes(b"\0" * 10)
     report = ingest([tmp_path], ledger, scene_ids=SCENES, exclude=[tmp_path / "home"])
-    reasons = {Path(q["path"]).name: q["reason"] for q in report.quarantined}
+    reasons = {Path(q.path).name: q.reason for q in report.quarantined}
     assert reasons["empty.mov"] == "zero-byte file"
     assert "notes.txt" in reasons
-    assert [Path(x["path"]).name for x in report.ingested] == ["good.mp4"]
+    assert [Path(x.path).name for x in report.ingested] == ["good.mp4"]
     # seeing the same bad file again does not pile up quarantine rows
     ingest([tmp_path], ledger, scene_ids=SCENES, exclude=[tmp_path / "home"])
     assert len(ledger.quarantined()) == 2

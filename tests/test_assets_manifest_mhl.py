@@ -131,13 +131,17 @@ def test_one_altered_byte_is_reported_by_both_verifiers(tmp_path: Path, ledger: 
     assert p.returncode == 1, p.stderr
     result = json.loads(p.stdout)
     assert [m["path"] for m in result["mismatched"]] == [str(victim)]
-    assert sorted(result["mismatched"][0]["against"]) == ["ascmhl", "ledger"]
+    (bad,) = result["mismatched"]
+    assert sorted(bad["against"]) == ["ascmhl", "ledger"]
+    assert bad["asset_id"] == ledger.asset_by_path(str(victim)).asset_id, "the asset is named, not null"
+    assert bad["expected_sha256"] != bad["found_sha256"] and bad["expected_xxh128"] != bad["found_xxh128"]
+    assert bad["generation"] == 1
     assert result["missing"] == [] and result["checked"] == 4
 
     # A sidecar (in the MHL, not an asset) that disappears is missing for docfilm verify too.
     os.unlink(folder / "notes.txt")
     again = verify_library(ledger, lib)
-    assert [m["path"] for m in again["missing"]] == [str(folder / "notes.txt")]
+    assert [m.path for m in again.missing] == [str(folder / "notes.txt")]
 
 
 def test_a_modified_generation_and_a_stray_file_are_noticed(tmp_path: Path, ledger: Ledger, home: Path) -> None:
@@ -148,12 +152,12 @@ def test_a_modified_generation_and_a_stray_file_are_noticed(tmp_path: Path, ledg
     gen = Path(report.mhl[0])
     (lib / "C001" / "stray.txt").write_text("dropped here by hand\n")
     result = verify_library(ledger, lib)
-    assert result["unlisted"] == [str(lib / "C001" / "stray.txt")] and not result["mismatched"]
+    assert list(result.unlisted) == [str(lib / "C001" / "stray.txt")] and not result.mismatched
     os.chmod(gen, 0o644)
     gen.write_bytes(gen.read_bytes().replace(b"docfilm</tool>", b"someone</tool>"))
     result = verify_library(ledger, lib)
-    assert [m["path"] for m in result["mismatched"]] == [str(gen)]
-    assert "modified" in result["mismatched"][0]["reason"]
+    assert [m.path for m in result.mismatched] == [str(gen)]
+    assert "modified" in result.mismatched[0].reason
 
 
 def test_reference_tool_continues_our_history_and_we_continue_its(tmp_path: Path, ledger: Ledger,

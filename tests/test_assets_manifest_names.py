@@ -50,6 +50,11 @@ def test_awkward_names_survive_without_a_shell(tmp_path: Path, monkeypatch: pyte
     # No shell, no process at all: every name reaches the OS as one argument.
     monkeypatch.setattr(subprocess, "Popen", _no_process)
     monkeypatch.setattr(os, "system", _no_process)
+    # A shell handed `$(touch pwned).wav` would create `pwned` in its working folder, which is ours: make that
+    # a folder of this test, so the check below looks where the file would land.
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     home = tmp_path / "home"
     ledger = Ledger.open(LedgerSettings(home=home))
     try:
@@ -57,7 +62,7 @@ def test_awkward_names_survive_without_a_shell(tmp_path: Path, monkeypatch: pyte
         monkeypatch.undo()
         assert not report.quarantined and not report.duplicates, report.quarantined
         assert len(report.ingested) == len(names), "different bytes are different assets, whatever their names"
-        assert not (tmp_path / "pwned").exists()
+        assert not (workdir / "pwned").exists() and not list(tmp_path.rglob("pwned")), "a shell ran a file name"
         assert state(src) == before
         folder = home / "library" / "-card $(whoami)"
         on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*.wav")}
@@ -74,10 +79,10 @@ def test_awkward_names_survive_without_a_shell(tmp_path: Path, monkeypatch: pyte
         for a in ledger.assets():
             assert unicodedata.is_normalized("NFC", a.name)
         for x in report.ingested:
-            assert unicodedata.is_normalized("NFC", x["path"])
+            assert unicodedata.is_normalized("NFC", x.path)
         assert mhl_verify(folder).returncode == 0
         result = verify_library(ledger, home / "library")
-        assert result["mismatched"] == [] and result["missing"] == [] and result["unlisted"] == []
+        assert result.mismatched == () and result.missing == () and result.unlisted == ()
         again = ingest([src], ledger, scene_ids=set(), library=home / "library")
         assert len(again.duplicates) == len(names) and not again.ingested, "a second run copies nothing"
     finally:

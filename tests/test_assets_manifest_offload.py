@@ -76,13 +76,13 @@ def test_samples_are_copied_verified_and_sources_untouched(tmp_path: Path, ledge
     assert state(card) == before, "sources are never moved, renamed, rewritten or deleted"
     assert report.seen == 13 and len(report.ingested) == 11 and len(report.quarantined) == 2
     for x in report.ingested:
-        src, copy = Path(x["path"]), Path(x["library_path"])
+        src, copy = Path(x.path), Path(x.library_path)
         assert src.parent == card, "path stays the source the user gave"
         assert copy == lib / "samples" / src.name
-        assert digest_file(copy).sha256 == x["sha256"] == digest_file(src).sha256
+        assert digest_file(copy).sha256 == x.sha256 == digest_file(src).sha256
         assert copy.stat().st_mtime_ns == src.stat().st_mtime_ns, "the copy keeps the source's mtime"
     for q in report.quarantined:  # broken recordings are kept too: the card may be formatted after offload
-        assert Path(q["library_path"]).read_bytes() == Path(q["path"]).read_bytes()
+        assert Path(q.library_path).read_bytes() == Path(q.path).read_bytes()
     assets = {a.name: a for a in ledger.assets()}
     portrait = assets["android_portrait_4k60.mp4"]
     assert portrait.path == str(lib / "samples" / "android_portrait_4k60.mp4"), "renders read the library copy"
@@ -97,12 +97,12 @@ def test_single_file_goes_under_its_folder_name_and_in_place_copies_nothing(tmp_
     other = make_wav(tmp_path / "elsewhere" / "take 2.wav", seed=2)
     lib = home / "library"
     report = ingest([clip], ledger, scene_ids=set(), library=lib)
-    assert Path(report.ingested[0]["library_path"]) == lib / "sub" / "take 1.wav"
+    assert Path(report.ingested[0].library_path) == lib / "sub" / "take 1.wav"
     assert (lib / "sub" / "ascmhl" / "ascmhl_chain.xml").is_file()
     in_place = ingest([other], ledger, scene_ids=set(), library=None)
     (x,) = in_place.ingested
-    assert x["library_path"] is None
-    assert ledger.asset_by_sha256(x["sha256"]).path == str(other), "in place: the master is the file itself"
+    assert x.library_path is None
+    assert ledger.asset_by_sha256(x.sha256).path == str(other), "in place: the master is the file itself"
     assert not (lib / "elsewhere").exists()
 
 
@@ -136,8 +136,8 @@ def test_damaged_copy_is_retried_once_then_reported(tmp_path: Path, ledger: Ledg
     assert damaged == [1, 2]
     assert not always.ingested and not always.duplicates
     (q,) = always.quarantined
-    assert q["path"] == str(clip2) and q["reason"].startswith("copy failed verification")
-    assert "library_path" not in q
+    assert q.path == str(clip2) and q.reason.startswith("copy failed verification")
+    assert q.library_path is None
     assert not (lib / "B002" / "interview.wav").exists(), "no file under a final name"
     assert not partials(lib)
     assert state(card2) == before
@@ -194,7 +194,7 @@ def test_unrecorded_verified_copy_is_kept_without_copying_again(tmp_path: Path, 
     inode = left.stat().st_ino
     report = ingest([card], ledger, scene_ids=set(), library=lib)
     (x,) = report.ingested
-    assert x["library_path"] == str(left) and left.stat().st_ino == inode, "kept, not copied again"
+    assert x.library_path == str(left) and left.stat().st_ino == inode, "kept, not copied again"
     assert mhl_verify(lib / "C001").returncode == 0
 
     # A file of the same size but other bytes at that name is not adopted: the new one gets its own name.
@@ -202,8 +202,8 @@ def test_unrecorded_verified_copy_is_kept_without_copying_again(tmp_path: Path, 
     other = make_wav(card2 / "ambience.wav", seconds=0.5, seed=9)
     again = ingest([card2], ledger, scene_ids=set(), library=lib)
     (y,) = again.ingested
-    assert y["library_path"] == str(lib / "C001" / "ambience (2).wav")
-    assert digest_file(Path(y["library_path"])).sha256 == digest_file(other).sha256
+    assert y.library_path == str(lib / "C001" / "ambience (2).wav")
+    assert digest_file(Path(y.library_path)).sha256 == digest_file(other).sha256
     assert left.stat().st_ino == inode
 
 
@@ -213,22 +213,22 @@ def test_duplicates_are_not_copied_and_a_lost_master_is_copied_again(tmp_path: P
     card = tmp_path / "D001"
     clip = make_wav(card / "a.wav")
     first = ingest([card], ledger, scene_ids=set(), library=lib)
-    master = Path(first.ingested[0]["library_path"])
+    master = Path(first.ingested[0].library_path)
     backup = tmp_path / "D001-backup"
     backup.mkdir()
     shutil.copy2(clip, backup / "a copy.wav")
     dup = ingest([backup], ledger, scene_ids=set(), library=lib)
-    assert [d["asset_id"] for d in dup.duplicates] == [first.ingested[0]["asset_id"]]
+    assert [d.asset_id for d in dup.duplicates] == [first.ingested[0].asset_id]
     assert not (lib / "D001-backup").exists(), "the same bytes are one asset, held once"
-    assert len(ledger.sightings(first.ingested[0]["asset_id"])) == 2
+    assert len(ledger.sightings(first.ingested[0].asset_id)) == 2
 
     master.unlink()  # the library lost it (a deleted file, a failed drive)
     repaired = ingest([card], ledger, scene_ids=set(), library=lib)
     (d,) = repaired.duplicates
-    assert d["repaired"] is True and d["library_path"] == str(master)
-    assert digest_file(master).sha256 == first.ingested[0]["sha256"]
+    assert d.repaired is True and d.library_path == str(master)
+    assert digest_file(master).sha256 == first.ingested[0].sha256
     result = verify_library(ledger, lib)
-    assert result["mismatched"] == [] and result["missing"] == []
+    assert result.mismatched == () and result.missing == ()
     assert mhl_verify(lib / "D001").returncode == 0
 
 
@@ -295,14 +295,14 @@ def test_kill_9_mid_copy_then_the_same_ingest_finishes(tmp_path: Path, home: Pat
         small_inode = small_copy.stat().st_ino
 
         report = ingest([card], ledger, scene_ids=set(), library=lib)
-        assert [Path(x["path"]).name for x in report.ingested] == ["b_big.wav"]
-        assert [Path(x["path"]).name for x in report.duplicates] == ["a_small.wav"]
+        assert [Path(x.path).name for x in report.ingested] == ["b_big.wav"]
+        assert [Path(x.path).name for x in report.duplicates] == ["a_small.wav"]
         assert small_copy.stat().st_ino == small_inode, "what was verified is not copied again"
         assert not partials(lib)
         assert xxh128_file(lib / "E001" / "b_big.wav") == xxh128_file(big)
         assert state(card) == before
         result = verify_library(ledger, lib)
-        assert result["checked"] == 2 and result["mismatched"] == [] and result["missing"] == []
+        assert result.checked == 2 and result.mismatched == () and result.missing == ()
         check = mhl_verify(lib / "E001")
         assert check.returncode == 0, check.stdout + check.stderr
     finally:

@@ -91,3 +91,13 @@ def test_ingest_json_of_real_samples(tmp_path: Path) -> None:
             "rotation", "start_timecode", "scene"}
     for x in report["ingested"]:
         assert keys <= set(x)
+        assert x["kind"] in ("video", "audio", "still")
+        assert x["fps"] is None or re.fullmatch(r"\d+/\d+", x["fps"]), x["fps"]
+    assert report["failed"] == [] and report["duplicates"] == []
+
+    a = report["ingested"][0]
+    shown = docfilm("show", a["asset_id"], home=tmp_path / "home")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert {k: record[k] for k in keys} == {k: a[k] for k in keys if k != "path"} | {"path": record["path"]}
+    assert record["sightings"] == [a["path"]]

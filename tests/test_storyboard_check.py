@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import DocfilmError
 from storyboard.loader import (
     Problem,
     StoryboardInvalid,
@@ -343,6 +344,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(StoryboardUnreadable) as caught:
         load_film(missing)
     assert caught.value.problems == [problem]
+    assert caught.value.exit_code == 2, "a storyboard that cannot be read is bad input"
 
 
 def test_not_utf8_and_empty_files(tmp_path: Path) -> None:
@@ -360,6 +362,7 @@ def test_load_film_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(StoryboardInvalid) as caught:
         load_film(path)
     assert not isinstance(caught.value, StoryboardUnreadable)
+    assert isinstance(caught.value, DocfilmError) and caught.value.exit_code == 2
     assert [p.field for p in caught.value.problems] == ["film.fps", "scenes[1].theme"]
     assert str(path) in str(caught.value) and "scenes[1].theme" in str(caught.value)
 
@@ -403,3 +406,28 @@ def test_check_is_fast_and_does_not_import_prefect() -> None:
     started = time.perf_counter()
     check_film()
     assert time.perf_counter() - started < 0.5  # ~15 ms measured
+
+
+
+def test_storyboard_modules_import_each_other_without_a_circle() -> None:
+    """Every import between storyboard's modules, TYPE_CHECKING ones included, forms no circle."""
+    import ast
+
+    folder = Path(bundled_film_path()).parent.parent
+    imports: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module if node.level == 0 else f"storyboard.{node.module}"
+                names.add(module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        imports[f"storyboard.{path.stem}"] = {n for n in names if n.startswith("storyboard.")}
+    assert imports["storyboard.errors"] == {"storyboard.problems"}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or reaches(n, goal, seen | {n}) for n in imports.get(start, set()) - seen)
+
+    circles = sorted(m for m in imports if reaches(m, m, set()))
+    assert circles == [], f"import circle through {circles}"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.errors import DocfilmError
 from storyboard.errors import StoryboardError, UnknownReference
 from storyboard.loader import bundled_film_path, load_film
 from storyboard.models import SKIP_INTEGRITY, Film, Scene, SceneState, Shot, Source, Text
@@ -217,6 +218,7 @@ def test_unknown_ids_raise_a_named_error(film: Film, call: str) -> None:
     with pytest.raises(UnknownReference) as caught:
         getattr(film, call)("nope")
     assert isinstance(caught.value, StoryboardError) and isinstance(caught.value, KeyError)
+    assert isinstance(caught.value, DocfilmError) and caught.value.exit_code == 2
     assert "can-tho-xiv" in str(caught.value) and "'nope'" in str(caught.value)
 
 
