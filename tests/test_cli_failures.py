@@ -76,7 +76,8 @@ def test_only_the_hosted_copy_failing_is_exit_1_with_the_offline_packet_written(
     packet = json.loads(p.stdout)
     index = Path(packet["path"])
     assert index.is_file() and index.is_relative_to(packets)
-    assert (packet["scenes"], packet["assets"], packet["as_of"]) == (14, 2, "2019-05-20")
+    assert (packet["scenes"], packet["as_of"]) == (14, "2019-05-20")
+    assert packet["assets"] >= len(json.loads(cli_pipeline.run.stdout)["ingest"]["ingested"])  # others may add
     assert not packet.get("hosted_url")
     assert f"127.0.0.1:{port}" in p.stderr  # why the hosted copy is missing
     check = docfilm_cli("packet", "--verify", str(index.parent), "--json", env=env)
