@@ -178,8 +178,8 @@ def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
     process = subprocess.Popen([str(DOCFILM), "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=user_env(tmp_path / "home"), cwd=ROOT)  # fmt: skip
     try:
-        # Its line naming the endpoint; the log may name it once already before the server is up.
-        found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+).*Ctrl-C", 60)
+        # Its ready line names the endpoint and Ctrl-C (a log line may name the endpoint before it is up).
+        found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+)[^\n]*\n?.*Ctrl-C", 60)
         endpoint = found.group(1)
         assert 200 <= _http_status(endpoint) < 500  # an S3 answers (anonymous requests may be refused)
         process.send_signal(signal.SIGINT)
