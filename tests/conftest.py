@@ -5,6 +5,7 @@ installed `docfilm`."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cli_support import CliPipeline, PrefectForTests, docfilm_cli, make_clip
+from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -184,13 +185,33 @@ def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pref
 
 
 @pytest.fixture(scope="session")
-def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: PrefectForTests) -> CliPipeline:
+def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: PrefectForTests) -> Iterator[CliPipeline]:
     """One `docfilm run` of two 1 s clips on the embedded defaults (SeaweedFS, SQLite), shared by the CLI tests
-    that need footage already rendered; they only add to it."""
+    that need footage already rendered; they only add to it.
+
+    As the README suggests for several commands in a row, one `docfilm serve` keeps the embedded S3 up for all
+    of them (each command would otherwise start and stop SeaweedFS: about 2 s a time).
+    """
     root = tmp_path_factory.mktemp("cli")
     home, card = root / "home", root / "card"
     make_clip(card / "S01" / "S01-01_phỏng-vấn.mp4", "10:00:00:00")
     make_clip(card / "S02-01_cảnh-quay.mp4", "11:00:00:00")
     env = prefect_for_tests.env(home)
-    run = docfilm_cli("run", "--json", "--as-of", "2019-05-20", str(card), env=env)
-    return CliPipeline(home=home, card=card, env=env, run=run)
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen([str(DOCFILM), "serve"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while "Ctrl-C" not in log.read_text(errors="replace"):  # its ready line
+            assert serve.poll() is None, f"docfilm serve exited: {log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"docfilm serve not ready in 60 s: {log.read_text(errors='replace')}"
+            time.sleep(0.05)
+        run = docfilm_cli("run", "--json", "--as-of", "2019-05-20", str(card), env=env)
+        yield CliPipeline(home=home, card=card, env=env, run=run)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
