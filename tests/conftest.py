@@ -1,13 +1,25 @@
-"""Shared fixtures: `embedded_s3`, one real SeaweedFS for the whole session (started once, ~1 s)."""
+"""Shared fixtures: `embedded_s3`, one real SeaweedFS for the whole session (started once, ~1 s); `prefect_for_tests`,
+one Prefect API server for the session and its migrated database to copy; `user_env`, a user's environment for the
+installed `docfilm`."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -96,8 +108,6 @@ def chromium_browser() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def review_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A 1 s 320x180 H.264 + AAC faststart MP4 (GOP 5, to seek) and a JPEG poster, made with real ffmpeg."""
-    import subprocess
-
     import imageio_ffmpeg
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
@@ -116,3 +126,92 @@ def review_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=60,
     )
     return proxy, poster
+
+
+# --- the installed `docfilm` as a user runs it, and one Prefect server for the session (tests helper) ------------
+
+@pytest.fixture(scope="session")
+def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectForTests]:
+    """One Prefect API server (Prefect's own app, as its test harness runs it) on 127.0.0.1 for the session.
+
+    Its database is migrated once; tests that need docfilm to start its own server copy that database
+    (`seed`) instead of migrating again. Telemetry off; the runner's PREFECT_* settings are not passed on.
+    """
+    home = tmp_path_factory.mktemp("prefect-server")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(256)
+    api_url = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
+        "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+    }  # fmt: skip
+    log_path = home / "server.log"
+    with log_path.open("wb") as log_file:
+        # The socket is bound here and handed over (--fd): the port is known at once and cannot be taken.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
+             "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"],
+            env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    sock.close()
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, f"the test Prefect server exited: {log_path.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, "the test Prefect server did not answer within 180 s"
+            try:
+                with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                time.sleep(0.1)
+        migrated = tmp_path_factory.mktemp("prefect-db") / "prefect.db"
+        # The backup API copies a consistent database even while the server holds it open.
+        source, target = sqlite3.connect(home / "prefect.db"), sqlite3.connect(migrated)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        yield PrefectForTests(api_url=api_url, migrated_db=migrated)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: PrefectForTests) -> Iterator[CliPipeline]:
+    """One `docfilm run` of two 1 s clips on the embedded defaults (SeaweedFS, SQLite), shared by the CLI tests
+    that need footage already rendered; they only add to it.
+
+    As the README suggests for several commands in a row, one `docfilm serve` keeps the embedded S3 up for all
+    of them (each command would otherwise start and stop SeaweedFS: about 2 s a time).
+    """
+    root = tmp_path_factory.mktemp("cli")
+    home, card = root / "home", root / "card"
+    make_clip(card / "S01" / "S01-01_phỏng-vấn.mp4", "10:00:00:00")
+    make_clip(card / "S02-01_cảnh-quay.mp4", "11:00:00:00")
+    env = prefect_for_tests.env(home)
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        serve = subprocess.Popen([str(DOCFILM), "serve"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while "Ctrl-C" not in log.read_text(errors="replace"):  # its ready line
+            assert serve.poll() is None, f"docfilm serve exited: {log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"docfilm serve not ready in 60 s: {log.read_text(errors='replace')}"
+            time.sleep(0.05)
+        run = docfilm_cli("run", "--json", "--as-of", "2019-05-20", str(card), env=env)
+        yield CliPipeline(home=home, card=card, env=env, run=run)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()

@@ -26,6 +26,7 @@ INGEST = textwrap.dedent("""
     from assets_manifest.ledger import Ledger
     from assets_manifest.settings import LedgerSettings
     home, card, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    Path(sys.argv[4]).touch()  # imported: ready to be released
     while not go.exists():
         time.sleep(0.001)
     ledger = Ledger.open(LedgerSettings(home=home))
@@ -40,6 +41,7 @@ RENDER = textwrap.dedent("""
     from assets_manifest.ledger import Ledger
     from assets_manifest.settings import LedgerSettings
     home, go, stop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    Path(sys.argv[4]).touch()
     while not go.exists():
         time.sleep(0.001)
     ledger = Ledger.open(LedgerSettings(home=home))
@@ -55,6 +57,15 @@ RENDER = textwrap.dedent("""
 """)
 
 
+def _release_together(ready: list[Path], go: Path, timeout: float = 60) -> None:
+    """Wait until every process has imported what it needs (its ready file), then release them all at once."""
+    deadline = time.monotonic() + timeout
+    while not all(r.exists() for r in ready):
+        assert time.monotonic() < deadline, f"not ready within {timeout} s: {[r.name for r in ready if not r.exists()]}"
+        time.sleep(0.01)
+    go.touch()
+
+
 def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     a, b = tmp_path / "A001", tmp_path / "B001"
@@ -64,12 +75,13 @@ def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
     for i in range(10):  # the same takes on both cards: one asset each, whoever wins the race
         shutil.copy2(a / f"a{i:02d}.wav", b / f"same{i:02d}.wav")
     go, stop = tmp_path / "go", tmp_path / "stop"
-    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for card in (a, b)]
-    render = subprocess.Popen([sys.executable, "-c", RENDER, str(home), str(go), str(stop)], cwd=ROOT,
+    ready = [tmp_path / "A001.ready", tmp_path / "B001.ready", tmp_path / "render.ready"]
+    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # let the interpreters start, then release them together
-    go.touch()
+             for card, flag in zip((a, b), ready, strict=False)]
+    render = subprocess.Popen([sys.executable, "-c", RENDER, str(home), str(go), str(stop), str(ready[2])], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _release_together(ready, go)
     outs = [p.communicate(timeout=300) for p in procs]
     stop.touch()
     r_out, r_err = render.communicate(timeout=120)
@@ -108,10 +120,10 @@ def test_two_ingests_of_the_same_card_at_once(tmp_path: Path) -> None:
     home, card, go = tmp_path / "home", tmp_path / "A001", tmp_path / "go"
     for i in range(30):
         make_wav(card / f"a{i:02d}.wav", seconds=0.2, seed=i)
-    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    time.sleep(1.0)
-    go.touch()
+    ready = [tmp_path / "p0.ready", tmp_path / "p1.ready"]
+    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for flag in ready]
+    _release_together(ready, go)
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-3000:]

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from cli_support import user_env
 from test_assets_manifest_offload import make_wav, mhl_verify
 
 from assets_manifest import mhl
@@ -125,7 +126,7 @@ def test_one_altered_byte_is_reported_by_both_verifiers(tmp_path: Path, ledger: 
     out = ref.stdout + ref.stderr
     assert re.findall(r"hash mismatch\s+for (\S+)", out) == ["take1.wav"]
 
-    env = dict(os.environ, DOCFILM_HOME=str(home))
+    env = user_env(home)
     p = subprocess.run([str(BIN / "docfilm"), "verify", "--json"], capture_output=True, text=True, env=env,
                        cwd=ROOT, timeout=120)
     assert p.returncode == 1, p.stderr

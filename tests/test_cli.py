@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -12,17 +11,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import PrefectForTests, user_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 
 
-def docfilm(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DOCFILM_HOME=str(home))
-    env.pop("DOCFILM_S3_ENDPOINT_URL", None)
-    return subprocess.run([str(DOCFILM), *args], capture_output=True, text=True, env=env, timeout=timeout,
-                          cwd=ROOT)
+def docfilm(*args: str, home: Path, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess[str]:
+    """The installed command in a user's environment: none of this runner's PREFECT_*, DOCFILM_* or AWS_*."""
+    return subprocess.run([str(DOCFILM), *args], capture_output=True, text=True, env=user_env(home, **extra),
+                          timeout=timeout, cwd=ROOT)  # fmt: skip
 
 
 def test_check_and_status_never_import_prefect(tmp_path: Path) -> None:
@@ -36,7 +35,7 @@ r = CliRunner().invoke(app, ["status", "--json", "--as-of", "2019-05-20"])
 assert r.exit_code == 0, r.output
 print(json.dumps({"prefect": sorted(m for m in sys.modules if m.split(".")[0] == "prefect"), "out": r.stdout}))
 """
-    env = dict(os.environ, DOCFILM_HOME=str(tmp_path / "home"))
+    env = user_env(tmp_path / "home")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert p.returncode == 0, p.stderr
     got = json.loads(p.stdout)
@@ -78,10 +77,10 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ingest_json_of_real_samples(tmp_path: Path) -> None:
+def test_ingest_json_of_real_samples(tmp_path: Path, prefect_for_tests: PrefectForTests) -> None:
     samples = tmp_path / "samples"
     shutil.copytree(SAMPLES, samples, ignore=shutil.ignore_patterns("*.md", "*.tsv"))
-    p = docfilm("ingest", "--json", str(samples), home=tmp_path / "home")
+    p = docfilm("ingest", "--json", str(samples), home=tmp_path / "home", PREFECT_API_URL=prefect_for_tests.api_url)
     assert p.returncode == 1, p.stderr[-2000:]
     report = json.loads(p.stdout)  # stdout is exactly one JSON object
     assert {Path(q["path"]).name for q in report["quarantined"]} == {

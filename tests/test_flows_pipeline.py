@@ -1,9 +1,10 @@
-"""The Prefect flows end to end on Prefect's test harness, real ffmpeg and a real SeaweedFS."""
+"""The Prefect flows end to end on a real Prefect server, real ffmpeg and a real SeaweedFS."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,23 +14,36 @@ from typing import Any
 
 import imageio_ffmpeg
 import pytest
+from cli_support import PrefectForTests
 
 from renders.settings import RendersSettings
 
 pytestmark = pytest.mark.slow
 SETTINGS = RendersSettings()  # read once, as a command does
 
+OUTER_PREFECT_HOME = os.environ.get("PREFECT_HOME")
 
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One Prefect test server for the session (entering it costs ~10 s)."""
+
+@pytest.fixture(scope="module")
+def prefect_harness(prefect_for_tests: PrefectForTests) -> Iterator[None]:
+    """The flows of this module run in this process against the session's Prefect server (migrated once).
+
+    prepare_prefect_env writes Prefect's settings into os.environ; they are undone after the module, so no
+    PREFECT_* setting leaks into the tests that follow (or into the commands they start).
+    """
     from flows.env import prepare_prefect_env
 
-    prepare_prefect_env()
-    from prefect.testing.utilities import prefect_test_harness
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("PREFECT_")]:
+            env.delenv(name)
+        # A configured API: prepare_prefect_env then leaves PREFECT_HOME alone, as it does for a user's server.
+        env.setenv("PREFECT_API_URL", prefect_for_tests.api_url)
+        prepare_prefect_env()
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+        with temporary_settings(updates={PREFECT_API_URL: prefect_for_tests.api_url}):
+            yield
+    assert os.environ.get("PREFECT_HOME") == OUTER_PREFECT_HOME, "PREFECT_HOME leaked out of the module"
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import PrefectForTests
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
@@ -45,11 +46,11 @@ server = LocalPrefectServer(Path(sys.argv[1]))
 server.start()
 server.wait_ready()
 
-def post(path, auth):
+def post(path, auth, body=b"{}"):
     headers = {"Content-Type": "application/json"}
     if auth is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    request = urllib.request.Request(server.api_url + path, data=b"{}", headers=headers, method="POST")
+    request = urllib.request.Request(server.api_url + path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -59,39 +60,27 @@ def post(path, auth):
 auth = os.environ["PREFECT_API_AUTH_STRING"]
 print(json.dumps({"url": server.api_url, "pid": server.process.pid, "env_url": os.environ["PREFECT_API_URL"],
                   "none": post("/flows/filter", None), "wrong": post("/flows/filter", "docfilm:guess"),
-                  "right": post("/flows/filter", auth)}), flush=True)
-if sys.argv[2] == "stop":
-    server.stop()
-    print(json.dumps({"stopped": True}), flush=True)
-else:
-    sys.stdin.read()  # until killed
+                  "right": post("/flows/filter", auth),
+                  "created": post("/flows/", auth, json.dumps({"name": "written-by-this-test"}).encode())}),
+      flush=True)
+sys.stdin.read()  # until killed
 """
 
 
-def test_server_is_loopback_with_a_generated_auth_string_and_stops(tmp_path: Path) -> None:
+def test_server_is_loopback_with_a_generated_auth_string_and_dies_with_its_process(
+    tmp_path: Path, prefect_for_tests: PrefectForTests
+) -> None:
     home = tmp_path / "prefect"
-    home.mkdir()
-    p = subprocess.run([sys.executable, "-c", SERVER_SCRIPT, str(home), "stop"], capture_output=True, text=True,
-                       env=clean_env(tmp_path), cwd=ROOT, timeout=180)  # fmt: skip
-    assert p.returncode == 0, p.stderr
-    first, second = (json.loads(line) for line in p.stdout.splitlines())
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api", first["url"]) and first["env_url"] == first["url"]
-    assert (first["none"], first["wrong"], first["right"]) == (401, 401, 200)
-    assert second == {"stopped": True}
-    assert not alive(first["pid"])
-    assert (home / "prefect.db").is_file()  # its database is in the home it was given
-
-
-def test_kill_9_of_its_process_takes_the_server_down(tmp_path: Path) -> None:
-    home = tmp_path / "prefect"
-    home.mkdir()
-    parent = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(home), "wait"], stdin=subprocess.PIPE,
+    prefect_for_tests.seed(tmp_path)  # tmp_path/prefect/prefect.db, migrated: the server starts without migrating
+    parent = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(home)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env(tmp_path),
                               cwd=ROOT)  # fmt: skip
     try:
         assert parent.stdout is not None
         started = json.loads(parent.stdout.readline())
-        assert started["right"] == 200 and alive(started["pid"])
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api", started["url"]) and started["env_url"] == started["url"]
+        assert (started["none"], started["wrong"], started["right"]) == (401, 401, 200)
+        assert started["created"] in (200, 201) and alive(started["pid"])
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + 20
@@ -101,11 +90,32 @@ def test_kill_9_of_its_process_takes_the_server_down(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+    with sqlite3.connect(home / "prefect.db") as db:  # its database is in the home it was given
+        assert db.execute("SELECT name FROM flow").fetchall() == [("written-by-this-test",)]
+
+
+def _servers_of(prefect_home: Path) -> list[int]:
+    """Live processes whose environment names `prefect_home` as PREFECT_HOME (docfilm's server for that home)."""
+    wanted = f"PREFECT_HOME={prefect_home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ and alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
 
 
 @pytest.mark.slow
-def test_a_flow_command_runs_on_its_own_server_in_docfilm_home(tmp_path: Path) -> None:
+def test_a_flow_command_runs_on_its_own_server_in_docfilm_home(
+    tmp_path: Path, prefect_for_tests: PrefectForTests
+) -> None:
     home = tmp_path / "home"
+    prefect_for_tests.seed(home)
     p = subprocess.run([str(DOCFILM), "-v", "ingest", "--json", str(SAMPLE)], capture_output=True, text=True,
                        env=clean_env(home), cwd=ROOT, timeout=300)  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -116,6 +126,7 @@ def test_a_flow_command_runs_on_its_own_server_in_docfilm_home(tmp_path: Path) -
     with sqlite3.connect(home / "prefect" / "prefect.db") as db:
         runs = db.execute("SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id").fetchall()
     assert runs == [("ingest", "COMPLETED")]
+    assert _servers_of(home / "prefect") == [], "the server ended with the command"
 
 
 def test_a_server_that_cannot_start_is_an_environment_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from cli_support import user_env
 from sqlalchemy import event
 
 from assets_manifest.store import Asset, Proxy
@@ -106,7 +107,7 @@ def test_nothing_stale_among_1000_assets_is_decided_fast_without_prefect_or_ffmp
     ws: Workspace, tmp_path: Path
 ) -> None:
     fill_ledger(ws, 1000, done=True)
-    env = dict(os.environ, DOCFILM_HOME=str(ws.home), DOCFILM_FFMPEG="/bin/true")
+    env = user_env(ws.home, DOCFILM_FFMPEG="/bin/true")  # none of the runner's PREFECT_* (Prefect must not start)
     started = time.monotonic()
     baseline = subprocess.run([str(DOCFILM), "--help"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     process_start = time.monotonic() - started
@@ -146,7 +147,7 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
         asset = next(a for a in ws.ledger.assets() if a.asset_id == {asset_id!r})
         render_asset(ws, asset)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, DOCFILM_HOME=str(ws.home)),
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=user_env(ws.home),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     temp_proxy = ws.renders_dir / f".{asset_id}.tmp.mp4"
     deadline = time.monotonic() + 60

@@ -136,6 +136,7 @@ def test_presigned_link_is_refused_after_expiry(hosted: Hosted, monkeypatch: pyt
     with pytest.raises(urllib.error.HTTPError) as refused:
         fetch(expired)
     assert refused.value.code == 403
+    assert b"expired" in refused.value.read().lower()  # refused for its age, not for a bad signature
 
 
 @pytest.mark.browser

@@ -1,0 +1,216 @@
+"""Every command of the README, run as the installed `docfilm` in a subprocess, against the --json contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import (
+    DOCFILM,
+    ROOT,
+    CliPipeline,
+    PrefectForTests,
+    assert_no_traceback,
+    docfilm_cli,
+    make_clip,
+    small_film,
+    user_env,
+)
+
+pytestmark = pytest.mark.slow
+
+INGEST_KEYS = {"path", "asset_id", "sha256", "xxh128", "kind", "duration_frames", "fps", "width", "height",
+               "rotation", "start_timecode", "scene"}  # fmt: skip
+
+
+def _json(p: subprocess.CompletedProcess[str]) -> Any:
+    """stdout is exactly one JSON object (logs go to stderr)."""
+    return json.loads(p.stdout)
+
+
+def _files(folder: Path) -> dict[Path, int]:
+    return {f: f.stat().st_mtime_ns for f in folder.rglob("*") if f.is_file()}
+
+
+def test_run_takes_footage_through_to_the_packet(cli_pipeline: CliPipeline) -> None:
+    p = cli_pipeline.run
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_no_traceback(p)
+    result = _json(p)
+    assert set(result) >= {"ingest", "render", "upload", "packet"}
+
+    ingested = result["ingest"]["ingested"]
+    assert {Path(x["path"]).name: x["scene"] for x in ingested} == {
+        "S01-01_phỏng-vấn.mp4": "S01", "S02-01_cảnh-quay.mp4": "S02"}
+    for x in ingested:
+        assert set(x) >= INGEST_KEYS
+        assert (x["kind"], x["fps"], x["width"], x["height"], x["duration_frames"]) == ("video", "25/1", 320, 180, 25)
+    assert sorted(x["start_timecode"] for x in ingested) == ["10:00:00:00", "11:00:00:00"]
+    assert result["ingest"]["duplicates"] == [] and result["ingest"]["quarantined"] == []
+
+    render = result["render"]
+    assert render["failed"] == [] and len(render["rendered"]) == 2
+    assert {r["asset_id"] for r in render["rendered"]} == {x["asset_id"] for x in ingested}
+    for r in render["rendered"]:
+        assert Path(r["proxy"]).is_file() and Path(r["poster"]).is_file() and isinstance(r["qc"], dict)
+
+    upload = result["upload"]
+    assert upload["failed"] == [] and upload["skipped"] == 0
+    sizes = sorted(Path(r[k]).stat().st_size for r in render["rendered"] for k in ("proxy", "poster"))
+    assert sorted(u["bytes"] for u in upload["uploaded"]) == sizes  # each proxy and poster, once
+    assert all(u["key"] and u["checksum"] for u in upload["uploaded"])
+
+    packet = result["packet"]
+    assert Path(packet["path"]).name == "index.html" and Path(packet["path"]).is_file()
+    assert (packet["scenes"], packet["assets"], packet["as_of"]) == (14, 2, "2019-05-20")
+    assert packet["hosted_url"].startswith("http://127.0.0.1:")  # the embedded S3 got the hosted copy
+
+
+def test_ingest_in_place_with_a_scene_then_render_and_upload_only_what_is_new(
+    cli_pipeline: CliPipeline, tmp_path: Path
+) -> None:
+    env, home = cli_pipeline.env, cli_pipeline.home
+    clip = make_clip(tmp_path / "card" / "kamera_0001.mp4", "12:00:00:00")
+    before = (clip.read_bytes(), clip.stat().st_mtime_ns)
+
+    p = docfilm_cli("ingest", "--in-place", "--scene", "S03", "--json", str(clip.parent), env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    [item] = _json(p)["ingested"]
+    assert (Path(item["path"]), item["scene"]) == (clip, "S03")
+    assert not list(home.rglob(clip.name)), "--in-place copies nothing into the library"
+    assert (clip.read_bytes(), clip.stat().st_mtime_ns) == before
+
+    # --scene S01: that scene is up to date, so nothing renders, although the new S03 clip is stale.
+    renders = _files(home / "renders")
+    p = docfilm_cli("render", "--scene", "S01", "--json", env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert _json(p)["rendered"] == [] and _json(p)["failed"] == []
+    assert _files(home / "renders") == renders
+
+    p = docfilm_cli("render", "--json", env=env)  # with work to do
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_no_traceback(p)
+    result = _json(p)
+    assert [r["asset_id"] for r in result["rendered"]] == [item["asset_id"]]
+    assert (result["skipped"], result["failed"]) == (2, [])
+    [rendered] = result["rendered"]
+    assert Path(rendered["proxy"]).is_file() and Path(rendered["poster"]).is_file()
+
+    p = docfilm_cli("upload", "--json", env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    upload = _json(p)
+    assert (upload["skipped"], upload["failed"]) == (4, [])
+    assert sorted(u["bytes"] for u in upload["uploaded"]) == sorted(
+        Path(rendered[k]).stat().st_size for k in ("proxy", "poster"))
+
+
+def test_show_gives_the_ledger_record_of_one_asset(cli_pipeline: CliPipeline) -> None:
+    rendered = _json(cli_pipeline.run)["render"]["rendered"][0]
+    asset_id = rendered["asset_id"]
+    p = docfilm_cli("show", asset_id, "--json", env=cli_pipeline.env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    record = _json(p)
+    assert record["asset_id"] == asset_id
+    assert record["proxy"]["path"] == rendered["proxy"]  # its proxy, and (README) where it is stored
+    p = docfilm_cli("show", asset_id[:8], env=cli_pipeline.env)  # the first characters are enough
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert asset_id in p.stdout
+
+
+def test_packet_of_another_film_without_the_hosted_copy(cli_pipeline: CliPipeline, tmp_path: Path) -> None:
+    film = small_film(tmp_path / "phim-thu.yaml", film_id="phim-thu", scene_id="S15")
+    p = docfilm_cli("status", "--film", str(film), "--as-of", "2019-05-20", "--json", env=cli_pipeline.env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert [s["id"] for s in _json(p)["scenes"]] == ["S15"]
+
+    p = docfilm_cli("packet", "--film", str(film), "--no-hosted", "--as-of", "2019-05-20", "--json",
+                    env=cli_pipeline.env)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_no_traceback(p)
+    packet = _json(p)
+    assert (packet["scenes"], packet["as_of"]) == (1, "2019-05-20")
+    assert not packet.get("hosted_url")
+    index = Path(packet["path"])
+    assert index.is_file() and "phim-thu" in index.parts  # the other film's packet, beside the bundled one's
+    other = _json(cli_pipeline.run)["packet"]["path"]
+    assert Path(other).is_file() and Path(other) != index
+
+
+def _read_until(process: subprocess.Popen[bytes], pattern: str, timeout: float) -> tuple[re.Match[str], str]:
+    """The process's output until it matches `pattern` (read from the pipe unbuffered, so select() sees it all)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            seen += chunk
+            if found := re.search(pattern, seen.decode(errors="replace")):
+                return found, seen.decode(errors="replace")
+    raise AssertionError(f"no {pattern!r} within {timeout} s; output: {seen.decode(errors='replace')!r}")
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
+    process = subprocess.Popen([str(DOCFILM), "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=user_env(tmp_path / "home"), cwd=ROOT)  # fmt: skip
+    try:
+        # Its ready line names the endpoint and Ctrl-C (a log line may name the endpoint before it is up).
+        found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+)[^\n]*\n?.*Ctrl-C", 60)
+        endpoint = found.group(1)
+        assert 200 <= _http_status(endpoint) < 500  # an S3 answers (anonymous requests may be refused)
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=30)[0].decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, seen + rest
+    assert "Traceback" not in seen + rest
+    with pytest.raises(urllib.error.URLError):
+        _http_status(endpoint)  # stopped with it
+
+
+def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect_for_tests: PrefectForTests) -> None:
+    # The demo makes footage for the film's scenes: a film of one scene keeps it to two clips (and the broken
+    # file it must quarantine).
+    film = small_film(tmp_path / "film.yaml", film_id="can-tho-xiv", scene_id="S01")
+    home = tmp_path / "home"
+    env = prefect_for_tests.env(home, DOCFILM_FILM=str(film))
+    p = docfilm_cli("demo", env=env, timeout=280)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_no_traceback(p)
+    paths = re.findall(r"(/\S*/index\.html)", p.stdout + p.stderr)
+    assert paths and Path(paths[-1]).is_file(), "the demo prints the packet's path"
+    renders = _files(home / "renders")
+    assert len([f for f in renders if f.suffix == ".mp4"]) == 2
+
+    # What a second demo would render: nothing (decided without Prefect or ffmpeg).
+    p = docfilm_cli("render", "--json", env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    result = _json(p)
+    assert (result["rendered"], result["skipped"], result["failed"]) == ([], 2, [])
+    assert _files(home / "renders") == renders
