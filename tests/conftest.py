@@ -90,9 +90,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[object]:
-    """One headless Debian Chromium (playwright.sync_api.Browser) for the session; skips if not installed."""
+    """One headless Debian Chromium (playwright.sync_api.Browser) per test module; skips if not installed.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running while it is open, and Prefect
+    then takes any later caller in that test process (pytest-xdist runs several modules in one) for async code.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -95,7 +95,9 @@ def packet(tmp_path_factory: pytest.TempPathFactory, review_media: tuple[Path, P
 
 
 def open_page(browser: Browser, url: str, width: int, height: int) -> tuple[Page, list[str], list[str]]:
-    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+    """A page in a context of its own (closing the page's context closes both)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
@@ -140,7 +142,7 @@ def test_offline_packet_renders_plays_and_seeks(
         assert all(url.startswith("file://") for url in requests), "the packet must not touch the network"
         assert errors == []
     finally:
-        page.close()
+        page.context.close()
 
 
 def test_language_toggle_and_print_layout(chromium_browser: Browser, packet: Built) -> None:
@@ -151,6 +153,12 @@ def test_language_toggle_and_print_layout(chromium_browser: Browser, packet: Bui
         page.click("#lang-toggle")
         assert page.evaluate("document.documentElement.dataset.lang") == "en"
         assert heading.inner_text().strip() == "Overview"
+        # A page's localStorage writes reach the browser's store a moment later: a second page of the same
+        # profile reads that store, so once it sees the choice a reload must show it too.
+        witness = page.context.new_page()
+        witness.goto(packet.result.path.as_uri())
+        witness.wait_for_function("() => JSON.parse(localStorage.getItem('docfilm-lang')) === 'en'", timeout=5000)
+        witness.close()
         page.reload()
         page.wait_for_selector("html[data-ready=yes]")
         assert page.locator("#summary h2").inner_text().strip() == "Overview", "the choice is remembered"
@@ -166,7 +174,7 @@ def test_language_toggle_and_print_layout(chromium_browser: Browser, packet: Bui
         assert 1 < pages < 40
         assert errors == []
     finally:
-        page.close()
+        page.context.close()
 
 
 def test_timecode_and_digest_match_python(chromium_browser: Browser, packet: Built) -> None:
@@ -192,7 +200,7 @@ def test_timecode_and_digest_match_python(chromium_browser: Browser, packet: Bui
         assert js[0].encode("utf-8") == canonical_json(doc)
         assert js[1] == hashlib.sha256(canonical_json(doc)).hexdigest()
     finally:
-        page.close()
+        page.context.close()
 
 
 def test_note_at_a_seeked_frame_exports_and_imports_back(
@@ -234,7 +242,7 @@ def test_note_at_a_seeked_frame_exports_and_imports_back(
         download.save_as(saved)
         assert errors == []
     finally:
-        page.close()
+        page.context.close()
 
     parsed, sha = read_notes_file(saved)
     assert parsed.film == "can-tho-xiv" and parsed.packet_id == packet.result.packet_id
@@ -269,4 +277,4 @@ def test_note_at_a_seeked_frame_exports_and_imports_back(
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert errors == []
     finally:
-        page.close()
+        page.context.close()
