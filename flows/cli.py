@@ -3,6 +3,10 @@
 Commands that need no flow (storyboard check, status, show) never import Prefect, so they answer at once.
 Exit codes: 0 all done; 1 finished but some items failed or were quarantined; 2 bad input or usage
 (nothing written); 3 environment problem (ffmpeg, S3 or database unreachable).
+
+Failures are mapped in one place (`DocfilmGroup`): any `core.errors.DocfilmError` in an exception's chain
+(Prefect may wrap it) ends the command with one line `docfilm: <message>` and the error's own `exit_code`;
+`--debug` (or DOCFILM_DEBUG=1) adds its traceback. Anything else is a bug and keeps its traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -10,21 +14,79 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from typer._click.core import Context as ClickContext  # Typer vendors click; its group takes this Context
+from typer.core import TyperGroup
 
+from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, DocfilmError, known_error
+
+from .console import setup_console_logging
 from .env import prefect_ready, start_prefect
+from .settings import AppSettings, DocfilmSettings, SettingsInvalid
 from .workspace import Workspace, film_path
 
-EXIT_OK, EXIT_PARTIAL, EXIT_INPUT, EXIT_ENV = 0, 1, 2, 3
+__all__ = ["EXIT_ENV", "EXIT_INPUT", "EXIT_OK", "EXIT_PARTIAL", "app", "main"]
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+log = logging.getLogger("docfilm")
+
+
+@dataclass
+class CommandState:
+    """What the global options and the environment say for the command being run (reset per invocation)."""
+
+    verbose: bool = False
+    debug: bool = False
+    settings: DocfilmSettings | None = None
+
+
+_state = CommandState()
+
+
+class DocfilmGroup(TyperGroup):
+    """The command group that runs every command inside the one map from failures to exit codes."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            # Chosen exit codes and usage errors, reported by Typer itself (even when raised while handling a
+            # DocfilmError, which their context would otherwise name again).
+            raise
+        except Exception as exc:
+            known = known_error(exc)
+            if known is None:
+                raise  # a bug: its traceback is what a bug report needs
+            _report(exc, known)
+            raise typer.Exit(known.exit_code) from None
+
+
+def _report(exc: BaseException, known: DocfilmError) -> None:
+    """`docfilm: <message>` (a message of several lines, e.g. a storyboard's problems, keeps them all)."""
+    if _state.debug:
+        err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, soft_wrap=True)
+    first, *rest = (str(known) or type(known).__name__).splitlines() or [type(known).__name__]
+    err.print(f"[bold red]docfilm:[/] {escape(first)}", soft_wrap=True)
+    for line in rest:
+        err.print(line, markup=False, soft_wrap=True)
+
 
 app = typer.Typer(
+    cls=DocfilmGroup,
     help="docfilm: storyboard → footage ingest → proxies → S3 → review packet, for the Can Tho XIV "
     "Congress documentary.",
     no_args_is_help=True,
@@ -33,10 +95,6 @@ app = typer.Typer(
 )
 storyboard_app = typer.Typer(help="The film's plan.", no_args_is_help=True)
 app.add_typer(storyboard_app, name="storyboard")
-
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
-log = logging.getLogger("docfilm")
 
 FilmOpt = Annotated[
     Path | None,
@@ -49,23 +107,52 @@ AsOfOpt = Annotated[
 ]
 
 
-OUR_LOGGERS = ("docfilm", "core", "flows", "storyboard", "assets_manifest", "renders", "delivery", "review")
-
-
-def _setup_logging(verbose: bool) -> None:
-    """Our own messages at INFO (DEBUG with -v) on stderr; libraries' chatter (httpx, botocore) only when it warns."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for name in OUR_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
-
-
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False) -> None:
-    _setup_logging(verbose)
+def _main(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Debug logging and Prefect's run lines on stderr.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of known failures too (or DOCFILM_DEBUG=1).")] = False,
+) -> None:
+    global _state
+    _state = CommandState(verbose=verbose, debug=debug)
+    setup_console_logging(err, verbose=verbose, debug=debug)
+    # Read once for the whole command; a bad DOCFILM_* value ends it here with exit 2, naming the variable.
+    try:
+        _state.settings = DocfilmSettings.load()
+    except SettingsInvalid:
+        _state.debug = debug or _debug_from_env()  # DOCFILM_DEBUG=1 shows this failure's traceback too
+        raise
+    if _state.settings.app.debug and not debug:
+        _state.debug = True
+        setup_console_logging(err, verbose=verbose, debug=True)
+
+
+def _debug_from_env() -> bool:
+    try:
+        return AppSettings().debug
+    except ValidationError:
+        return False
+
+
+def _settings() -> DocfilmSettings:
+    """The command's settings, read once by the callback (or here, when a test calls a command directly)."""
+    if _state.settings is None:
+        _state.settings = DocfilmSettings.load()
+    return _state.settings
+
+
+def _film_file(film: Path | None) -> Path:
+    """--film, else DOCFILM_FILM, else the bundled film."""
+    return film_path(film or _settings().app.film)
+
+
+def _workspace(film: Path | None) -> Workspace:
+    return Workspace(_film_file(film), _settings())
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    err.print(f"[bold red]docfilm:[/] {message}", markup=True, soft_wrap=True)
+    err.print(f"[bold red]docfilm:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -76,46 +163,6 @@ def _parse_date(text: str | None) -> date:
         return date.fromisoformat(text)
     except ValueError:
         _fail(EXIT_INPUT, f"--as-of {text!r}: expected a date as YYYY-MM-DD")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Map each package's failures to the documented exit codes, with a message instead of a traceback."""
-    from assets_manifest.errors import LedgerUnavailable, SourceMissing, UnknownScene
-    from storyboard.loader import StoryboardInvalid
-
-    try:
-        yield
-    except StoryboardInvalid as exc:
-        for p in exc.problems:
-            err.print(p.format(), markup=False, soft_wrap=True)
-        _fail(EXIT_INPUT, f"{len(exc.problems)} problem(s) in the storyboard")
-    except (SourceMissing, UnknownScene) as exc:
-        _fail(EXIT_INPUT, str(exc))
-    except LedgerUnavailable as exc:
-        _fail(EXIT_ENV, str(exc))
-    except Exception as exc:
-        code = _environment_error(exc)
-        if code is None:
-            raise
-        _fail(code, f"{type(exc).__name__}: {exc}")
-
-
-def _environment_error(exc: BaseException) -> int | None:
-    """EXIT_ENV for the named environment failures of renders and delivery, else None."""
-    from assets_manifest.errors import LedgerUnavailable
-    from delivery.errors import S3Unreachable
-    from renders.tools import FfmpegMissing, FontMissing
-
-    from .prefect_server import PrefectServerFailed
-
-    environment = (FfmpegMissing, FontMissing, S3Unreachable, LedgerUnavailable, PrefectServerFailed)
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, environment):
-            return EXIT_ENV
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
@@ -143,7 +190,7 @@ def storyboard_check(
     """Validate a storyboard; every problem as FILE:LINE:COL: field: message (exit 2 when any)."""
     from storyboard.loader import check_film
 
-    path = film_path(film)
+    path = _film_file(film)
     problems = check_film(path)
     for p in problems:
         out.print(p.format(), markup=False, soft_wrap=True)
@@ -165,17 +212,16 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Verified offload into the library (DOCFILM_LIBRARY) with ASC MHL; unreadable files are quarantined."""
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018  (validate the storyboard before anything is written)
-        missing = [str(s) for s in sources if not s.exists()]
-        if missing:
-            _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
-        if scene is not None and scene not in ws.scene_ids():
-            _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
-        with _flows() as flows:
-            report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
-                                       in_place=in_place)
+    ws = _workspace(film)
+    ws.film  # noqa: B018  (validate the storyboard before anything is written)
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+    if scene is not None and scene not in ws.scene_ids():
+        _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
+    with _flows() as flows:
+        report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
+                                   in_place=in_place)
     _emit(report, as_json, _print_ingest)
     raise typer.Exit(EXIT_PARTIAL if report["quarantined"] else EXIT_OK)
 
@@ -186,12 +232,12 @@ def _print_ingest(r: dict[str, Any]) -> None:
                   f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
                   markup=False, soft_wrap=True)
     for x in r["duplicates"]:
-        out.print(f"duplicate {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
+        out.print(f"already   {x['asset_id']}  {x['path']} (already in the library)", markup=False, soft_wrap=True)
     for x in r["quarantined"]:
         out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
     for g in r.get("mhl_generations", []):
         out.print(f"ASC MHL   {g}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} duplicates, "
+    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} already in the library, "
               f"{len(r['quarantined'])} quarantined")
 
 
@@ -205,30 +251,29 @@ def render(
     as_json: JsonOpt = False,
 ) -> None:
     """Render proxies (H.264 960x540, burnt-in timecode), posters, contact sheets and QC for stale assets."""
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018
-        from renders.tools import ffmpeg_exe, font_file
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    from renders.tools import ffmpeg_exe, font_file
 
-        ffmpeg_exe()
-        font_file()
-        from .steps import render_plan
+    ffmpeg_exe()
+    font_file()
+    from .steps import render_plan
 
-        todo, skipped = render_plan(ws, everything=all_, scene=scene)
-        if not todo:
-            # Decided from one ledger query without starting Prefect (4-6 s a process) or ffmpeg; the render
-            # flow itself answers the same way (state SKIPPED) when a deployment runs it.
-            err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
-            result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
-        else:
-            start_prefect()  # before the progress bars' thread: the server's start forks this process
-            from .progress import RichRenderProgress, reporting
+    todo, skipped = render_plan(ws, everything=all_, scene=scene)
+    if not todo:
+        # Decided from one ledger query without starting Prefect (4-6 s a process) or ffmpeg; the render
+        # flow itself answers the same way (state SKIPPED) when a deployment runs it.
+        err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
+        result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
+    else:
+        start_prefect()  # before the progress bars' thread: the server's start forks this process
+        from .progress import RichRenderProgress, reporting
 
-            bars = RichRenderProgress(err) if err.is_terminal else None
-            with bars or nullcontext(), reporting(bars), _flows() as flows:
-                state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
-                                          return_state=True)
-            result = state.result()
+        bars = RichRenderProgress(err) if err.is_terminal else None
+        with bars or nullcontext(), reporting(bars), _flows() as flows:
+            state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
+                                      return_state=True)
+        result = state.result()
     _emit(result, as_json, _print_render)
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
 
@@ -247,11 +292,10 @@ def _print_render(r: dict[str, Any]) -> None:
 @app.command()
 def upload(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """Upload proxies and posters not yet in S3 with a matching checksum (embedded SeaweedFS by default)."""
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018
-        with _flows() as flows:
-            result = flows.upload_flow(film=str(ws.film_file))
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    with _flows() as flows:
+        result = flows.upload_flow(film=str(ws.film_file))
     _emit(result, as_json, _print_upload)
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
 
@@ -281,11 +325,10 @@ def packet(
         _verify_packet(verify, as_json)
         return
     day = _parse_date(as_of)
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018
-        with _flows() as flows:
-            result = flows.packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    with _flows() as flows:
+        result = flows.packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
     keys = ("path", "scenes", "assets", "as_of", "hosted_url", "expires", "zip", "packet_id", "manifest", "changes",
             "notes", "hosted_error")
     _emit({k: result[k] for k in keys}, as_json, _print_packet)
@@ -305,13 +348,9 @@ def _print_packet(r: dict[str, Any]) -> None:
 
 
 def _verify_packet(folder: Path, as_json: bool) -> None:
-    from review.errors import PacketNotFound
     from review.manifest import verify_packet
 
-    try:
-        check = verify_packet(folder)
-    except PacketNotFound as exc:
-        _fail(EXIT_INPUT, str(exc))
+    check = verify_packet(folder)
 
     def human(r: dict[str, Any]) -> None:
         for m in r["mismatched"]:
@@ -340,17 +379,11 @@ def notes_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a reviewer's exported notes into the ledger; a bad or tampered file is refused (exit 2, nothing written)."""
-    from review.errors import NotesRefused
-
     from .review_steps import import_notes
 
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018
-        try:
-            result = import_notes(ws, file)
-        except NotesRefused as exc:
-            _fail(EXIT_INPUT, str(exc))
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    result = import_notes(ws, file)
 
     def human(r: dict[str, Any]) -> None:
         out.print(f"{r['file']}: {r['notes']} notes from {r['reviewer']}: {r['imported']} imported, "
@@ -373,24 +406,120 @@ def run(
 ) -> None:
     """The whole pipeline as one flow run: ingest → render → upload → packet."""
     day = _parse_date(as_of)
-    with _errors():
-        ws = Workspace(film_path(film))
-        ws.film  # noqa: B018
-        missing = [str(s) for s in sources if not s.exists()]
-        if missing:
-            _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
-        with _flows() as flows:
-            result = flows.pipeline_flow([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
-                                         film=str(ws.film_file))
-    _emit(result, as_json, _print_pipeline)
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+    result, stages = _run_pipeline([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
+                                   film_file=ws.film_file)
+    _emit(result, as_json, lambda r: _print_pipeline(r, stages))
     bad = result["ingest"]["quarantined"] or result["render"]["failed"] or result["upload"]["failed"]
     raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
 
 
-def _print_pipeline(r: dict[str, Any]) -> None:
-    _print_ingest(r["ingest"])
-    _print_render(r["render"])
-    _print_upload(r["upload"])
+# What each stage's counts are called on the terminal: (done, already there, problems).
+STAGE_WORDS = {
+    "ingest": ("new", "already in the library", "quarantined or failed"),
+    "render": ("rendered", "up to date", "failed"),
+    "upload": ("uploaded", "already in S3", "failed"),
+    "packet": ("built", "", "hosted copy failed"),
+}
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """One stage of a pipeline run as the terminal shows it."""
+
+    stage: str
+    done: int
+    already: int | None
+    problems: int
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, stage: str, r: dict[str, Any], seconds: float | None = None) -> StageCounts:
+        if stage == "ingest":
+            return cls(stage, len(r["ingested"]), len(r["duplicates"]),
+                       len(r["quarantined"]) + len(r.get("failed") or []), seconds)
+        if stage == "packet":
+            return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, seconds)
+        done = r["rendered"] if stage == "render" else r["uploaded"]
+        return cls(stage, len(done), r["skipped"], len(r["failed"]), seconds)
+
+    def line(self) -> str:
+        done_word, already_word, problem_word = STAGE_WORDS[self.stage]
+        parts = [f"{self.done} {done_word}"]
+        if self.already is not None:
+            parts.append(f"{self.already} {already_word}")
+        if self.problems:
+            parts.append(f"{self.problems} {problem_word}")
+        took = f"  ({self.seconds:.1f} s)" if self.seconds is not None else ""
+        return f"{self.stage:<7} {', '.join(parts)}{took}"
+
+
+class StageLines:
+    """The CLI's stage reporter: one line on stderr as each stage of the pipeline ends, with its time."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stages: list[StageCounts] = []
+        self._since = time.monotonic()
+
+    def stage_finished(self, stage: str, result: Any) -> None:
+        now = time.monotonic()
+        counts = StageCounts.of(stage, result, round(now - self._since, 1))
+        self._since = now
+        self.stages.append(counts)
+        self.console.print(counts.line(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_pipeline(
+    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path
+) -> tuple[dict[str, Any], StageLines]:
+    """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal."""
+    start_prefect()  # before the progress bars' thread: the server's start forks this process
+    from .progress import RichRenderProgress, reporting, reporting_stages
+
+    stages = StageLines(err)
+    bars = RichRenderProgress(err) if err.is_terminal else None
+    with bars or nullcontext(), reporting(bars), reporting_stages(stages), _flows() as flows:
+        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file))
+    return result, stages
+
+
+def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expected: set[str] | None = None) -> None:
+    """A table of the stages, then every problem with its reason (each item too with -v), then the packet."""
+    if _state.verbose:
+        _print_ingest(r["ingest"])
+        _print_render(r["render"])
+        _print_upload(r["upload"])
+    timed = {c.stage: c for c in stages.stages} if stages is not None else {}
+    table = Table(title="docfilm run", title_justify="left", show_edge=False)
+    for name, justify in (("stage", "left"), ("done", "right"), ("already", "right"), ("problems", "right"),
+                          ("seconds", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for stage in STAGE_WORDS:
+        c = timed.get(stage) or StageCounts.of(stage, r[stage])
+        table.add_row(stage, str(c.done), "" if c.already is None else str(c.already), str(c.problems),
+                      "" if c.seconds is None else f"{c.seconds:.1f}")
+    out.print(table)
+    expected = expected or set()
+    for q in r["ingest"]["quarantined"]:
+        if q["path"] in expected:
+            out.print(f"quarantined (expected: the demo's deliberately broken file) {Path(q['path']).name}",
+                      markup=False, soft_wrap=True)
+        else:
+            out.print(f"QUARANTINED {q['path']}: {q['reason']}", markup=False, soft_wrap=True)
+    for x in r["ingest"].get("failed") or []:
+        out.print(f"FAILED    {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    if not _state.verbose:
+        for x in r["render"]["failed"]:
+            out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
+        for x in r["upload"]["failed"]:
+            out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
+    if r["packet"].get("hosted_error"):
+        out.print(f"hosted copy not published: {r['packet']['hosted_error']}", markup=False, soft_wrap=True)
     out.print(f"packet: {r['packet']['path']}", markup=False, soft_wrap=True)
 
 
@@ -405,20 +534,15 @@ def demo(
     from .demo import make_demo_footage
 
     day = _parse_date(as_of or "2019-05-20")
-    with _errors():
-        ws = Workspace(film_path(None))
-        start_prefect()  # boots while the footage is made
-        folder = (out_dir or ws.home / "demo-footage").absolute()
-        footage = make_demo_footage(ws.film, folder, console=err)
-        with _flows() as flows:
-            result = flows.pipeline_flow([str(folder)], jobs=jobs, as_of=day, film=str(ws.film_file))
-    _print_pipeline(result)
+    ws = _workspace(None)
+    start_prefect()  # boots while the footage is made
+    folder = (out_dir or ws.home / "demo-footage").absolute()
+    footage = make_demo_footage(ws.film, folder, console=err)
+    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file)
     expected = {str(p) for p in footage.broken}
+    _print_pipeline(result, stages, expected)
     unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
-    for q in result["ingest"]["quarantined"]:
-        if q["path"] in expected:
-            err.print(f"(expected: the demo's deliberately broken file was quarantined: {Path(q['path']).name})")
-    # Last on the terminal, after Prefect's logs: where to open the packet.
+    # Last on the terminal: where to open the packet.
     err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
     if unexpected or result["render"]["failed"] or result["upload"]["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
@@ -434,9 +558,8 @@ def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False
     from .steps import clip_records
 
     day = _parse_date(as_of)
-    with _errors():
-        ws = Workspace(film_path(film))
-        report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
+    ws = _workspace(film)
+    report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
     if as_json:
         _emit(report, True, lambda r: None)
     else:
@@ -444,21 +567,49 @@ def status(as_of: AsOfOpt = None, film: FilmOpt = None, as_json: JsonOpt = False
 
 
 @app.command()
-def show(asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")]) -> None:
-    """Everything the ledger holds about one asset, as JSON."""
-    from assets_manifest.ingest import ingested_entry
+def show(
+    asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")],
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The ledger's record of one asset: the master, its proxy (QC included) and where it is stored."""
+    from .steps import asset_record
 
-    with _errors():
-        ws = Workspace(film_path(None))
-        matches = [a for a in ws.ledger.assets() if a.asset_id.startswith(asset_id)]
-        if len(matches) != 1:
-            _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets")
-        a = matches[0]
-        entry = ingested_entry(a) | {"probe": a.probe, "sightings": [s.path for s in ws.ledger.sightings(a.asset_id)]}
-        p = ws.ledger.proxies(ws.profile.profile_hash()).get(a.asset_id)
-        entry["proxy"] = {"state": p.state, "path": p.proxy_path, "poster": p.poster_path, "reason": p.reason,
-                          "qc": p.qc} if p else None
-    sys.stdout.write(json.dumps(entry, ensure_ascii=False, indent=2, default=str) + "\n")
+    ws = _workspace(film)
+    matches = [a for a in ws.ledger.assets() if a.asset_id.startswith(asset_id)]
+    if len(matches) != 1:
+        hint = "give more characters of the id" if matches else "`docfilm status` lists the scenes' assets"
+        _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets in the ledger ({hint})")
+    record = asset_record(ws, matches[0])
+    _emit(record.to_json(), as_json, _print_show)
+
+
+def _print_show(r: dict[str, Any]) -> None:
+    def row(label: str, value: Any) -> None:
+        out.print(f"{label:<14}{value}", markup=False, soft_wrap=True)
+
+    row("asset", f"{r['asset_id']}  {r['name']}")
+    row("kind", f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
+        f"{r['duration_frames'] or '-'} frames  start {r['start_timecode'] or '-'}")
+    row("scene", f"{r['scene'] or '-'}  shot {r['shot'] or '-'}")
+    row("master", r["library_path"])
+    row("sha256", r["sha256"])
+    for path in r["sightings"]:
+        row("seen at", path)
+    p = r["proxy"]
+    if p is None:
+        row("proxy", "not rendered under the current profile")
+    else:
+        row("proxy", f"{p['state']}  {p['path'] or p['reason'] or ''}")
+        if p["poster"]:
+            row("poster", p["poster"])
+        qc = p["qc_summary"]
+        row("QC", ("flagged: " + ", ".join(str(f) for f in qc["flags"])) if qc["flagged"] else "no flags")
+    for o in r["stored"]:
+        row(f"stored {o['role']}", f"{o['url']} at {o['endpoint']}  {o['bytes']} bytes"
+            + ("" if o["current"] else "  (an earlier render)"))
+    if not r["stored"]:
+        row("stored", "not uploaded")
 
 
 @app.command()
@@ -466,8 +617,7 @@ def serve() -> None:
     """Start the embedded S3 (SeaweedFS on 127.0.0.1) and keep it running until Ctrl-C."""
     from delivery.seaweed import serve_forever
 
-    with _errors():
-        serve_forever(console=err)
+    serve_forever(console=err)
 
 
 @app.command()
@@ -475,15 +625,14 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """Re-hash every master against the ledger and the library's ASC MHL; report mismatched and missing files."""
     from assets_manifest.verify import verify_library
 
-    with _errors():
-        ws = Workspace(film_path(film))
-        result = verify_library(ws.ledger, ws.settings.ledger.library_dir())
-        uploads = ws.ledger.uploads()
-        if uploads:
-            # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
-            from delivery.verify import verify_ledger_uploads
+    ws = _workspace(film)
+    result = verify_library(ws.ledger, ws.settings.ledger.library_dir())
+    uploads = ws.ledger.uploads()
+    if uploads:
+        # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
+        from delivery.verify import verify_ledger_uploads
 
-            result["objects"] = verify_ledger_uploads(uploads)
+        result["objects"] = verify_ledger_uploads(uploads)
     _emit(result, as_json, _print_verify)
     objects = result.get("objects") or {}
     bad = result["mismatched"] or result["missing"] or objects.get("mismatched") or objects.get("missing")

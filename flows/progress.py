@@ -1,8 +1,10 @@
-"""Render progress: one tally per render run, shown as Rich bars by the CLI and as a Prefect progress artifact.
+"""Progress of a command: render bars fed by one tally per render run, and the end of each pipeline stage.
 
-Tasks run in threads of the flow's process, so the CLI installs its reporter here (`reporting`) and every
-task's ffmpeg progress reaches it through the run's RenderTally. No Prefect import here: the flow passes
-a `publish` callback for its artifact.
+Render progress is shown as Rich bars by the CLI and as a Prefect progress artifact. Tasks run in threads of
+the flow's process, so the CLI installs its reporter here (`reporting`) and every task's ffmpeg progress
+reaches it through the run's RenderTally. Likewise the pipeline flow tells the end of each stage (ingest,
+render, upload, packet) to the CLI's stage reporter (`reporting_stages`), which prints one line for it.
+No Prefect import here: the flow passes a `publish` callback for its artifact.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -40,6 +42,32 @@ def reporting(reporter: RenderReporter | None) -> Iterator[None]:
         yield
     finally:
         _reporter = previous
+
+
+class StageReporter(Protocol):
+    """Something that tells the end of each pipeline stage (the CLI's one line per stage)."""
+
+    def stage_finished(self, stage: str, result: Any) -> None: ...
+
+
+_stage_reporter: StageReporter | None = None
+
+
+@contextmanager
+def reporting_stages(reporter: StageReporter | None) -> Iterator[None]:
+    """Route the ends of pipeline stages in this process to `reporter` while the block runs."""
+    global _stage_reporter
+    previous, _stage_reporter = _stage_reporter, reporter
+    try:
+        yield
+    finally:
+        _stage_reporter = previous
+
+
+def stage_finished(stage: str, result: Any) -> None:
+    """A pipeline stage ended with `result` (its flow's return value); a no-op when nobody listens."""
+    if _stage_reporter is not None:
+        _stage_reporter.stage_finished(stage, result)
 
 
 class RenderTally:
