@@ -418,12 +418,12 @@ def run(
     raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
 
 
-# What each stage's counts are called on the terminal: (done, already there, problems).
+# What each stage's counts are called on the terminal: (done, already there).
 STAGE_WORDS = {
-    "ingest": ("new", "already in the library", "quarantined or failed"),
-    "render": ("rendered", "up to date", "failed"),
-    "upload": ("uploaded", "already in S3", "failed"),
-    "packet": ("built", "", "hosted copy failed"),
+    "ingest": ("new", "already in the library"),
+    "render": ("rendered", "up to date"),
+    "upload": ("uploaded", "already in S3"),
+    "packet": ("built", ""),
 }
 
 
@@ -435,25 +435,27 @@ class StageCounts:
     done: int
     already: int | None
     problems: int
+    problem_word: str
     seconds: float | None = None
 
     @classmethod
     def of(cls, stage: str, r: dict[str, Any], seconds: float | None = None) -> StageCounts:
         if stage == "ingest":
-            return cls(stage, len(r["ingested"]), len(r["duplicates"]),
-                       len(r["quarantined"]) + len(r.get("failed") or []), seconds)
+            quarantined, failed = len(r["quarantined"]), len(r.get("failed") or [])
+            word = "quarantined" if not failed else "failed" if not quarantined else "quarantined or failed"
+            return cls(stage, len(r["ingested"]), len(r["duplicates"]), quarantined + failed, word, seconds)
         if stage == "packet":
-            return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, seconds)
+            return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, "hosted copy failed", seconds)
         done = r["rendered"] if stage == "render" else r["uploaded"]
-        return cls(stage, len(done), r["skipped"], len(r["failed"]), seconds)
+        return cls(stage, len(done), r["skipped"], len(r["failed"]), "failed", seconds)
 
     def line(self) -> str:
-        done_word, already_word, problem_word = STAGE_WORDS[self.stage]
+        done_word, already_word = STAGE_WORDS[self.stage]
         parts = [f"{self.done} {done_word}"]
         if self.already is not None:
             parts.append(f"{self.already} {already_word}")
         if self.problems:
-            parts.append(f"{self.problems} {problem_word}")
+            parts.append(f"{self.problems} {self.problem_word}")
         took = f"  ({self.seconds:.1f} s)" if self.seconds is not None else ""
         return f"{self.stage:<7} {', '.join(parts)}{took}"
 
@@ -495,7 +497,7 @@ def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expecte
         _print_render(r["render"])
         _print_upload(r["upload"])
     timed = {c.stage: c for c in stages.stages} if stages is not None else {}
-    table = Table(title="docfilm run", title_justify="left", show_edge=False)
+    table = Table(show_edge=False)
     for name, justify in (("stage", "left"), ("done", "right"), ("already", "right"), ("problems", "right"),
                           ("seconds", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
