@@ -4,8 +4,9 @@ One handler on the root logger prints through the command's Rich console, so log
 bars instead of through them. Prefect sees that handler as the user's and leaves the root logger alone; its
 flow and task run loggers keep their own API handler, so the Prefect UI still receives every line and every
 traceback. Only this console is filtered:
-- without -v, Prefect's run lines below WARNING ("Beginning flow run", "Finished in state Completed()") and
-  its "Finished in state …" lines are dropped: the command prints one line per stage itself;
+- without -v, only warnings and errors are shown: not Prefect's run lines ("Beginning flow run", "Finished in
+  state Completed()", nor a failed task's "Finished in state Failed(…)", which repeats the line before it), nor
+  the packages' progress notes; the command prints one line per stage itself;
 - a record carrying a known failure (a DocfilmError anywhere in its exception chain) is shown as one line,
   once per failure, without the traceback, unless --debug / DOCFILM_DEBUG asks for tracebacks.
 
@@ -64,8 +65,7 @@ class ConsoleFilter(logging.Filter):
         self._told: set[int] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        quiet = record.levelno < logging.WARNING or str(record.msg).startswith("Finished in state")
-        if quiet and not self.verbose and record.name.startswith(RUN_LOGGERS):
+        if not self.verbose and record.name.startswith(RUN_LOGGERS) and str(record.msg).startswith("Finished in"):
             return False
         error = record.exc_info[1] if record.exc_info else None
         known = known_error(error) if error is not None else None
@@ -83,7 +83,8 @@ class ConsoleFilter(logging.Filter):
 
 
 def setup_console_logging(console: Console, *, verbose: bool, debug: bool) -> None:
-    """Route every log line on stderr through `console`: our own from WARNING (DEBUG with -v), Prefect's as above.
+    """Route every log line on stderr through `console`: warnings and errors, and with -v our own debug lines and
+    Prefect's run lines too. Our loggers stay at INFO (DEBUG with -v) for other handlers; the console decides.
 
     Called once per command; a second call (tests invoking the app again) replaces the handler.
     """
@@ -91,8 +92,9 @@ def setup_console_logging(console: Console, *, verbose: bool, debug: bool) -> No
     for handler in [h for h in root.handlers if isinstance(h, ConsoleHandler)]:
         root.removeHandler(handler)
     handler = ConsoleHandler(console)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     handler.addFilter(ConsoleFilter(verbose=verbose, debug=debug))
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     for name in OUR_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
