@@ -186,3 +186,36 @@ def test_show_json_is_the_ledgers_record_of_one_asset(tmp_path: Path) -> None:
     assert "flagged: loudness" in human.stdout
     unknown = run_cli("show", "ffff", "--json", home=home)
     assert unknown.returncode == 2 and unknown.stdout == "" and "matches 0 assets" in unknown.stderr
+
+
+def test_a_pipeline_stage_is_one_line_as_it_ends_and_a_row_of_the_table() -> None:
+    import io
+
+    from rich.console import Console
+
+    from flows.cli import StageCounts, StageLines
+    from flows.progress import reporting_stages, stage_finished
+
+    results = {
+        "ingest": {"ingested": [{}] * 2, "duplicates": [{}] * 26, "quarantined": [{}], "failed": []},
+        "render": {"rendered": [{}] * 2, "skipped": 26, "failed": [{}]},
+        "upload": {"uploaded": [], "skipped": 56, "failed": []},
+        "packet": {"path": "x/index.html", "hosted_error": None},
+    }
+    buffer = io.StringIO()
+    lines = StageLines(Console(file=buffer, width=200))
+    with reporting_stages(lines):
+        for stage, result in results.items():
+            stage_finished(stage, result)
+    stage_finished("ingest", results["ingest"])  # nobody listens any more: nothing printed
+    printed = [ln.split("  (")[0] for ln in buffer.getvalue().splitlines()]
+    assert printed == [
+        "ingest  2 new, 26 already in the library, 1 quarantined",
+        "render  2 rendered, 26 up to date, 1 failed",
+        "upload  0 uploaded, 56 already in S3",
+        "packet  1 built",
+    ]
+    assert [c.stage for c in lines.stages] == ["ingest", "render", "upload", "packet"]
+    assert all(c.seconds is not None and c.seconds >= 0 for c in lines.stages)
+    failed_copy = dict(results["ingest"], quarantined=[], failed=[{}])
+    assert StageCounts.of("ingest", failed_copy).line() == "ingest  2 new, 26 already in the library, 1 failed"
