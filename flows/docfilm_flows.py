@@ -66,13 +66,13 @@ def ingest_flow(
     report = ingest_sources(sources, scene, _workspace(film), in_place)
     rows = [{"file": Path(x["path"]).name, "result": "ingested", "scene": x["scene"] or "", "asset": x["asset_id"]}
             for x in report["ingested"]]
-    rows += [{"file": Path(x["path"]).name, "result": "duplicate", "scene": "", "asset": x["asset_id"]}
+    rows += [{"file": Path(x["path"]).name, "result": "already in the library", "scene": "", "asset": x["asset_id"]}
              for x in report["duplicates"]]
     rows += [{"file": Path(x["path"]).name, "result": "quarantined: " + x["reason"], "scene": "", "asset": ""}
              for x in report["quarantined"]]
     create_table_artifact(
         key="ingest-report", table=rows or [{"file": "", "result": "no files", "scene": "", "asset": ""}],
-        description=f"Ingest: {len(report['ingested'])} new, {len(report['duplicates'])} duplicates, "
+        description=f"Ingest: {len(report['ingested'])} new, {len(report['duplicates'])} already in the library, "
         f"{len(report['quarantined'])} quarantined",
     )
     return report
