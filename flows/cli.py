@@ -114,8 +114,8 @@ def _main(
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of known failures too (or DOCFILM_DEBUG=1).")] = False,
 ) -> None:
-    global _state
-    _state = CommandState(verbose=verbose, debug=debug)
+    # Reset in place: modules holding `_state` see this command's options (tests invoke the app repeatedly).
+    _state.verbose, _state.debug, _state.settings = verbose, debug, None
     setup_console_logging(err, verbose=verbose, debug=debug)
     # Read once for the whole command; a bad DOCFILM_* value ends it here with exit 2, naming the variable.
     try:
