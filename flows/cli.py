@@ -182,6 +182,17 @@ def _flows() -> Iterator[Any]:
         yield docfilm_flows
 
 
+@contextmanager
+def _bars() -> Iterator[None]:
+    """Progress bars on stderr while the block runs, when stderr is a terminal (ingest files, render frames)."""
+    start_prefect()  # before the bars' thread: the server's start forks this process
+    from .progress import RichRenderProgress, reporting
+
+    bars = RichRenderProgress(err) if err.is_terminal else None
+    with bars or nullcontext(), reporting(bars):
+        yield
+
+
 # ---------------------------------------------------------------- storyboard
 @storyboard_app.command("check")
 def storyboard_check(
@@ -219,7 +230,7 @@ def ingest(
         _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
     if scene is not None and scene not in ws.scene_ids():
         _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
-    with _flows() as flows:
+    with _bars(), _flows() as flows:
         report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
                                    in_place=in_place)
     _emit(report, as_json, _print_ingest)
@@ -266,11 +277,7 @@ def render(
         err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
         result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
     else:
-        start_prefect()  # before the progress bars' thread: the server's start forks this process
-        from .progress import RichRenderProgress, reporting
-
-        bars = RichRenderProgress(err) if err.is_terminal else None
-        with bars or nullcontext(), reporting(bars), _flows() as flows:
+        with _bars(), _flows() as flows:
             state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
                                       return_state=True)
         result = state.result()
@@ -480,12 +487,10 @@ def _run_pipeline(
     sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path
 ) -> tuple[dict[str, Any], StageLines]:
     """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal."""
-    start_prefect()  # before the progress bars' thread: the server's start forks this process
-    from .progress import RichRenderProgress, reporting, reporting_stages
+    from .progress import reporting_stages
 
     stages = StageLines(err)
-    bars = RichRenderProgress(err) if err.is_terminal else None
-    with bars or nullcontext(), reporting(bars), reporting_stages(stages), _flows() as flows:
+    with _bars(), reporting_stages(stages), _flows() as flows:
         result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file))
     return result, stages
 

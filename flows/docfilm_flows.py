@@ -26,7 +26,7 @@ from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import steps
-from flows.progress import RenderTally, stage_finished
+from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
 
@@ -54,7 +54,8 @@ def ingest_sources(sources: list[str], scene: str | None, ws: Workspace, in_plac
 
     library = None if in_place else ws.settings.ledger.library_dir()
     report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
-                    scene=scene, exclude=[ws.home], library=library)
+                    scene=scene, exclude=[ws.home], library=library, on_file=ingest_file_started)
+    ingest_ended()
     return report.to_json()
 
 

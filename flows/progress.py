@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -31,6 +32,20 @@ class RenderReporter(Protocol):
 
 
 _reporter: RenderReporter | None = None
+
+
+def ingest_file_started(path: Path) -> None:
+    """Ingest reached another file (its `on_file` callback): counted by the installed reporter if it counts files."""
+    file_started = getattr(_reporter, "file_started", None)
+    if file_started is not None:
+        file_started(path.name)
+
+
+def ingest_ended() -> None:
+    """Ingest walked every source: the installed reporter's count of files is final."""
+    files_counted = getattr(_reporter, "files_counted", None)
+    if files_counted is not None:
+        files_counted()
 
 
 @contextmanager
@@ -125,20 +140,23 @@ class RenderTally:
 
 
 class RichRenderProgress:
-    """Rich bars on stderr: one overall bar (frames of every clip) and one per clip being rendered."""
+    """Rich bars on stderr: one overall bar (frames of every clip) and one per clip being rendered; and, while
+    ingesting, a count of the files reached (their number is known only once the sources are walked)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("frames"),
+            TextColumn("{task.fields[unit]}"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self._overall: TaskID | None = None
         self._clips: dict[str, TaskID] = {}
+        self._ingest: TaskID | None = None
+        self._files = 0
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichRenderProgress:
@@ -148,12 +166,24 @@ class RichRenderProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
+    def file_started(self, name: str) -> None:
+        with self._lock:
+            if self._ingest is None:
+                self._ingest = self.progress.add_task("ingest", total=None, unit="files")
+            self._files += 1
+            self.progress.update(self._ingest, completed=self._files, description=f"ingest: {name[:40]}")
+
+    def files_counted(self) -> None:
+        with self._lock:
+            if self._ingest is not None:
+                self.progress.update(self._ingest, description="ingest", total=self._files, completed=self._files)
+
     def run_started(self, clips: int, frames: int) -> None:
-        self._overall = self.progress.add_task(f"render: {clips} clip(s)", total=frames)
+        self._overall = self.progress.add_task(f"render: {clips} clip(s)", total=frames, unit="frames")
 
     def clip_started(self, asset_id: str, name: str, frames: int) -> None:
         with self._lock:
-            self._clips[asset_id] = self.progress.add_task(f"  {name[:40]}", total=frames)
+            self._clips[asset_id] = self.progress.add_task(f"  {name[:40]}", total=frames, unit="frames")
 
     def clip_advanced(self, asset_id: str, frames: int, overall_frames: int) -> None:
         with self._lock:

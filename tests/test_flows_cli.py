@@ -219,3 +219,22 @@ def test_a_pipeline_stage_is_one_line_as_it_ends_and_a_row_of_the_table() -> Non
     assert all(c.seconds is not None and c.seconds >= 0 for c in lines.stages)
     failed_copy = dict(results["ingest"], quarantined=[], failed=[{}])
     assert StageCounts.of("ingest", failed_copy).line() == "ingest  2 new, 26 already in the library, 1 failed"
+
+
+def test_ingest_counts_the_files_it_reaches_on_the_bars() -> None:
+    import io
+
+    from rich.console import Console
+
+    from flows.progress import RichRenderProgress, ingest_ended, ingest_file_started, reporting
+
+    ingest_file_started(Path("nobody/listens.mov"))  # no reporter installed: nothing happens
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with RichRenderProgress(console) as bars, reporting(bars):
+        for name in ("A001.mov", "A002.mov", "B001.wav"):
+            ingest_file_started(Path("/card") / name)
+        [task] = bars.progress.tasks
+        assert (task.description, task.completed, task.total) == ("ingest: B001.wav", 3, None)
+        ingest_ended()
+        assert (task.description, task.completed, task.total) == ("ingest", 3, 3)
+    assert "3/3" in console.file.getvalue()  # type: ignore[attr-defined]
