@@ -16,6 +16,7 @@ Nothing here imports prefect.
 from __future__ import annotations
 
 import logging
+import weakref
 
 from rich.console import Console
 
@@ -61,8 +62,9 @@ class ConsoleFilter(logging.Filter):
         super().__init__()
         self.verbose = verbose
         self.debug = debug
-        # A failure raised in a task is logged again by each flow it passes through: say it once.
-        self._told: set[int] = set()
+        # A failure raised in a task is logged again by each flow it passes through: say it once. Weak, so that
+        # a later failure can never be taken for one told before that was freed (as an id could).
+        self._told: weakref.WeakSet[BaseException] = weakref.WeakSet()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.verbose and record.name.startswith(RUN_LOGGERS) and str(record.msg).startswith("Finished in"):
@@ -71,9 +73,9 @@ class ConsoleFilter(logging.Filter):
         known = known_error(error) if error is not None else None
         if known is None or self.debug:
             return True
-        if id(known) in self._told:
+        if known in self._told:
             return False
-        self._told.add(id(known))
+        self._told.add(known)
         # The API handler of Prefect's run loggers ran before this root handler (a logger's own handlers
         # come first) and already sent the traceback; from here on the record serves this console only.
         # exc_text too: the API handler's formatter cached the formatted traceback there.

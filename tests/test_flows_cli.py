@@ -238,3 +238,42 @@ def test_ingest_counts_the_files_it_reaches_on_the_bars() -> None:
         ingest_ended()
         assert (task.description, task.completed, task.total) == ("ingest", 3, 3)
     assert "3/3" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_console_filter_tells_a_known_failure_once_and_keeps_a_bugs_traceback() -> None:
+    import logging
+    import sys
+
+    from core.errors import BadInput
+    from flows.console import ConsoleFilter
+
+    def record(name: str, msg: str, exc: BaseException | None = None, level: int = logging.ERROR) -> logging.LogRecord:
+        info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+        return logging.LogRecord(name, level, __file__, 1, msg, None, info)
+
+    try:
+        try:
+            raise BadInput("clip.mov: not a video")
+        except BadInput as known:
+            raise RuntimeError("wrapped by the engine") from known
+    except RuntimeError as wrapped:
+        failure = wrapped
+    try:
+        raise KeyError("a bug")
+    except KeyError as bug:
+        unknown = bug
+    assert sys.exc_info() == (None, None, None)
+
+    quiet = ConsoleFilter(verbose=False, debug=False)
+    task_line = record("prefect.task_runs", "Task run failed with exception", failure)
+    assert quiet.filter(task_line) and task_line.exc_info is None and task_line.exc_text is None
+    assert not quiet.filter(record("prefect.flow_runs", "Encountered exception during execution", failure))
+    assert not quiet.filter(record("prefect.task_runs", "Finished in state Failed('…')"))
+    bug_line = record("prefect.task_runs", "Task run failed with exception", unknown)
+    assert quiet.filter(bug_line) and bug_line.exc_info is not None  # a bug keeps its traceback
+
+    verbose = ConsoleFilter(verbose=True, debug=False)
+    assert verbose.filter(record("prefect.task_runs", "Finished in state Failed('…')"))
+    debug = ConsoleFilter(verbose=False, debug=True)
+    kept = record("prefect.task_runs", "Task run failed with exception", failure)
+    assert debug.filter(kept) and kept.exc_info is not None
