@@ -16,7 +16,7 @@ DOCFILM = Path(sys.executable).parent / "docfilm"
 # failure (a subclass of EnvironmentProblem, as any package's would be), and a plain bug.
 SCRIPT = """
 import sys
-from flows import cli
+from flows.cli import application as cli
 from core.errors import EnvironmentProblem
 
 
@@ -193,7 +193,7 @@ def test_a_pipeline_stage_is_one_line_as_it_ends_and_a_row_of_the_table() -> Non
 
     from rich.console import Console
 
-    from flows.cli import StageCounts, StageLines
+    from flows.cli.pipeline import StageCounts, StageLines
     from flows.progress import reporting_stages, stage_finished
 
     results = {
