@@ -13,6 +13,7 @@ demo:
 test:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review flows
 	$(VENV)/bin/pytest
 
 lint:

@@ -29,7 +29,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
 from flows import steps
-from flows.progress import RenderTally
+from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
+from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ def default_jobs() -> int:
 
 
 def _workspace(film: str | None) -> Workspace:
-    return Workspace(film_path(Path(film) if film else None))
+    """The flow's workspace, its settings read from the environment at the flow's entry (once per flow run):
+    settings never travel as flow parameters, which Prefect stores (a database URL may hold a password)."""
+    return Workspace(film_path(Path(film) if film else None), DocfilmSettings.load())
 
 
 def _md_escape(text: Any) -> str:
@@ -49,13 +52,15 @@ def _md_escape(text: Any) -> str:
 
 
 @task(name="ingest-sources", cache_policy=NO_CACHE)
-def ingest_sources(sources: list[str], scene: str | None, film: str | None, in_place: bool = False) -> IngestReport:
+def ingest_sources(sources: list[str], scene: str | None, ws: Workspace, in_place: bool = False) -> IngestReport:
     from assets_manifest.ingest import ingest
 
-    ws = _workspace(film)
     library = None if in_place else ws.settings.ledger.library_dir()
-    return ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
-                  scene=scene, exclude=[ws.home], library=library, film_rate=Fraction(ws.film.film.fps))
+    report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
+                    scene=scene, exclude=[ws.home], library=library, on_file=ingest_file_started,
+                    film_rate=Fraction(ws.film.film.fps))
+    ingest_ended()
+    return report
 
 
 @flow(name="ingest", log_prints=False)
@@ -63,7 +68,7 @@ def ingest_flow(
     sources: list[str], scene: str | None = None, film: str | None = None, in_place: bool = False
 ) -> dict[str, Any]:
     """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
-    report = ingest_sources(sources, scene, film, in_place)
+    report = ingest_sources(sources, scene, _workspace(film), in_place)
     rows = [{"file": Path(x.path).name, "result": "ingested", "scene": x.scene or "", "asset": x.asset_id}
             for x in report.ingested]
     rows += [{"file": Path(d.path).name, "result": "already in the library", "scene": "", "asset": d.asset_id}
@@ -212,11 +217,10 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     from delivery.errors import S3Unreachable
     from flows.review_steps import hosted_links, review_notes
     from review.packet import build_packet
-    from review.settings import ReviewSettings
 
     ws = _workspace(film)
     as_of = as_of or date.today()
-    settings = ReviewSettings()
+    settings = ws.settings.review
     clips, notes = steps.clip_records(ws), review_notes(ws)
     out_root = settings.packet_root()
     result = None
@@ -265,9 +269,13 @@ def pipeline_flow(
 ) -> dict[str, Any]:
     """Ingest → render → upload → packet, as one flow run."""
     ingested = ingest_flow(sources, scene=scene, film=film)
+    stage_finished("ingest", ingested)
     rendered = render_flow(jobs=jobs, film=film)
+    stage_finished("render", rendered)
     uploaded = upload_flow(film=film)
+    stage_finished("upload", uploaded)
     packet = packet_flow(as_of=as_of, film=film)
+    stage_finished("packet", packet)
     return {"ingest": ingested, "render": rendered, "upload": uploaded, "packet": packet}
 
 

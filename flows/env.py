@@ -22,11 +22,13 @@ def prefect_configured() -> bool:
 def prepare_prefect_env() -> None:
     """Quiet, offline-friendly Prefect defaults; anything the user set wins.
 
-    Analytics off: offline it only logs "database is locked" and name-resolution errors. Without a
+    Analytics off, server and client: offline it only logs "database is locked" and name-resolution errors. Without a
     configured server, the ephemeral one keeps its database under DOCFILM_HOME so one film's runs stay
     together, and gets more time to start (its first start creates the database: 12–19 s here).
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The client's own telemetry (and, on a terminal, its notice) has no server setting: DO_NOT_TRACK is its switch.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")

@@ -35,6 +35,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import EnvironmentProblem
+
 log = logging.getLogger(__name__)
 
 # Settings which, when the user set them, mean Prefect is configured: leave it to Prefect then.
@@ -43,8 +45,8 @@ STARTUP_TIMEOUT_S = 120.0  # the first start creates the database: 12–19 s her
 STOP_TIMEOUT_S = 10.0
 
 
-class PrefectServerFailed(RuntimeError):
-    """The local Prefect API server exited or did not answer in time."""
+class PrefectServerFailed(EnvironmentProblem):
+    """The local Prefect API server exited or did not answer in time (exit 3)."""
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
@@ -127,11 +129,13 @@ class LocalPrefectServer:
             code = self.process.poll()
             if code is not None:
                 raise PrefectServerFailed(f"the local Prefect server (uvicorn) exited with code {code} while starting; "
-                                          "its messages are above")  # fmt: skip
+                                          "its messages are above (or set PREFECT_API_URL to use a running "
+                                          "server)")  # fmt: skip
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.stop()
-                raise PrefectServerFailed(f"the local Prefect server did not answer within {timeout:.0f} s")
+                raise PrefectServerFailed(f"the local Prefect server did not answer within {timeout:.0f} s (a loaded "
+                                          "machine? or set PREFECT_API_URL to use a running server)")
             try:
                 # The socket is already listening, so this waits in the backlog until the app is up.
                 with urllib.request.urlopen(request, timeout=min(remaining, 5.0)) as response:

@@ -1,8 +1,10 @@
-"""Render progress: one tally per render run, shown as Rich bars by the CLI and as a Prefect progress artifact.
+"""Progress of a command: render bars fed by one tally per render run, and the end of each pipeline stage.
 
-Tasks run in threads of the flow's process, so the CLI installs its reporter here (`reporting`) and every
-task's ffmpeg progress reaches it through the run's RenderTally. No Prefect import here: the flow passes
-a `publish` callback for its artifact.
+Render progress is shown as Rich bars by the CLI and as a Prefect progress artifact. Tasks run in threads of
+the flow's process, so the CLI installs its reporter here (`reporting`) and every task's ffmpeg progress
+reaches it through the run's RenderTally. Likewise the pipeline flow tells the end of each stage (ingest,
+render, upload, packet) to the CLI's stage reporter (`reporting_stages`), which prints one line for it.
+No Prefect import here: the flow passes a `publish` callback for its artifact.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -31,6 +34,20 @@ class RenderReporter(Protocol):
 _reporter: RenderReporter | None = None
 
 
+def ingest_file_started(path: Path) -> None:
+    """Ingest reached another file (its `on_file` callback): counted by the installed reporter if it counts files."""
+    file_started = getattr(_reporter, "file_started", None)
+    if file_started is not None:
+        file_started(path.name)
+
+
+def ingest_ended() -> None:
+    """Ingest walked every source: the installed reporter's count of files is final."""
+    files_counted = getattr(_reporter, "files_counted", None)
+    if files_counted is not None:
+        files_counted()
+
+
 @contextmanager
 def reporting(reporter: RenderReporter | None) -> Iterator[None]:
     """Route the render progress of this process to `reporter` while the block runs."""
@@ -40,6 +57,32 @@ def reporting(reporter: RenderReporter | None) -> Iterator[None]:
         yield
     finally:
         _reporter = previous
+
+
+class StageReporter(Protocol):
+    """Something that tells the end of each pipeline stage (the CLI's one line per stage)."""
+
+    def stage_finished(self, stage: str, result: Any) -> None: ...
+
+
+_stage_reporter: StageReporter | None = None
+
+
+@contextmanager
+def reporting_stages(reporter: StageReporter | None) -> Iterator[None]:
+    """Route the ends of pipeline stages in this process to `reporter` while the block runs."""
+    global _stage_reporter
+    previous, _stage_reporter = _stage_reporter, reporter
+    try:
+        yield
+    finally:
+        _stage_reporter = previous
+
+
+def stage_finished(stage: str, result: Any) -> None:
+    """A pipeline stage ended with `result` (its flow's return value); a no-op when nobody listens."""
+    if _stage_reporter is not None:
+        _stage_reporter.stage_finished(stage, result)
 
 
 class RenderTally:
@@ -97,20 +140,23 @@ class RenderTally:
 
 
 class RichRenderProgress:
-    """Rich bars on stderr: one overall bar (frames of every clip) and one per clip being rendered."""
+    """Rich bars on stderr: one overall bar (frames of every clip) and one per clip being rendered; and, while
+    ingesting, a count of the files reached (their number is known only once the sources are walked)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("frames"),
+            TextColumn("{task.fields[unit]}"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self._overall: TaskID | None = None
         self._clips: dict[str, TaskID] = {}
+        self._ingest: TaskID | None = None
+        self._files = 0
         self._lock = threading.Lock()
 
     def __enter__(self) -> RichRenderProgress:
@@ -120,12 +166,24 @@ class RichRenderProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
+    def file_started(self, name: str) -> None:
+        with self._lock:
+            if self._ingest is None:
+                self._ingest = self.progress.add_task("ingest", total=None, unit="files")
+            self._files += 1
+            self.progress.update(self._ingest, completed=self._files, description=f"ingest: {name[:40]}")
+
+    def files_counted(self) -> None:
+        with self._lock:
+            if self._ingest is not None:
+                self.progress.update(self._ingest, description="ingest", total=self._files, completed=self._files)
+
     def run_started(self, clips: int, frames: int) -> None:
-        self._overall = self.progress.add_task(f"render: {clips} clip(s)", total=frames)
+        self._overall = self.progress.add_task(f"render: {clips} clip(s)", total=frames, unit="frames")
 
     def clip_started(self, asset_id: str, name: str, frames: int) -> None:
         with self._lock:
-            self._clips[asset_id] = self.progress.add_task(f"  {name[:40]}", total=frames)
+            self._clips[asset_id] = self.progress.add_task(f"  {name[:40]}", total=frames, unit="frames")
 
     def clip_advanced(self, asset_id: str, frames: int, overall_frames: int) -> None:
         with self._lock:

@@ -8,14 +8,49 @@ Library functions take the part they need as an argument and never build setting
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assets_manifest.settings import LedgerSettings
+from core.errors import BadInput
 from delivery.settings import S3Settings
 from renders.settings import RendersSettings
 from review.settings import ReviewSettings
+
+# Values of these settings may carry a password or a key: a message names the variable, never its value.
+_SECRET_WORDS = ("url", "secret", "password", "key", "token")
+
+class SettingsInvalid(BadInput):
+    """A DOCFILM_* environment variable holds a value its setting cannot take."""
+
+
+def env_name(settings_class: type[BaseSettings], loc: str) -> str:
+    """The environment variable behind a field (or its alias) of a settings class."""
+    field = settings_class.model_fields.get(loc)
+    if field is None:
+        return loc.upper()  # an alias is already the variable's name
+    if isinstance(field.validation_alias, str):
+        return field.validation_alias.upper()
+    prefix = str(settings_class.model_config.get("env_prefix") or "")
+    return f"{prefix}{loc}".upper()
+
+
+def settings_problems(settings_class: type[BaseSettings], exc: ValidationError) -> list[str]:
+    """One line per bad variable: its name, its value unless it may be secret, and what the setting needs."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = str(error["loc"][0]) if error["loc"] else "?"
+        name = env_name(settings_class, loc)
+        shown = "" if any(w in name.lower() for w in _SECRET_WORDS) else f"={_short(error.get('input'))}"
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return problems
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 class AppSettings(BaseSettings):
@@ -41,10 +76,22 @@ class DocfilmSettings(BaseModel):
 
     @classmethod
     def load(cls) -> DocfilmSettings:
-        """Read the environment once (raises pydantic's ValidationError naming the variable on a bad value)."""
-        return cls(app=AppSettings(), ledger=LedgerSettings(), renders=RendersSettings(), s3=S3Settings(),
-                   review=ReviewSettings())
+        """Read the environment once; SettingsInvalid (exit 2) names every variable with a bad value."""
+        parts: dict[str, BaseSettings] = {}
+        problems: list[str] = []
+        for name, settings_class in _PARTS.items():
+            try:
+                parts[name] = settings_class()
+            except ValidationError as exc:
+                problems += settings_problems(settings_class, exc)
+        if problems:
+            raise SettingsInvalid("; ".join(problems) + " (fix or unset the variable; README lists every setting)")
+        return cls.model_validate(parts)
 
     @property
     def home(self) -> Path:
         return self.app.home.absolute()
+
+
+_PARTS: dict[str, type[BaseSettings]] = {"app": AppSettings, "ledger": LedgerSettings, "renders": RendersSettings,
+                                         "s3": S3Settings, "review": ReviewSettings}

@@ -257,3 +257,114 @@ def _contact_sheet(proxy: Any) -> Path | None:
     """The contact sheet renders made for a proxy, when it made one (a column, or a path in its QC record)."""
     path = getattr(proxy, "contact_sheet_path", None) or (proxy.qc or {}).get("contact_sheet")
     return Path(path) if isinstance(path, str) and path else None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Where one file of an asset was delivered, as the ledger recorded its verified upload."""
+
+    role: str
+    endpoint: str  # host:port only: a URL could carry credentials
+    bucket: str
+    key: str
+    bytes: int
+    sha256: str
+    checksum: str
+    etag: str | None
+    version_id: str | None
+    uploaded_at: str
+    local_path: str
+    current: bool  # the file is the asset's proxy or poster of the current render profile
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class ProxyRecord:
+    """The asset's proxy under the current render profile."""
+
+    state: str
+    profile_hash: str
+    path: str | None
+    poster: str | None
+    contact_sheet: str | None
+    reason: str | None
+    rendered_at: str
+    qc: dict[str, Any]
+
+    def qc_summary(self) -> dict[str, Any]:
+        """The QC verdict at a glance: the rules flagged, loudness and decode errors."""
+        flags = [f.get("rule") if isinstance(f, dict) else str(f) for f in self.qc.get("flags") or []]
+        loudness = self.qc.get("loudness") or {}
+        return {
+            "flagged": bool(flags),
+            "flags": flags,
+            "integrated_lufs": loudness.get("integrated_lufs"),
+            "true_peak_dbtp": loudness.get("true_peak_dbtp"),
+            "decode_errors": self.qc.get("decode_error_count", len(self.qc.get("decode_errors") or [])),
+            "render_seconds": self.qc.get("render_seconds"),
+        }
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """Everything the ledger holds about one asset: the master, its proxy and where its files are stored."""
+
+    asset: Asset
+    sightings: list[str]
+    proxy: ProxyRecord | None
+    stored: list[StoredObject]
+
+    def to_json(self) -> dict[str, Any]:
+        from assets_manifest.report import IngestedItem
+
+        a = self.asset
+        entry = IngestedItem.from_asset(a).to_json() | {
+            "name": a.name,
+            "library_path": a.path,
+            "size": a.size,
+            "container": a.container,
+            "video_codec": a.video_codec,
+            "ingested_at": a.ingested_at.isoformat(),
+            "probe": a.probe,
+            "sightings": self.sightings,
+        }
+        proxy = self.proxy
+        entry["proxy"] = None if proxy is None else {
+            "state": proxy.state, "profile_hash": proxy.profile_hash, "path": proxy.path, "poster": proxy.poster,
+            "contact_sheet": proxy.contact_sheet, "reason": proxy.reason, "rendered_at": proxy.rendered_at,
+            "qc_summary": proxy.qc_summary(), "qc": proxy.qc,
+        }
+        entry["stored"] = [
+            {"role": o.role, "url": o.url, "endpoint": o.endpoint, "bucket": o.bucket, "key": o.key,
+             "bytes": o.bytes, "sha256": o.sha256, "checksum": o.checksum, "etag": o.etag,
+             "version_id": o.version_id, "uploaded_at": o.uploaded_at, "local_path": o.local_path,
+             "current": o.current}
+            for o in self.stored
+        ]
+        return entry
+
+
+def asset_record(ws: Workspace, asset: Asset) -> AssetRecord:
+    """The ledger's record of one asset: its sightings, its proxy under the current profile, its uploads."""
+    from core.errors import endpoint_of
+
+    profile_hash = ws.profile.profile_hash()
+    p = ws.ledger.proxies(profile_hash).get(asset.asset_id)
+    proxy = None
+    if p is not None:
+        proxy = ProxyRecord(state=p.state, profile_hash=profile_hash, path=p.proxy_path, poster=p.poster_path,
+                            contact_sheet=str(sheet) if (sheet := _contact_sheet(p)) else None, reason=p.reason,
+                            rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}))
+    current = {path for path in (p.proxy_path, p.poster_path) if path} if p is not None and p.state == "done" else set()
+    stored = [
+        StoredObject(role=u.role, endpoint=endpoint_of(u.endpoint), bucket=u.bucket, key=u.key, bytes=u.bytes,
+                     sha256=u.sha256, checksum=u.checksum, etag=u.etag, version_id=u.version_id,
+                     uploaded_at=u.uploaded_at.isoformat(), local_path=u.local_path, current=u.local_path in current)
+        for u in sorted(ws.ledger.uploads(), key=lambda u: (u.role, u.key))
+        if u.asset_id == asset.asset_id
+    ]
+    return AssetRecord(asset=asset, sightings=[s.path for s in ws.ledger.sightings(asset.asset_id)], proxy=proxy,
+                       stored=stored)

@@ -122,6 +122,7 @@ def test_a_flow_command_runs_on_its_own_server_in_docfilm_home(
     report = json.loads(p.stdout)  # the server's output went to stderr, never into the JSON
     assert [Path(x["path"]).name for x in report["ingested"]] == [SAMPLE.name]
     assert "http://127.0.0.1:" in p.stderr
+    assert "Finished in state Completed()" in p.stderr  # -v brings Prefect's run lines back
     assert not AUTH_STRING.search(p.stdout + p.stderr), "the server's auth string was printed"
     with sqlite3.connect(home / "prefect" / "prefect.db") as db:
         runs = db.execute("SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id").fetchall()

@@ -1,0 +1,188 @@
+"""The `docfilm` application: global options, the one map from failures to exit codes, shared helpers.
+
+Failures are mapped in one place (`DocfilmGroup`): any `core.errors.DocfilmError` in an exception's chain
+(Prefect may wrap it) ends the command with one line `docfilm: <message>` and the error's own `exit_code`;
+`--debug` (or DOCFILM_DEBUG=1) adds its traceback. Anything else is a bug and keeps its traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from typer._click.core import Context as ClickContext  # Typer vendors click; its group takes this Context
+from typer.core import TyperGroup
+
+from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, DocfilmError, known_error
+
+from ..console import setup_console_logging
+from ..env import prefect_ready, start_prefect
+from ..settings import AppSettings, DocfilmSettings, SettingsInvalid
+from ..workspace import Workspace, film_path
+
+__all__ = ["EXIT_ENV", "EXIT_INPUT", "EXIT_OK", "EXIT_PARTIAL", "app", "main"]
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+log = logging.getLogger("docfilm")
+
+
+@dataclass
+class CommandState:
+    """What the global options and the environment say for the command being run (reset per invocation)."""
+
+    verbose: bool = False
+    debug: bool = False
+    settings: DocfilmSettings | None = None
+
+
+_state = CommandState()
+
+
+class DocfilmGroup(TyperGroup):
+    """The command group that runs every command inside the one map from failures to exit codes."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            # Chosen exit codes and usage errors, reported by Typer itself (even when raised while handling a
+            # DocfilmError, which their context would otherwise name again).
+            raise
+        except Exception as exc:
+            known = known_error(exc)
+            if known is None:
+                raise  # a bug: its traceback is what a bug report needs
+            _report(exc, known)
+            raise typer.Exit(known.exit_code) from None
+
+
+def _report(exc: BaseException, known: DocfilmError) -> None:
+    """`docfilm: <message>` (a message of several lines, e.g. a storyboard's problems, keeps them all)."""
+    if _state.debug:
+        err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False, soft_wrap=True)
+    first, *rest = (str(known) or type(known).__name__).splitlines() or [type(known).__name__]
+    err.print(f"[bold red]docfilm:[/] {escape(first)}", soft_wrap=True)
+    for line in rest:
+        err.print(line, markup=False, soft_wrap=True)
+
+
+app = typer.Typer(
+    cls=DocfilmGroup,
+    help="docfilm: storyboard → footage ingest → proxies → S3 → review packet, for the Can Tho XIV "
+    "Congress documentary.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+FilmOpt = Annotated[
+    Path | None,
+    typer.Option("--film", help="Storyboard YAML to use instead of the bundled film (or DOCFILM_FILM).",
+                 exists=False, dir_okay=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date to count days from, YYYY-MM-DD (default: today).")
+]
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Debug logging and Prefect's run lines on stderr.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of known failures too (or DOCFILM_DEBUG=1).")] = False,
+) -> None:
+    # Reset in place: modules holding `_state` see this command's options (tests invoke the app repeatedly).
+    _state.verbose, _state.debug, _state.settings = verbose, debug, None
+    setup_console_logging(err, verbose=verbose, debug=debug)
+    # Read once for the whole command; a bad DOCFILM_* value ends it here with exit 2, naming the variable.
+    try:
+        _state.settings = DocfilmSettings.load()
+    except SettingsInvalid:
+        _state.debug = debug or _debug_from_env()  # DOCFILM_DEBUG=1 shows this failure's traceback too
+        raise
+    if _state.settings.app.debug and not debug:
+        _state.debug = True
+        setup_console_logging(err, verbose=verbose, debug=True)
+
+
+def _debug_from_env() -> bool:
+    try:
+        return AppSettings().debug
+    except ValidationError:
+        return False
+
+
+def _settings() -> DocfilmSettings:
+    """The command's settings, read once by the callback (or here, when a test calls a command directly)."""
+    if _state.settings is None:
+        _state.settings = DocfilmSettings.load()
+    return _state.settings
+
+
+def _film_file(film: Path | None) -> Path:
+    """--film, else DOCFILM_FILM, else the bundled film."""
+    return film_path(film or _settings().app.film)
+
+
+def _workspace(film: Path | None) -> Workspace:
+    return Workspace(_film_file(film), _settings())
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(f"[bold red]docfilm:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _parse_date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(EXIT_INPUT, f"--as-of {text!r}: expected a date as YYYY-MM-DD")
+
+
+def _emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+    else:
+        human(result)
+
+
+@contextmanager
+def _flows() -> Iterator[Any]:
+    """The flows module, with Prefect ready: its server (when docfilm runs one) boots during the import."""
+    start_prefect()
+    from .. import docfilm_flows
+
+    with prefect_ready():
+        yield docfilm_flows
+
+
+@contextmanager
+def _bars() -> Iterator[None]:
+    """Progress bars on stderr while the block runs, when stderr is a terminal (ingest files, render frames)."""
+    start_prefect()  # before the bars' thread: the server's start forks this process
+    from ..progress import RichRenderProgress, reporting
+
+    bars = RichRenderProgress(err) if err.is_terminal else None
+    with bars or nullcontext(), reporting(bars):
+        yield
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,175 @@
+"""Commands on the footage: ingest, render, upload, verify, and the embedded S3 (`serve`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .application import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    FilmOpt,
+    JsonOpt,
+    _bars,
+    _emit,
+    _fail,
+    _flows,
+    _settings,
+    _workspace,
+    app,
+    err,
+    out,
+)
+
+
+# ---------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage (read only).")],
+    scene: Annotated[str | None, typer.Option("--scene", help="Assign every file to this scene id.")] = None,
+    in_place: Annotated[bool, typer.Option(
+        "--in-place", help="The footage already sits on managed storage: record it where it is, copy nothing.")
+    ] = False,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verified offload into the library (DOCFILM_LIBRARY) with ASC MHL; unreadable files are quarantined."""
+    ws = _workspace(film)
+    ws.film  # noqa: B018  (validate the storyboard before anything is written)
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+    if scene is not None and scene not in ws.scene_ids():
+        _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
+    with _bars(), _flows() as flows:
+        report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
+                                   in_place=in_place)
+    _emit(report, as_json, _print_ingest)
+    raise typer.Exit(EXIT_PARTIAL if report["quarantined"] or report["failed"] else EXIT_OK)
+
+
+def _print_ingest(r: dict[str, Any]) -> None:
+    for x in r["ingested"]:
+        out.print(f"ingested  {x['asset_id']}  {x['kind']:<5} {x['fps'] or '-':>10}  "
+                  f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
+                  markup=False, soft_wrap=True)
+    for x in r["duplicates"]:
+        out.print(f"already   {x['asset_id']}  {x['path']} (already in the library)", markup=False, soft_wrap=True)
+    for x in r["quarantined"]:
+        out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['path']}: {x['reason']} (not ingested; run ingest again once fixed)", markup=False,
+                  soft_wrap=True)
+    for g in r.get("mhl_generations", []):
+        out.print(f"ASC MHL   {g}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} already in the library, "
+              f"{len(r['quarantined'])} quarantined, {len(r['failed'])} failed")
+
+
+# ---------------------------------------------------------------- render
+@app.command()
+def render(
+    all_: Annotated[bool, typer.Option("--all", help="Render every asset again, stale or not.")] = False,
+    scene: Annotated[str | None, typer.Option("--scene", help="Only this scene's assets.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render proxies (H.264 960x540, burnt-in timecode), posters, contact sheets and QC for stale assets."""
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    from renders.tools import ffmpeg_exe, font_file
+
+    ffmpeg_exe(ws.settings.renders)
+    font_file(ws.settings.renders)
+    from ..steps import render_plan
+
+    todo, skipped = render_plan(ws, everything=all_, scene=scene)
+    if not todo:
+        # Decided from one ledger query without starting Prefect (4-6 s a process) or ffmpeg; the render
+        # flow itself answers the same way (state SKIPPED) when a deployment runs it.
+        err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
+        result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
+    else:
+        with _bars(), _flows() as flows:
+            state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
+                                      return_state=True)
+        result = state.result()
+    _emit(result, as_json, _print_render)
+    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+
+
+def _print_render(r: dict[str, Any]) -> None:
+    from review.labels import qc_flag_text
+
+    for x in r["rendered"]:
+        out.print(f"rendered  {x['asset_id']}  {x['proxy']}", markup=False, soft_wrap=True)
+        for flag in (x.get("qc") or {}).get("flags") or []:
+            out.print(f"  QC {flag['rule']}: {qc_flag_text(flag)}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['rendered'])} rendered, {r['skipped']} up to date, {len(r['failed'])} failed")
+
+
+# ---------------------------------------------------------------- upload
+@app.command()
+def upload(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Upload proxies and posters not yet in S3 with a matching checksum (embedded SeaweedFS by default)."""
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    with _flows() as flows:
+        result = flows.upload_flow(film=str(ws.film_file))
+    _emit(result, as_json, _print_upload)
+    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+
+
+def _print_upload(r: dict[str, Any]) -> None:
+    for x in r["uploaded"]:
+        out.print(f"uploaded  {x['key']}  {x['bytes']} bytes  sha256 {x['checksum']}", markup=False, soft_wrap=True)
+    for x in r["failed"]:
+        out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['uploaded'])} uploaded, {r['skipped']} already verified, {len(r['failed'])} failed")
+
+
+@app.command()
+def serve() -> None:
+    """Start the embedded S3 (SeaweedFS on 127.0.0.1) and keep it running until Ctrl-C."""
+    from delivery.seaweed import serve_forever
+
+    serve_forever(_settings().s3, console=err)
+
+
+@app.command()
+def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """Re-hash every master against the ledger and the library's ASC MHL; report mismatched and missing files."""
+    from assets_manifest.verify import verify_library
+
+    ws = _workspace(film)
+    result = verify_library(ws.ledger, ws.settings.ledger.library_dir()).to_json()
+    uploads = ws.ledger.uploads()
+    if uploads:
+        # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
+        from delivery.verify import verify_ledger_uploads
+
+        result["objects"] = verify_ledger_uploads(uploads, ws.settings.s3).to_json()
+    _emit(result, as_json, _print_verify)
+    objects = result.get("objects") or {}
+    bad = result["mismatched"] or result["missing"] or objects.get("mismatched") or objects.get("missing")
+    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
+
+
+def _print_verify(r: dict[str, Any]) -> None:
+    for x in r["mismatched"]:
+        out.print(f"MISMATCHED {x['path']} (against {', '.join(x['against'])})", markup=False, soft_wrap=True)
+    for x in r["missing"]:
+        out.print(f"MISSING    {x['path']}", markup=False, soft_wrap=True)
+    out.print(f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing")
+    if o := r.get("objects"):
+        for url in o["mismatched"]:
+            out.print(f"MISMATCHED {url}", markup=False, soft_wrap=True)
+        for url in o["missing"]:
+            out.print(f"MISSING    {url}", markup=False, soft_wrap=True)
+        out.print(f"objects: {o['checked']} checked, {len(o['mismatched'])} mismatched, {len(o['missing'])} missing")

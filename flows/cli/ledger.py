@@ -1,0 +1,79 @@
+"""Commands that read the ledger without Prefect: status and show."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import typer
+
+from .application import EXIT_INPUT, AsOfOpt, FilmOpt, JsonOpt, _emit, _fail, _parse_date, _workspace, app, out
+
+
+# ---------------------------------------------------------------- status / show
+@app.command()
+def status(
+    as_of: AsOfOpt = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+    lang: Annotated[Literal["vi", "en"] | None, typer.Option(
+        "--lang", help="One language, vi or en (default: both where the terminal is wide enough, else vi).")] = None,
+) -> None:
+    """Where each theme and scene stands against the milestones (no Prefect needed)."""
+    from review.status import status_report, status_table
+
+    from ..review_steps import review_notes
+    from ..steps import clip_records
+
+    day = _parse_date(as_of)
+    ws = _workspace(film)
+    report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
+    if as_json:
+        _emit(report.to_json(), True, lambda r: None)
+    else:
+        out.print(status_table(report, lang))
+
+
+@app.command()
+def show(
+    asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")],
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The ledger's record of one asset: the master, its proxy (QC included) and where it is stored."""
+    from ..steps import asset_record
+
+    ws = _workspace(film)
+    matches = [a for a in ws.ledger.assets() if a.asset_id.startswith(asset_id)]
+    if len(matches) != 1:
+        hint = "give more characters of the id" if matches else "`docfilm status` lists the scenes' assets"
+        _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets in the ledger ({hint})")
+    record = asset_record(ws, matches[0])
+    _emit(record.to_json(), as_json, _print_show)
+
+
+def _print_show(r: dict[str, Any]) -> None:
+    def row(label: str, value: Any) -> None:
+        out.print(f"{label:<14}{value}", markup=False, soft_wrap=True)
+
+    row("asset", f"{r['asset_id']}  {r['name']}")
+    row("kind", f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
+        f"{r['duration_frames'] or '-'} frames  start {r['start_timecode'] or '-'}")
+    row("scene", f"{r['scene'] or '-'}  shot {r['shot'] or '-'}")
+    row("master", r["library_path"])
+    row("sha256", r["sha256"])
+    for path in r["sightings"]:
+        row("seen at", path)
+    p = r["proxy"]
+    if p is None:
+        row("proxy", "not rendered under the current profile")
+    else:
+        row("proxy", f"{p['state']}  {p['path'] or p['reason'] or ''}")
+        if p["poster"]:
+            row("poster", p["poster"])
+        qc = p["qc_summary"]
+        row("QC", ("flagged: " + ", ".join(str(f) for f in qc["flags"])) if qc["flagged"] else "no flags")
+    for o in r["stored"]:
+        row(f"stored {o['role']}", f"{o['url']} at {o['endpoint']}  {o['bytes']} bytes"
+            + ("" if o["current"] else "  (an earlier render)"))
+    if not r["stored"]:
+        row("stored", "not uploaded")

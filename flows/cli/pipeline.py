@@ -1,0 +1,189 @@
+"""The whole pipeline as one flow run (`run`, `demo`): one line per stage, a table at the end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..env import start_prefect
+from .application import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    AsOfOpt,
+    FilmOpt,
+    JsonOpt,
+    _bars,
+    _emit,
+    _fail,
+    _flows,
+    _parse_date,
+    _state,
+    _workspace,
+    app,
+    err,
+    out,
+)
+from .footage import _print_ingest, _print_render, _print_upload
+
+
+# ---------------------------------------------------------------- run / demo
+@app.command()
+def run(
+    sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage.")],
+    scene: Annotated[str | None, typer.Option("--scene", help="Assign every file to this scene id.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    as_of: AsOfOpt = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole pipeline as one flow run: ingest → render → upload → packet."""
+    day = _parse_date(as_of)
+    ws = _workspace(film)
+    ws.film  # noqa: B018
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
+    result, stages = _run_pipeline([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
+                                   film_file=ws.film_file)
+    _emit(result, as_json, lambda r: _print_pipeline(r, stages))
+    ingest_bad = result["ingest"]["quarantined"] or result["ingest"]["failed"]
+    bad = ingest_bad or result["render"]["failed"] or result["upload"]["failed"]
+    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
+
+
+# What each stage's counts are called on the terminal: (done, already there).
+STAGE_WORDS = {
+    "ingest": ("new", "already in the library"),
+    "render": ("rendered", "up to date"),
+    "upload": ("uploaded", "already in S3"),
+    "packet": ("built", ""),
+}
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """One stage of a pipeline run as the terminal shows it."""
+
+    stage: str
+    done: int
+    already: int | None
+    problems: int
+    problem_word: str
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, stage: str, r: dict[str, Any], seconds: float | None = None) -> StageCounts:
+        if stage == "ingest":
+            quarantined, failed = len(r["quarantined"]), len(r.get("failed") or [])
+            word = "quarantined" if not failed else "failed" if not quarantined else "quarantined or failed"
+            return cls(stage, len(r["ingested"]), len(r["duplicates"]), quarantined + failed, word, seconds)
+        if stage == "packet":
+            return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, "hosted copy failed", seconds)
+        done = r["rendered"] if stage == "render" else r["uploaded"]
+        return cls(stage, len(done), r["skipped"], len(r["failed"]), "failed", seconds)
+
+    def line(self) -> str:
+        done_word, already_word = STAGE_WORDS[self.stage]
+        parts = [f"{self.done} {done_word}"]
+        if self.already is not None:
+            parts.append(f"{self.already} {already_word}")
+        if self.problems:
+            parts.append(f"{self.problems} {self.problem_word}")
+        took = f"  ({self.seconds:.1f} s)" if self.seconds is not None else ""
+        return f"{self.stage:<7} {', '.join(parts)}{took}"
+
+
+class StageLines:
+    """The CLI's stage reporter: one line on stderr as each stage of the pipeline ends, with its time."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stages: list[StageCounts] = []
+        self._since = time.monotonic()
+
+    def stage_finished(self, stage: str, result: Any) -> None:
+        now = time.monotonic()
+        counts = StageCounts.of(stage, result, round(now - self._since, 1))
+        self._since = now
+        self.stages.append(counts)
+        self.console.print(counts.line(), markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_pipeline(
+    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path
+) -> tuple[dict[str, Any], StageLines]:
+    """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal."""
+    from ..progress import reporting_stages
+
+    stages = StageLines(err)
+    with _bars(), reporting_stages(stages), _flows() as flows:
+        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file))
+    return result, stages
+
+
+def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expected: set[str] | None = None) -> None:
+    """A table of the stages, then every problem with its reason (each item too with -v), then the packet."""
+    if _state.verbose:
+        _print_ingest(r["ingest"])
+        _print_render(r["render"])
+        _print_upload(r["upload"])
+    timed = {c.stage: c for c in stages.stages} if stages is not None else {}
+    table = Table(show_edge=False)
+    for name, justify in (("stage", "left"), ("done", "right"), ("already", "right"), ("problems", "right"),
+                          ("seconds", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for stage in STAGE_WORDS:
+        c = timed.get(stage) or StageCounts.of(stage, r[stage])
+        table.add_row(stage, str(c.done), "" if c.already is None else str(c.already), str(c.problems),
+                      "" if c.seconds is None else f"{c.seconds:.1f}")
+    out.print(table)
+    expected = expected or set()
+    for q in r["ingest"]["quarantined"]:
+        if q["path"] in expected:
+            out.print(f"quarantined (expected: the demo's deliberately broken file) {Path(q['path']).name}",
+                      markup=False, soft_wrap=True)
+        else:
+            out.print(f"QUARANTINED {q['path']}: {q['reason']}", markup=False, soft_wrap=True)
+    for x in r["ingest"].get("failed") or []:
+        out.print(f"FAILED    {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+    if not _state.verbose:
+        for x in r["render"]["failed"]:
+            out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
+        for x in r["upload"]["failed"]:
+            out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
+    if r["packet"].get("hosted_error"):
+        out.print(f"hosted copy not published: {r['packet']['hosted_error']}", markup=False, soft_wrap=True)
+    out.print(f"packet: {r['packet']['path']}", markup=False, soft_wrap=True)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to make the sample footage "
+                                                 "(default: DOCFILM_HOME/demo-footage).")] = None,
+    as_of: AsOfOpt = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+) -> None:
+    """Make camera-like footage for the bundled film, run the whole pipeline, print the packet's path."""
+    from ..demo import make_demo_footage
+
+    day = _parse_date(as_of or "2019-05-20")
+    ws = _workspace(None)
+    start_prefect()  # boots while the footage is made
+    folder = (out_dir or ws.home / "demo-footage").absolute()
+    footage = make_demo_footage(ws.film, folder, ws.settings.renders, console=err)
+    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file)
+    expected = {str(p) for p in footage.broken}
+    _print_pipeline(result, stages, expected)
+    unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
+    # Last on the terminal: where to open the packet.
+    err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
+    if unexpected or result["ingest"]["failed"] or result["render"]["failed"] or result["upload"]["failed"]:
+        raise typer.Exit(EXIT_PARTIAL)
