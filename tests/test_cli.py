@@ -95,7 +95,7 @@ def test_ingest_json_of_real_samples(tmp_path: Path, prefect_for_tests: PrefectF
     assert report["failed"] == [] and report["duplicates"] == []
 
     a = report["ingested"][0]
-    shown = docfilm("show", a["asset_id"], home=tmp_path / "home")
+    shown = docfilm("show", a["asset_id"], "--json", home=tmp_path / "home")
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
     assert {k: record[k] for k in keys} == {k: a[k] for k in keys if k != "path"} | {"path": record["path"]}

@@ -272,7 +272,12 @@ def test_notes_import_command_stores_once_and_refuses_bad_files(
     assert [(n["reviewer"], n["timecode"], n["verdict"]) for n in scene["notes"]] == [
         ("Nguyễn Văn Bình", "10:00:00:15", "changes-requested")
     ]
-    table = runner.invoke(app, ["status", "--as-of", "2019-05-22"], env={"COLUMNS": "400"})
+    # A wide terminal, so both languages fit. The CLI's console is made at import, and a COLUMNS present then
+    # (as in some test runners' workers) would fix its width: set the width on the console itself.
+    from flows.cli.application import out
+
+    monkeypatch.setattr(out, "_width", 400)
+    table = runner.invoke(app, ["status", "--as-of", "2019-05-22"])
     assert "Cần sửa / Changes requested (1)" in table.stdout and "Thay cảnh này <b>ngay</b>" in table.stdout
 
 

@@ -57,7 +57,7 @@ def _print_ingest(r: dict[str, Any]) -> None:
                   f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
                   markup=False, soft_wrap=True)
     for x in r["duplicates"]:
-        out.print(f"already   {x['asset_id']}  {x['path']} (already in the library)", markup=False, soft_wrap=True)
+        out.print(f"already in the library  {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
     for x in r["quarantined"]:
         out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
     for x in r["failed"]:
