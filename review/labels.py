@@ -245,6 +245,26 @@ SCRIPT_LABELS: dict[str, Label] = {
     ),
 }
 
+# Row names of `docfilm show` (and what it says when there is nothing to show).
+SHOW_WORDS: dict[str, Label] = {
+    "asset": Label("Tư liệu", "Asset"),
+    "kind": Label("Loại", "Kind"),
+    "frames": Label("khung hình", "frames"),
+    "start": Label("bắt đầu", "start"),
+    "scene": Label("Cảnh", "Scene"),
+    "shot": Label("cảnh quay", "shot"),
+    "master": Label("Bản gốc", "Master"),
+    "seen_at": Label("Thấy tại", "Seen at"),
+    "proxy": Label("Bản xem", "Proxy"),
+    "not_rendered": Label("chưa dựng theo cấu hình hiện tại", "not rendered under the current profile"),
+    "poster": Label("Ảnh đại diện", "Poster"),
+    "qc": Label("Kiểm tra KT", "QC"),
+    "no_flags": Label("không có lỗi", "no flags"),
+    "stored": Label("Lưu trữ", "Stored"),
+    "not_uploaded": Label("chưa tải lên", "not uploaded"),
+    "earlier": Label("bản dựng trước", "an earlier render"),
+}
+
 # Titles and column headings of the `docfilm status` tables.
 STATUS_WORDS: dict[str, Label] = {
     "milestones": Label("Mốc thời gian", "Milestones"),

@@ -124,7 +124,12 @@ def test_show_gives_the_ledger_record_of_one_asset(cli_pipeline: CliPipeline) ->
     assert record["proxy"]["path"] == rendered["proxy"]  # its proxy, and (README) where it is stored
     p = docfilm_cli("show", asset_id[:8], env=cli_pipeline.env)  # the first characters are enough
     assert p.returncode == 0, p.stderr[-3000:]
-    assert asset_id in p.stdout
+    assert asset_id in p.stdout and "Bản gốc / Master" in p.stdout  # both languages by default
+    english = docfilm_cli("show", asset_id, "--lang", "en", env=cli_pipeline.env)
+    vietnamese = docfilm_cli("show", asset_id, "--lang", "vi", env=cli_pipeline.env)
+    assert english.returncode == vietnamese.returncode == 0
+    assert "Master" in english.stdout and "Bản gốc" not in english.stdout and asset_id in english.stdout
+    assert "Bản gốc" in vietnamese.stdout and "Master" not in vietnamese.stdout
 
 
 def test_packet_of_another_film_without_the_hosted_copy(cli_pipeline: CliPipeline, tmp_path: Path) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from .application import EXIT_INPUT, AsOfOpt, FilmOpt, JsonOpt, _emit, _fail, _parse_date, _workspace, app, out
+
+if TYPE_CHECKING:
+    from review.labels import Lang
+
+LangOpt = Annotated[Literal["vi", "en"] | None, typer.Option(
+    "--lang", help="One language, vi or en (default: both where they fit, else vi).")]
 
 
 # ---------------------------------------------------------------- status / show
@@ -15,8 +21,7 @@ def status(
     as_of: AsOfOpt = None,
     film: FilmOpt = None,
     as_json: JsonOpt = False,
-    lang: Annotated[Literal["vi", "en"] | None, typer.Option(
-        "--lang", help="One language, vi or en (default: both where the terminal is wide enough, else vi).")] = None,
+    lang: LangOpt = None,
 ) -> None:
     """Where each theme and scene stands against the milestones (no Prefect needed)."""
     from review.status import status_report, status_table
@@ -38,6 +43,7 @@ def show(
     asset_id: Annotated[str, typer.Argument(help="Asset id (or its first characters).")],
     film: FilmOpt = None,
     as_json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
     """The ledger's record of one asset: the master, its proxy (QC included) and where it is stored."""
     from ..steps import asset_record
@@ -48,32 +54,39 @@ def show(
         hint = "give more characters of the id" if matches else "`docfilm status` lists the scenes' assets"
         _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets in the ledger ({hint})")
     record = asset_record(ws, matches[0])
-    _emit(record.to_json(), as_json, _print_show)
+    _emit(record.to_json(), as_json, lambda r: _print_show(r, lang))
 
 
-def _print_show(r: dict[str, Any]) -> None:
-    def row(label: str, value: Any) -> None:
-        out.print(f"{label:<14}{value}", markup=False, soft_wrap=True)
+def _print_show(r: dict[str, Any], lang: Lang | None = None) -> None:
+    """The record for a person: row names in one language, or both (the default); ids, paths and numbers as they are."""
+    from review.labels import SHOW_WORDS, qc_flag_text
 
-    row("asset", f"{r['asset_id']}  {r['name']}")
-    row("kind", f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
-        f"{r['duration_frames'] or '-'} frames  start {r['start_timecode'] or '-'}")
-    row("scene", f"{r['scene'] or '-'}  shot {r['shot'] or '-'}")
-    row("master", r["library_path"])
-    row("sha256", r["sha256"])
-    for path in r["sightings"]:
-        row("seen at", path)
+    def w(key: str) -> str:
+        return SHOW_WORDS[key].text(lang)
+
+    rows: list[tuple[str, str]] = [
+        (w("asset"), f"{r['asset_id']}  {r['name']}"),
+        (w("kind"), f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
+                    f"{r['duration_frames'] or '-'} {w('frames')}  {w('start')} {r['start_timecode'] or '-'}"),
+        (w("scene"), f"{r['scene'] or '-'}  {w('shot')} {r['shot'] or '-'}"),
+        (w("master"), r["library_path"]),
+        ("sha256", r["sha256"]),
+    ]
+    rows += [(w("seen_at"), path) for path in r["sightings"]]
     p = r["proxy"]
     if p is None:
-        row("proxy", "not rendered under the current profile")
+        rows.append((w("proxy"), w("not_rendered")))
     else:
-        row("proxy", f"{p['state']}  {p['path'] or p['reason'] or ''}")
+        rows.append((w("proxy"), f"{p['state']}  {p['path'] or p['reason'] or ''}"))
         if p["poster"]:
-            row("poster", p["poster"])
-        qc = p["qc_summary"]
-        row("QC", ("flagged: " + ", ".join(str(f) for f in qc["flags"])) if qc["flagged"] else "no flags")
+            rows.append((w("poster"), p["poster"]))
+        flags = [qc_flag_text(f) if isinstance(f, dict) else str(f) for f in (p["qc"] or {}).get("flags") or []]
+        rows.append((w("qc"), "; ".join(flags) if flags else w("no_flags")))
     for o in r["stored"]:
-        row(f"stored {o['role']}", f"{o['url']} at {o['endpoint']}  {o['bytes']} bytes"
-            + ("" if o["current"] else "  (an earlier render)"))
+        rows.append((f"{w('stored')} {o['role']}", f"{o['url']} at {o['endpoint']}  {o['bytes']} bytes"
+                     + ("" if o["current"] else f"  ({w('earlier')})")))
     if not r["stored"]:
-        row("stored", "not uploaded")
+        rows.append((w("stored"), w("not_uploaded")))
+    width = max(len(name) for name, _ in rows) + 2
+    for name, value in rows:
+        out.print(f"{name:<{width}}{value}", markup=False, soft_wrap=True)
