@@ -6,13 +6,13 @@ is what `docfilm render` does to them, without the ledger and Prefect around it.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
+from probe_support import asset_for
 
 from assets_manifest.probe import ProbeFailed, probe
 from assets_manifest.store import Asset
@@ -32,27 +32,6 @@ SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 MEDIA = sorted(p for p in SAMPLES.iterdir() if p.suffix not in (".md", ".tsv"))
 BROKEN = {"malformed_free_box_moov_not_found.mp4", "ftyp_only_fixture-isomv2.mp4"}
 FILM_RATE = Fraction(25)  # the rate audio and stills are counted at, as the bundled film's
-
-
-def asset_for(path: Path) -> Asset:
-    """An in-memory ledger row for a sample, filled from the ingest probe."""
-    found = probe(path, FILM_RATE)
-    return Asset(
-        asset_id=hashlib.sha256(path.name.encode()).hexdigest()[:16],
-        name=path.name,
-        path=str(path),
-        kind=found.kind,
-        fps_num=found.fps.numerator if found.fps else None,
-        fps_den=found.fps.denominator if found.fps else None,
-        width=found.width,
-        height=found.height,
-        rotation=found.rotation,
-        field_order=found.field_order,
-        duration_frames=found.duration_frames,
-        audio_tracks=len(found.audio_tracks),
-        start_timecode=found.start_timecode,
-        probe=found.to_json(),
-    )
 
 
 def decode_errors(path: Path) -> str:
@@ -80,7 +59,7 @@ def picture_box(path: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("path", [p for p in MEDIA if p.name not in BROKEN], ids=lambda p: p.name)
 def test_every_decodable_sample_gets_its_proxy(path: Path, tmp_path: Path) -> None:
-    asset = asset_for(path)
+    asset = asset_for(path, FILM_RATE)
     src = proxy_source(asset, FILM_RATE)
     result = render_source(src, RenderProfile(), tmp_path, SETTINGS, timeout_s=300)
     assert decode_errors(result.proxy) == ""

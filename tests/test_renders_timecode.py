@@ -6,7 +6,6 @@ the flows' own mapping, and rendered; the proxy is then read back with PyAV and 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from dataclasses import replace
@@ -15,8 +14,8 @@ from pathlib import Path
 
 import av
 import pytest
+from probe_support import asset_for
 
-from assets_manifest.probe import probe
 from assets_manifest.store import Asset
 from flows.steps import proxy_source
 from renders.outcome import ProxyResult
@@ -41,29 +40,8 @@ def has_encoder(name: str) -> bool:
     return re.search(rf"^\s*V\S*\s+{re.escape(name)}\s", listed.stdout, re.M) is not None
 
 
-def asset_for(path: Path) -> Asset:
-    """The ledger row ingest would write for `path` (probed in process, as ingest does)."""
-    found = probe(path, FILM_RATE)
-    return Asset(
-        asset_id=hashlib.sha256(path.name.encode()).hexdigest()[:16],
-        name=path.name,
-        path=str(path),
-        kind=found.kind,
-        fps_num=found.fps.numerator if found.fps else None,
-        fps_den=found.fps.denominator if found.fps else None,
-        width=found.width,
-        height=found.height,
-        rotation=found.rotation,
-        field_order=found.field_order,
-        duration_frames=found.duration_frames,
-        audio_tracks=len(found.audio_tracks),
-        start_timecode=found.start_timecode,
-        probe=found.to_json(),
-    )
-
-
 def render(path: Path, out: Path, profile: RenderProfile) -> tuple[Asset, ProxyResult]:
-    asset = asset_for(path)
+    asset = asset_for(path, FILM_RATE)
     return asset, render_source(proxy_source(asset, FILM_RATE), profile, out, SETTINGS, timeout_s=300)
 
 
