@@ -26,3 +26,4 @@ bench:
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/render.py
 	$(VENV)/bin/python bench/packet.py
+	$(VENV)/bin/python bench/upload.py

@@ -4,6 +4,10 @@ Each part carries its own ChecksumSHA256, so the server refuses a corrupted part
 object then holds a COMPOSITE checksum (`<base64>-N`), which is not the file's SHA-256, so the whole
 file's SHA-256 is also stored as metadata `docfilm-sha256` (base64) for skip and verify.
 
+Parts go `threads` at a time (each thread reads its own part with pread, so memory is threads × part size);
+the first part that fails for good stops the others from starting, and the record keeps every part accepted
+so far, so a re-run sends only the rest.
+
 Resume: a small record per (bucket, key) under `state_dir` (<home>/s3/uploads/<hash>.json) names the UploadId,
 the file's SHA-256 and each part the server accepted with its checksum (so verified it). On a re-run a part is
 not sent again when list_parts shows it with the same size and ETag and either its ChecksumSHA256 matches ours
@@ -17,6 +21,9 @@ import base64
 import hashlib
 import json
 import logging
+import os
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,8 +212,11 @@ def upload_multipart(
     state_dir: Path,
     metadata: dict[str, str],
     content_type: str,
+    *,
+    threads: int = 1,
 ) -> MultipartUpload:
-    """Upload `path` in verified parts, resuming a recorded unfinished upload of the same bytes.
+    """Upload `path` in verified parts, `threads` parts at a time, resuming a recorded unfinished upload of the
+    same bytes.
 
     `metadata` must already be header-safe (encode_metadata).
     """
@@ -221,22 +231,20 @@ def upload_multipart(
         )
     record.save(record_path)
 
-    sent = 0
-    completed: list[CompletedPartTypeDef] = []
-    with path.open("rb") as handle:
-        for part in parts:
-            have = held.get(part.number)
-            if _already_verified(part, have, record.parts.get(str(part.number))):
-                assert have is not None
-                completed.append({"PartNumber": part.number, "ETag": have.etag, "ChecksumSHA256": part.checksum})
-                continue
-            handle.seek(part.offset)
-            body = handle.read(part.size)
-            etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {part.number} of {target}")
-            sent += 1
-            record.parts[str(part.number)] = _Accepted(etag, part.checksum)
-            record.save(record_path)
-            completed.append({"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": part.checksum})
+    etags: dict[int, str] = {}
+    todo: list[PartPlan] = []
+    for part in parts:
+        have = held.get(part.number)
+        if _already_verified(part, have, record.parts.get(str(part.number))):
+            assert have is not None
+            etags[part.number] = have.etag
+        else:
+            todo.append(part)
+    etags.update(_send_parts(client, bucket, key, path, todo, record, record_path, max(1, threads)))
+    completed: list[CompletedPartTypeDef] = [
+        {"PartNumber": part.number, "ETag": etags[part.number], "ChecksumSHA256": part.checksum} for part in parts
+    ]
+    sent = len(todo)
 
     with translate_errors(endpoint, f"completing {target}"):
         with_retries(
@@ -248,6 +256,54 @@ def upload_multipart(
     record_path.unlink(missing_ok=True)
     log.debug("uploaded %s to %s in %d parts (%d sent now)", path, target, len(parts), sent)
     return MultipartUpload(tuple(parts), checksum, sent)
+
+
+def _send_parts(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    path: Path,
+    todo: list[PartPlan],
+    record: _ResumeRecord,
+    record_path: Path,
+    threads: int,
+) -> dict[int, str]:
+    """Send `todo`, `threads` at a time; each accepted part goes into the resume record at once. Their ETags."""
+    target = f"s3://{bucket}/{key}"
+    accepted: dict[int, str] = {}
+    recording = threading.Lock()
+    failed = threading.Event()
+    fd = os.open(path, os.O_RDONLY)
+
+    def send(part: PartPlan) -> None:
+        if failed.is_set():
+            return  # another part failed for good: leave the rest for the re-run
+        body = os.pread(fd, part.size, part.offset)
+        if len(body) != part.size:
+            raise ChecksumMismatch(f"{path} is shorter than when it was hashed: it changed while uploading")
+        etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {part.number} of {target}")
+        with recording:
+            accepted[part.number] = etag
+            record.parts[str(part.number)] = _Accepted(etag, part.checksum)
+            record.save(record_path)
+
+    try:
+        if threads == 1 or len(todo) <= 1:
+            for part in todo:
+                send(part)
+            return accepted
+        with ThreadPoolExecutor(max_workers=min(threads, len(todo)), thread_name_prefix="s3-part") as pool:
+            futures: list[Future[None]] = [pool.submit(send, part) for part in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    failed.set()
+                    break
+        for future in futures:
+            future.result()  # the first failure, in part order, after every thread has stopped
+        return accepted
+    finally:
+        os.close(fd)
 
 
 def _send_part(client: S3Client, bucket: str, key: str, upload_id: str, part: PartPlan, body: bytes, what: str) -> str:

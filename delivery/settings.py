@@ -43,6 +43,10 @@ class S3Settings(BaseSettings):
     multipart_threshold_mib: int = Field(
         default=16, ge=5, description="Files of this many MiB or more are uploaded in verified parts."
     )
+    upload_threads: int = Field(
+        default=8, ge=1, le=64,
+        description="Parts of one multipart upload sent at once (each verified by the server on its own SHA-256).",
+    )
     part_size_mib: int = Field(
         default=8, ge=5, le=5120, description="Size of each multipart part in MiB (S3 requires at least 5)."
     )

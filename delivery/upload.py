@@ -199,6 +199,7 @@ def _upload_parts(
         settings.uploads_dir,
         encode_metadata(metadata or {}),
         content_type,
+        threads=settings.upload_threads,
     )
     if done.checksum != checksum:
         raise ChecksumMismatch(

@@ -47,9 +47,9 @@ def _file(path: Path, size: int) -> tuple[Path, str]:
     return path, hashlib.sha256(bytes(data[:size])).hexdigest()
 
 
-def _parts_of_5_mib(home: Path) -> S3Settings:
+def _parts_of_5_mib(home: Path, threads: int = 8) -> S3Settings:
     """Settings that send anything of 5 MiB or more in 5 MiB parts (S3's smallest), with records under `home`."""
-    return S3Settings(home=home, multipart_threshold_mib=5, part_size_mib=5)
+    return S3Settings(home=home, multipart_threshold_mib=5, part_size_mib=5, upload_threads=threads)
 
 
 def _count_parts(client: Any) -> list[int]:
@@ -85,6 +85,31 @@ def test_multipart_upload_verifies_and_skips(embedded_s3: EmbeddedS3Fixture, tmp
     assert again.skipped and len(calls) == 3
 
 
+def test_parts_are_sent_in_parallel_each_verified(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+    """With upload_threads > 1 parts travel at once: two parts must be in flight together to pass the barrier
+    (sent one after the other, the first would wait there alone until the barrier breaks)."""
+    import threading
+
+    path, sha_hex = _file(tmp_path / "cut-16mb.mp4", 16 * MIB + 7)
+    client, bucket = embedded_s3.client, embedded_s3.bucket
+    together = threading.Barrier(2, timeout=20)
+    threads_seen: set[str] = set()
+
+    def meet(params: dict[str, Any], **_: Any) -> None:
+        threads_seen.add(threading.current_thread().name)
+        if params["PartNumber"] in (1, 2):
+            together.wait()
+
+    client.meta.events.register("before-parameter-build.s3.UploadPart", meet)
+    try:
+        result = upload_verified(client, bucket, "cuts/cut-16mb.mp4", path, _parts_of_5_mib(tmp_path, threads=4))
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3.UploadPart", meet)
+    assert (result.parts, result.parts_sent) == (4, 4) and len(threads_seen) >= 2
+    body = client.get_object(Bucket=bucket, Key=result.key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha_hex  # parts assembled in order, whatever order they arrived in
+
+
 def test_corrupted_part_is_refused_and_not_retried(embedded_s3: EmbeddedS3Fixture) -> None:
     client, bucket = embedded_s3.client, embedded_s3.bucket
     key = "scenes/s02/corrupt.bin"
@@ -103,7 +128,7 @@ def test_corrupted_part_is_refused_and_not_retried(embedded_s3: EmbeddedS3Fixtur
 def test_killed_server_resumes_without_resending_verified_parts(tmp_path: Path) -> None:
     path, sha_hex = _file(tmp_path / "packet.zip", 11 * MIB)
     home = tmp_path / "home"
-    settings = _parts_of_5_mib(tmp_path / "client")
+    settings = _parts_of_5_mib(tmp_path / "client", threads=1)  # one part at a time: an exact kill point
     key = "packets/packet.zip"
     server = EmbeddedS3(home).start()
     try:
