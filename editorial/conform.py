@@ -33,6 +33,7 @@ from storyboard.integrity import SCENE_ID_PATTERN
 from .assemble import SLATE_KIND, _range
 from .catalog import AssetRef, name_key
 from .errors import CutForAnotherFilm, NoVideoTrack
+from .rates import exact_rate
 from .versions import METADATA_KEY
 
 MatchedBy = Literal["file-name", "clip-name", "reel", "timecode"]
@@ -240,12 +241,7 @@ def _timeline_rate(timeline: otio.schema.Timeline, video: list[otio.schema.Track
 
 def _exact(rate: float, given: Fraction) -> Fraction:
     """A float rate as the rational it stands for (29.97002997 → 30000/1001)."""
-    if abs(rate - float(given)) < 1e-6:
-        return given
-    for n in (24, 30, 48, 60, 120):
-        if abs(rate - n * 1000 / 1001) < 1e-3:
-            return Fraction(n * 1000, 1001)
-    return Fraction(rate).limit_denominator(1001)
+    return given if abs(rate - float(given)) < 1e-6 else exact_rate(rate)
 
 
 def _match(clip: otio.schema.Clip, index: _Index) -> tuple[AssetRef | None, MatchedBy | None, str]:

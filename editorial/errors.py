@@ -31,3 +31,7 @@ class InvalidRate(EditorialError, BadInput):
 
 class NoCut(EditorialError, BadInput):
     """The film has no cut yet (`docfilm cut assemble` or `docfilm cut import` makes one)."""
+
+
+class UnknownFormat(EditorialError, BadInput):
+    """An export format docfilm does not write."""

@@ -27,3 +27,11 @@ def cut_rate(text: str) -> Fraction:
             f"24000/1001, or one of {names}"
         )
     return rate
+
+
+def exact_rate(rate: float) -> Fraction:
+    """A float rate as OTIO stores it, back as the rational it stands for (29.97002997… → 30000/1001)."""
+    for ntsc in NTSC_NAMES.values():
+        if abs(rate - float(ntsc)) < 1e-3:
+            return ntsc
+    return Fraction(rate).limit_denominator(1001)

@@ -71,16 +71,7 @@ def save_cut(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest[:16]}.otio"
     if not path.is_file():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".otio.part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_new_file(path, data)
         path.chmod(0o444)
     row = ledger.add_cut_version(CutVersionRow(
         film_id=film_id, version=0, path=str(path), sha256=digest, origin=origin,
@@ -105,3 +96,18 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary name beside `path`, then rename it there: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -236,3 +236,32 @@ def test_rates_and_media_names() -> None:
                 "/Volumes/RAID/x.mov", "file:///home/ed/x.mov"):
         clip.media_reference = otio.schema.ExternalReference(target_url=url)
         assert media_file_name(clip) == "x.mov", url
+
+
+@pytest.mark.parametrize(("cut", "rate", "fmt"), [
+    ("avid_25.edl", "25", "edl"), ("premiere_2997df.edl", "29.97", "edl"), ("premiere_23976.edl", "23.976", "edl"),
+    ("avid_25.edl", "25", "fcp7xml"), ("premiere_fcp7.xml", "25", "fcp7xml"), ("premiere_2997df.edl", "29.97", "otio"),
+])
+def test_export_round_trip(home: Path, tmp_path: Path, cut: str, rate: str, fmt: str) -> None:
+    """An exported cut imported again gives the same events, record and source ranges exact to the frame."""
+    _p, first = run_import(home, CUTS / cut, "--rate", rate)
+    suffix = {"edl": ".edl", "fcp7xml": ".xml", "otio": ".otio"}[fmt]
+    exported = tmp_path / f"export{suffix}"
+    p = docfilm_cli("cut", "export", "--format", fmt, "--out", str(exported), "--json", env=user_env(home))
+    assert_no_traceback(p)
+    assert p.returncode == 0, p.stderr
+    text = exported.read_text(encoding="utf-8")
+    if fmt == "edl":
+        assert "* FROM CLIP NAME:" in text
+        reels = [line.split()[1] for line in text.splitlines() if line[:3].isdigit()]
+        assert reels and all(len(reel) <= 8 for reel in reels)
+    _p, again = run_import(home, exported, "--rate", rate)
+
+    def events(r: dict) -> list[tuple]:
+        return [(e["asset_id"], e["record_in"], e["record_out"], e["source_in"], e["source_out"])
+                for e in r["resolved"]]
+
+    assert events(again) == events(first)
+    assert again["start_frame"] == first["start_frame"]  # e.g. 00:59:53:11 survives the EDL writer
+    assert all(e["matched_by"] == "file-name" for e in again["resolved"])  # relinked to the masters
+    assert [u for u in again["unresolved"] if u["reason"] != "generator"] == []

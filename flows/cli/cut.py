@@ -91,3 +91,40 @@ def _print_import(r: dict[str, Any]) -> None:
               f"{r['frames']} frames at {r['fps']} fps", markup=False)
     for u in r["unresolved"]:
         out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)
+
+
+@cut_app.command("export")
+def cut_export(
+    fmt: Annotated[str, typer.Option("--format", help="otio, edl (CMX 3600, Avid style) or fcp7xml.")] = "otio",
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="File to write (default: DOCFILM_HOME/exports/<film>-v<version>.<ext>).", dir_okay=False)] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The current cut relinked to the masters' library paths, for the editor's NLE."""
+    from editorial.catalog import video_assets
+    from editorial.errors import UnknownFormat
+    from editorial.export import SUFFIXES, export_cut, relinked
+    from editorial.versions import current_cut, write_new_file
+
+    if fmt not in SUFFIXES:
+        raise UnknownFormat(f"--format {fmt!r}: choose one of {', '.join(SUFFIXES)}")
+    ws = _workspace(film)
+    film_id = ws.film.film.id
+    version, timeline = current_cut(ws.ledger, film_id)
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    fps = _timeline_fps(timeline, Fraction(ws.film.film.fps))
+    text = export_cut(relinked(timeline, assets), fmt, fps)
+    target = out_file or ws.home / "exports" / f"{film_id}-v{version.version}{SUFFIXES[fmt]}"
+    write_new_file(target, text.encode("utf-8"))
+    report = {"path": str(target), "format": fmt, "version": version.version, "cut": str(version.path),
+              "fps": f"{fps.numerator}/{fps.denominator}"}
+    _emit(report, as_json, lambda r: out.print(f"cut v{r['version']} as {r['format']}: {r['path']}",
+                                               markup=False, soft_wrap=True))
+
+
+def _timeline_fps(timeline: Any, film_fps: Fraction) -> Fraction:
+    from editorial.rates import exact_rate
+
+    start = timeline.global_start_time
+    return exact_rate(start.rate) if start is not None else film_fps
