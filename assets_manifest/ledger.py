@@ -17,7 +17,18 @@ from core.vocabulary import MEDIA_KINDS, MediaKind
 
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
-from .store import WRITE, Asset, Proxy, Quarantined, ReviewNoteRow, SourceSighting, Upload, make_engine, utcnow
+from .store import (
+    WRITE,
+    Asset,
+    CutVersionRow,
+    Proxy,
+    Quarantined,
+    ReviewNoteRow,
+    SourceSighting,
+    Upload,
+    make_engine,
+    utcnow,
+)
 
 
 def ledger_place(url: str) -> str:
@@ -276,3 +287,26 @@ class Ledger:
                 s.add(row)
                 added.append(row.note_id)
         return added
+
+    # cuts
+    def cut_versions(self, film_id: str) -> list[CutVersionRow]:
+        """Every stored version of a film's cut, oldest first."""
+        with self.session() as s:
+            q = select(CutVersionRow).where(CutVersionRow.film_id == film_id).order_by(CutVersionRow.version)
+            return list(s.scalars(q))
+
+    def current_cut(self, film_id: str) -> CutVersionRow | None:
+        """The film's current cut (its highest version), or None before the first."""
+        with self.session() as s:
+            q = (select(CutVersionRow).where(CutVersionRow.film_id == film_id)
+                 .order_by(CutVersionRow.version.desc()).limit(1))
+            return s.scalar(q)
+
+    def add_cut_version(self, row: CutVersionRow) -> CutVersionRow:
+        """Store a new version; its number is the next after the film's highest (set here, in the transaction)."""
+        with self.session(write=True) as s:
+            last = s.scalar(select(CutVersionRow.version).where(CutVersionRow.film_id == row.film_id)
+                            .order_by(CutVersionRow.version.desc()).limit(1))
+            row.version = (last or 0) + 1
+            s.add(row)
+        return row

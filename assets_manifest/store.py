@@ -152,6 +152,24 @@ class ReviewNoteRow(Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CutVersionRow(Base):
+    """One version of a film's cut: an immutable .otio file under DOCFILM_HOME/cuts/<film>/ (editorial.versions).
+
+    The current cut of a film is its highest version. Rows are never edited once stored.
+    """
+
+    __tablename__ = "cut_versions"
+
+    film_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the .otio file's bytes
+    origin: Mapped[str] = mapped_column(String(16))  # assembled or imported
+    source_path: Mapped[str | None] = mapped_column(Text)  # the imported file, as given
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 WRITE = {"docfilm_write": True}  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
 
 

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from assets_manifest.settings import LedgerSettings
 from core.errors import BadInput
 from delivery.settings import S3Settings
+from editorial.settings import EditorialSettings
 from renders.settings import RendersSettings
 from review.settings import ReviewSettings
 
@@ -73,6 +74,7 @@ class DocfilmSettings(BaseModel):
     renders: RendersSettings
     s3: S3Settings
     review: ReviewSettings
+    editorial: EditorialSettings
 
     @classmethod
     def load(cls) -> DocfilmSettings:
@@ -94,4 +96,5 @@ class DocfilmSettings(BaseModel):
 
 
 _PARTS: dict[str, type[BaseSettings]] = {"app": AppSettings, "ledger": LedgerSettings, "renders": RendersSettings,
-                                         "s3": S3Settings, "review": ReviewSettings}
+                                         "s3": S3Settings, "review": ReviewSettings,
+                                         "editorial": EditorialSettings}

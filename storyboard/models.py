@@ -149,6 +149,9 @@ class Shot(_Model):
     description: Text
     location: NFCStr | None = None
     facts: list[NFCStr] = Field(default_factory=list, description="Ids of the facts shown or spoken.")
+    take: NFCStr | None = Field(
+        None, description="The chosen take for the cut: an asset id (or its first characters) or a file name."
+    )
 
 
 class Scene(_Model):

@@ -1,0 +1,130 @@
+"""`docfilm cut`: the film as cut — the assembled string-out or the editor's timeline, versioned in the ledger."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .application import EXIT_PARTIAL, FilmOpt, JsonOpt, _emit, _workspace, app, out
+
+cut_app = typer.Typer(help="The film as cut: string-out, the editor's import, versions in the ledger.",
+                      no_args_is_help=True)
+app.add_typer(cut_app, name="cut")
+
+
+@cut_app.command("assemble")
+def cut_assemble(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """The string-out: scenes in storyboard order, a title card each, then each shot's chosen take."""
+    from editorial.assemble import assemble
+    from editorial.catalog import video_assets
+    from editorial.versions import save_cut
+
+    ws = _workspace(film)
+    settings = ws.settings.editorial
+    assets = video_assets(ws.ledger, ws.profile.profile_hash())
+    result = assemble(ws.film, assets, Fraction(str(settings.title_card_seconds)))
+    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "assembled")
+    report = {
+        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
+        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
+        "scenes": [{"scene": s.scene, "frames": s.frames, "takes": s.takes, "slates": s.slates}
+                   for s in result.scenes],
+        "events": result.events, "slates": result.slates,
+    }
+    _emit(report, as_json, _print_assemble)
+
+
+def _print_assemble(r: dict[str, Any]) -> None:
+    state = "new version" if r["new"] else "unchanged"
+    out.print(f"cut v{r['version']} ({state}): {r['path']}", markup=False, soft_wrap=True)
+    out.print(f"{len(r['scenes'])} scenes, {r['events']} takes, {r['slates']} slates, {r['frames']} frames "
+              f"at {r['fps']} fps", markup=False)
+
+
+@cut_app.command("import")
+def cut_import(
+    file: Annotated[Path, typer.Argument(help="The editor's timeline: .otio, .edl, FCP 7 .xml, .fcpxml or .aaf.",
+                                         dir_okay=False)],
+    rate: Annotated[str | None, typer.Option(
+        "--rate", help="The EDL's frame rate (EDLs carry none): 25, 24000/1001, 23.976, 29.97, 59.94… "
+        "(default: the film's fps).")] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take the editor's timeline as the current cut, each event conformed to a ledger asset (exit 1 when some
+    cannot be: each is kept as a missing-media slate and listed)."""
+    from editorial.catalog import video_assets
+    from editorial.conform import conform
+    from editorial.rates import cut_rate
+    from editorial.timelines import read_timeline
+    from editorial.versions import file_sha256, save_cut
+
+    ws = _workspace(film)
+    fps = cut_rate(rate) if rate is not None else Fraction(ws.film.film.fps)
+    timeline = read_timeline(file, fps)
+    result = conform(timeline, video_assets(ws.ledger, ws.profile.profile_hash()), ws.film.film.id, str(file), fps)
+    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "imported",
+                            source=file.absolute(), source_sha256=file_sha256(file))
+    report = {
+        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
+        "source": str(file), "source_sha256": version.source_sha256,
+        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
+        "start_frame": result.start_frame, "events": len(result.resolved) + len(result.unresolved),
+        "resolved": [{"event": e.event, "name": e.name, "asset_id": e.asset_id, "matched_by": e.matched_by,
+                      "record_in": e.record_in, "record_out": e.record_out, "source_in": e.source_in,
+                      "source_out": e.source_out, "scene": e.scene} for e in result.resolved],
+        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in result.unresolved],
+        "scenes": result.scenes,
+    }
+    _emit(report, as_json, _print_import)
+    if result.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_import(r: dict[str, Any]) -> None:
+    state = "new version" if r["new"] else "unchanged"
+    out.print(f"cut v{r['version']} ({state}) from {r['source']}: {r['path']}", markup=False, soft_wrap=True)
+    out.print(f"{r['events']} events, {len(r['resolved'])} conformed, {len(r['unresolved'])} not; "
+              f"{r['frames']} frames at {r['fps']} fps", markup=False)
+    for u in r["unresolved"]:
+        out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)
+
+
+@cut_app.command("export")
+def cut_export(
+    fmt: Annotated[str, typer.Option("--format", help="otio, edl (CMX 3600, Avid style) or fcp7xml.")] = "otio",
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="File to write (default: DOCFILM_HOME/exports/<film>-v<version>.<ext>).", dir_okay=False)] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The current cut relinked to the masters' library paths, for the editor's NLE."""
+    from editorial.catalog import video_assets
+    from editorial.errors import UnknownFormat
+    from editorial.export import SUFFIXES, export_cut, relinked
+    from editorial.versions import current_cut, write_new_file
+
+    if fmt not in SUFFIXES:
+        raise UnknownFormat(f"--format {fmt!r}: choose one of {', '.join(SUFFIXES)}")
+    ws = _workspace(film)
+    film_id = ws.film.film.id
+    version, timeline = current_cut(ws.ledger, film_id)
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    fps = _timeline_fps(timeline, Fraction(ws.film.film.fps))
+    text = export_cut(relinked(timeline, assets), fmt, fps)
+    target = out_file or ws.home / "exports" / f"{film_id}-v{version.version}{SUFFIXES[fmt]}"
+    write_new_file(target, text.encode("utf-8"))
+    report = {"path": str(target), "format": fmt, "version": version.version, "cut": str(version.path),
+              "fps": f"{fps.numerator}/{fps.denominator}"}
+    _emit(report, as_json, lambda r: out.print(f"cut v{r['version']} as {r['format']}: {r['path']}",
+                                               markup=False, soft_wrap=True))
+
+
+def _timeline_fps(timeline: Any, film_fps: Fraction) -> Fraction:
+    from editorial.rates import exact_rate
+
+    start = timeline.global_start_time
+    return exact_rate(start.rate) if start is not None else film_fps
