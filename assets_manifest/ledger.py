@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import endpoint_of
 from core.vocabulary import MEDIA_KINDS, MediaKind
 
+from . import schema
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
 from .store import WRITE, Asset, Proxy, Quarantined, ReviewNoteRow, SourceSighting, Upload, make_engine, utcnow
@@ -54,6 +55,12 @@ def _reason(exc: BaseException, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def _unavailable(settings: LedgerSettings, exc: BaseException) -> LedgerUnavailable:
+    url = settings.url()
+    reason = _reason(exc, url)
+    return LedgerUnavailable(f"the ledger at {ledger_place(url)} cannot be opened: {reason}. {_fix(settings)}")
+
+
 def _fix(settings: LedgerSettings) -> str:
     if settings.database_url:
         return "Check that the database server is running and reachable, or fix DOCFILM_DATABASE_URL."
@@ -70,15 +77,43 @@ class Ledger:
 
     @classmethod
     def open(cls, settings: LedgerSettings) -> Ledger:
-        """Open (and create the tables of) the ledger the settings name; LedgerUnavailable when it cannot be."""
+        """Open the ledger the settings name; LedgerUnavailable when it cannot be.
+
+        SQLite (the embedded default) is migrated to this docfilm's schema here; a database server must already
+        be there (`docfilm db upgrade`), else LedgerSchemaBehind.
+        """
         url = settings.url()
+        engine = cls._engine(settings)
         try:
-            return cls(make_engine(url))
+            if engine.dialect.name == "sqlite":
+                schema.upgrade(engine)
+            else:
+                schema.require_current(engine, ledger_place(url))
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise _unavailable(settings, exc) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @classmethod
+    def upgrade(cls, settings: LedgerSettings) -> schema.SchemaRevision:
+        """Apply the schema's migrations to the ledger the settings name (`docfilm db upgrade`)."""
+        engine = cls._engine(settings)
+        try:
+            return schema.upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(settings, exc) from exc
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _engine(settings: LedgerSettings) -> Engine:
+        try:
+            return make_engine(settings.url())
         except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: SQLAlchemy on a malformed URL
-            raise LedgerUnavailable(
-                f"the ledger at {ledger_place(url)} cannot be opened: {_reason(exc, url)}. "
-                f"{_fix(settings)}"
-            ) from exc
+            raise _unavailable(settings, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()

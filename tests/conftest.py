@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip
+from postgres_support import PostgresCluster, start_cluster
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -219,3 +220,36 @@ def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: Pr
         except subprocess.TimeoutExpired:
             serve.kill()
             serve.wait()
+
+
+# --- the ledger on SQLite and on PostgreSQL (ledgerdb helper) -----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster per test process (each xdist worker its own), stopped at the end.
+
+    Missing binaries fail the tests that need it, with how to install them: CI must run them, not skip them.
+    """
+    try:
+        cluster = start_cluster()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The ledger's DOCFILM_DATABASE_URL: None (the embedded SQLite under the test's home), or a new PostgreSQL
+    database already upgraded, as `docfilm db upgrade` leaves a server."""
+    if request.param == "sqlite":
+        return None
+    from assets_manifest.ledger import Ledger
+    from assets_manifest.settings import LedgerSettings
+
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.new_database()
+    Ledger.upgrade(LedgerSettings(database_url=url))
+    return url
