@@ -134,7 +134,8 @@ class Ledger:
             return s.scalar(select(Asset).where(Asset.sha256 == sha256))
 
     def assets(self, kind: str | None = None, scene_id: str | None = None) -> list[Asset]:
-        q = select(Asset).order_by(Asset.scene_id, Asset.name, Asset.asset_id)
+        # NULLS FIRST spelled out: SQLite's default, PostgreSQL's is the opposite.
+        q = select(Asset).order_by(Asset.scene_id.nulls_first(), Asset.name, Asset.asset_id)
         if kind:
             q = q.where(Asset.kind == kind)
         if scene_id:
@@ -260,6 +261,13 @@ class Ledger:
         reason: str | None = None,
         qc: dict[str, Any] | None = None,
     ) -> None:
+        try:
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+        except IntegrityError:  # another process inserted the row first (PostgreSQL): now it is an update
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+
+    def _record_proxy(self, asset_id: str, profile_hash: str, state: str, proxy_path: Path | None,
+                      poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None) -> None:
         with self.session(write=True) as s:
             row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
             row.state = state
@@ -280,13 +288,19 @@ class Ledger:
             return list(s.scalars(select(Upload).order_by(Upload.key)))
 
     def record_upload(self, row: Upload) -> None:
-        with self.session(write=True) as s:
-            s.merge(row)
+        self.record_uploads([row])
 
     def record_uploads(self, rows: Sequence[Upload]) -> None:
-        with self.session(write=True) as s:
-            for row in rows:
-                s.merge(row)
+        """Insert or replace each row by its key; a row another process inserted meanwhile is replaced."""
+        for attempt in (1, 2):
+            try:
+                with self.session(write=True) as s:
+                    for row in rows:
+                        s.merge(row, load=True)
+                return
+            except IntegrityError:  # PostgreSQL: an insert raced another; the retry finds the row and updates it
+                if attempt == 2:
+                    raise
 
     # reviewers' notes
     def review_notes(self, film_id: str | None = None) -> list[ReviewNoteRow]:

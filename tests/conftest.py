@@ -240,16 +240,22 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def upgraded_ledger_template(postgres_cluster: PostgresCluster) -> str:
+    """A database brought to the newest schema once by `Ledger.upgrade`, which each test's database copies."""
+    from assets_manifest.ledger import Ledger
+    from assets_manifest.settings import LedgerSettings
+
+    url = postgres_cluster.new_database()
+    Ledger.upgrade(LedgerSettings(database_url=url))  # disposes its engine: a template must have no connection
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """The ledger's DOCFILM_DATABASE_URL: None (the embedded SQLite under the test's home), or a new PostgreSQL
     database already upgraded, as `docfilm db upgrade` leaves a server."""
     if request.param == "sqlite":
         return None
-    from assets_manifest.ledger import Ledger
-    from assets_manifest.settings import LedgerSettings
-
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    url = cluster.new_database()
-    Ledger.upgrade(LedgerSettings(database_url=url))
-    return url
+    return cluster.new_database(template=request.getfixturevalue("upgraded_ledger_template"))

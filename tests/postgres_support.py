@@ -103,14 +103,14 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.role}:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh, empty database; its SQLAlchemy URL."""
+    def new_database(self, template: str = "template1") -> str:
+        """A fresh database copied from `template` (by default an empty one); its SQLAlchemy URL."""
         import psycopg
 
-        name = f"ledger_{os.getpid()}_{next(self._numbers)}"
+        name = f"ledger_{next(self._numbers)}"
         with psycopg.connect(host="127.0.0.1", port=self.port, user=self.role, password=self.password,
                              dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
 
