@@ -36,6 +36,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Sizes and nanosecond times: 64-bit. SQLite's INTEGER is 64-bit already and stays INTEGER (revision 0002).
+INT64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A moment stored with its time zone where the database keeps one; read back as naive UTC on every database.
 
@@ -69,7 +73,7 @@ class Asset(Base):
     asset_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     xxh128: Mapped[str] = mapped_column(String(32))
-    size: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(INT64)
     name: Mapped[str] = mapped_column(Text)  # NFC display name
     path: Mapped[str] = mapped_column(Text, index=True)  # where the master is read from: the library copy
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the original bytes of the first source's path
@@ -105,8 +109,8 @@ class SourceSighting(Base):
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), index=True)
     path: Mapped[str] = mapped_column(Text, index=True)
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)
-    size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(INT64)
+    mtime_ns: Mapped[int] = mapped_column(INT64)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -149,7 +153,7 @@ class Upload(Base):
     local_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     checksum: Mapped[str] = mapped_column(String(64))  # base64 SHA-256 as S3 reports it
-    bytes: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(INT64)
     etag: Mapped[str | None] = mapped_column(String(128))
     version_id: Mapped[str | None] = mapped_column(String(1024))  # when the bucket keeps versions
     asset_id: Mapped[str | None] = mapped_column(String(32))
