@@ -163,3 +163,13 @@ def test_db_upgrade_on_the_embedded_sqlite(tmp_path: Path) -> None:
                                         "from": None, "to": schema.head(), "changed": True}
     second = docfilm("db", "upgrade", home=home, url=None)
     assert second.returncode == 0 and "already at revision" in second.stdout
+
+
+def test_missing_postgresql_binaries_fail_the_tests_that_need_them_with_how_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster fixture turns this into pytest.fail, never a skip: CI must prove the PostgreSQL tests ran."""
+    import postgres_support
+
+    monkeypatch.setattr(postgres_support, "POSTGRES_BINARIES", tmp_path / "nothing-here")
+    with pytest.raises(FileNotFoundError, match=r"apt-get install postgresql"):
+        postgres_support.start_cluster()
