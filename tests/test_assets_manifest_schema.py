@@ -48,6 +48,18 @@ def test_the_revisions_build_exactly_the_models(tmp_path: Path, database_url: st
         ledger.close()
 
 
+def test_head_is_the_newest_revision_shipped_and_opening_a_current_ledger_needs_no_alembic(tmp_path: Path) -> None:
+    assert schema.head() == schema.shipped_head()
+    Ledger.open(LedgerSettings(home=tmp_path / "home")).close()
+    probe = ("import sys; from pathlib import Path; from assets_manifest.ledger import Ledger; "
+             "from assets_manifest.settings import LedgerSettings; "
+             f"Ledger.open(LedgerSettings(home=Path({str(tmp_path / 'home')!r}))).close(); "
+             "print(sorted(m for m in sys.modules if m.startswith('alembic')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def _rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
             for t in ("assets", "source_sightings", "quarantine", "proxies", "uploads", "review_notes")}
