@@ -13,6 +13,14 @@ class LedgerUnavailable(ManifestError, EnvironmentProblem):
     """The ledger database cannot be opened or reached (named as host:port or its SQLite file, never a password)."""
 
 
+class LedgerSchemaBehind(ManifestError, EnvironmentProblem):
+    """A database server's ledger is older than this docfilm's schema: `docfilm db upgrade` brings it up."""
+
+
+class LedgerSchemaUnknown(ManifestError, EnvironmentProblem):
+    """The ledger's schema is at a revision this docfilm does not ship (a newer docfilm upgraded it)."""
+
+
 class SourceMissing(ManifestError, BadInput):
     """A source path given to ingest does not exist."""
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import endpoint_of
 from core.vocabulary import MEDIA_KINDS, MediaKind
 
+from . import schema
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
 from .store import (
@@ -65,6 +66,12 @@ def _reason(exc: BaseException, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def _unavailable(settings: LedgerSettings, exc: BaseException) -> LedgerUnavailable:
+    url = settings.url()
+    reason = _reason(exc, url)
+    return LedgerUnavailable(f"the ledger at {ledger_place(url)} cannot be opened: {reason}. {_fix(settings)}")
+
+
 def _fix(settings: LedgerSettings) -> str:
     if settings.database_url:
         return "Check that the database server is running and reachable, or fix DOCFILM_DATABASE_URL."
@@ -81,15 +88,43 @@ class Ledger:
 
     @classmethod
     def open(cls, settings: LedgerSettings) -> Ledger:
-        """Open (and create the tables of) the ledger the settings name; LedgerUnavailable when it cannot be."""
+        """Open the ledger the settings name; LedgerUnavailable when it cannot be.
+
+        SQLite (the embedded default) is migrated to this docfilm's schema here; a database server must already
+        be there (`docfilm db upgrade`), else LedgerSchemaBehind.
+        """
         url = settings.url()
+        engine = cls._engine(settings)
         try:
-            return cls(make_engine(url))
+            if engine.dialect.name == "sqlite":
+                schema.upgrade(engine)
+            else:
+                schema.require_current(engine, ledger_place(url))
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise _unavailable(settings, exc) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @classmethod
+    def upgrade(cls, settings: LedgerSettings) -> schema.SchemaRevision:
+        """Apply the schema's migrations to the ledger the settings name (`docfilm db upgrade`)."""
+        engine = cls._engine(settings)
+        try:
+            return schema.upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(settings, exc) from exc
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _engine(settings: LedgerSettings) -> Engine:
+        try:
+            return make_engine(settings.url())
         except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: SQLAlchemy on a malformed URL
-            raise LedgerUnavailable(
-                f"the ledger at {ledger_place(url)} cannot be opened: {_reason(exc, url)}. "
-                f"{_fix(settings)}"
-            ) from exc
+            raise _unavailable(settings, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,7 +145,8 @@ class Ledger:
             return s.scalar(select(Asset).where(Asset.sha256 == sha256))
 
     def assets(self, kind: str | None = None, scene_id: str | None = None) -> list[Asset]:
-        q = select(Asset).order_by(Asset.scene_id, Asset.name, Asset.asset_id)
+        # NULLS FIRST spelled out: SQLite's default, PostgreSQL's is the opposite.
+        q = select(Asset).order_by(Asset.scene_id.nulls_first(), Asset.name, Asset.asset_id)
         if kind:
             q = q.where(Asset.kind == kind)
         if scene_id:
@@ -236,6 +272,13 @@ class Ledger:
         reason: str | None = None,
         qc: dict[str, Any] | None = None,
     ) -> None:
+        try:
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+        except IntegrityError:  # another process inserted the row first (PostgreSQL): now it is an update
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+
+    def _record_proxy(self, asset_id: str, profile_hash: str, state: str, proxy_path: Path | None,
+                      poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None) -> None:
         with self.session(write=True) as s:
             row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
             row.state = state
@@ -256,13 +299,19 @@ class Ledger:
             return list(s.scalars(select(Upload).order_by(Upload.key)))
 
     def record_upload(self, row: Upload) -> None:
-        with self.session(write=True) as s:
-            s.merge(row)
+        self.record_uploads([row])
 
     def record_uploads(self, rows: Sequence[Upload]) -> None:
-        with self.session(write=True) as s:
-            for row in rows:
-                s.merge(row)
+        """Insert or replace each row by its key; a row another process inserted meanwhile is replaced."""
+        for attempt in (1, 2):
+            try:
+                with self.session(write=True) as s:
+                    for row in rows:
+                        s.merge(row, load=True)
+                return
+            except IntegrityError:  # PostgreSQL: an insert raced another; the retry finds the row and updates it
+                if attempt == 2:
+                    raise
 
     # reviewers' notes
     def review_notes(self, film_id: str | None = None) -> list[ReviewNoteRow]:

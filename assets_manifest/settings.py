@@ -16,8 +16,9 @@ class LedgerSettings(BaseSettings):
     home: Path = Field(Path(".docfilm"), description="Data dir: ledger, renders, packets, embedded S3 data.")
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the ledger (e.g. postgresql+psycopg://…); default SQLite in WAL mode "
-        "at DOCFILM_HOME/ledger.sqlite.",
+        description="SQLAlchemy URL of the ledger (e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/DB, whose "
+        "schema `docfilm db upgrade` applies); default SQLite in WAL mode at DOCFILM_HOME/ledger.sqlite, which "
+        "applies its migrations itself.",
     )
     library: Path | None = Field(
         None,

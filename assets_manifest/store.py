@@ -1,4 +1,8 @@
-"""The ledger's tables (SQLAlchemy 2), and the engine factory: SQLite in WAL mode, or any URL."""
+"""The ledger's tables (SQLAlchemy 2), and the engine factory: SQLite in WAL mode, or a server (PostgreSQL).
+
+The tables are made and changed by the Alembic revisions in assets_manifest/migrations (run by
+assets_manifest.schema), not by `create_all`: a change here needs its revision there.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Engine,
     ForeignKey,
@@ -17,9 +22,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     create_engine,
     event,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.vocabulary import MediaKind
@@ -29,8 +36,33 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Sizes and nanosecond times: 64-bit. SQLite's INTEGER is 64-bit already and stays INTEGER (revision 0002).
+INT64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment stored with its time zone where the database keeps one; read back as naive UTC on every database.
+
+    SQLite keeps no zone and returns what was written (naive UTC); PostgreSQL returns its session's zone. Both
+    read back the same way, so JSON and comparisons do not depend on the database.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None) if value and value.tzinfo else value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime()}
 
 
 class Asset(Base):
@@ -41,7 +73,7 @@ class Asset(Base):
     asset_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     xxh128: Mapped[str] = mapped_column(String(32))
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(INT64)
     name: Mapped[str] = mapped_column(Text)  # NFC display name
     path: Mapped[str] = mapped_column(Text, index=True)  # where the master is read from: the library copy
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)  # the original bytes of the first source's path
@@ -77,8 +109,8 @@ class SourceSighting(Base):
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), index=True)
     path: Mapped[str] = mapped_column(Text, index=True)
     path_bytes: Mapped[bytes] = mapped_column(LargeBinary)
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(INT64)
+    mtime_ns: Mapped[int] = mapped_column(INT64)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -121,7 +153,7 @@ class Upload(Base):
     local_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     checksum: Mapped[str] = mapped_column(String(64))  # base64 SHA-256 as S3 reports it
-    bytes: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(INT64)
     etag: Mapped[str | None] = mapped_column(String(128))
     version_id: Mapped[str | None] = mapped_column(String(1024))  # when the bucket keeps versions
     asset_id: Mapped[str | None] = mapped_column(String(32))
@@ -204,20 +236,15 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the ledger URL; SQLite files get WAL and a busy timeout, and their folder is created."""
+    """An engine for the ledger URL; SQLite files get WAL and a busy timeout, and their folder is created.
+
+    It makes no table: assets_manifest.schema brings the database to the models' revision.
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    # Two processes opening a fresh ledger at once must not both try to create the tables.
-    writer = engine.execution_options(**WRITE)
-    Base.metadata.create_all(writer)
-    # create_all skips tables that exist: indexes added since a ledger was made are created here (additive only).
-    with writer.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
-    return engine
+        return engine
+    # pre_ping: a pooled connection to a server that restarted is replaced instead of failing the next query.
+    return create_engine(url, pool_pre_ping=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian/Ubuntu machine to where `make demo` / `make test` can run:
 # uv (installed when absent, also where the system Python refuses pip installs, PEP 668), the locked
-# environment in .venv, and what Debian must supply (fonts for burnt-in text; Chromium for the tests).
+# environment in .venv, and what Debian must supply (fonts for burnt-in text; Chromium and PostgreSQL's server
+# binaries for the tests, which start a throwaway cluster from /usr/lib/postgresql/*/bin).
 # Usage: scripts/bootstrap.sh demo|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,14 @@ apt_install() {
   fi
 }
 
+have_postgres() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && return 0
+  done
+  return 1
+}
+
 have_font() {
   local d
   for d in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf \
@@ -65,5 +74,6 @@ missing=()
 have_font || missing+=(fonts-dejavu-core)
 if [ "$what" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  have_postgres || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip
+from postgres_support import PostgresCluster, start_cluster
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -219,3 +220,42 @@ def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: Pr
         except subprocess.TimeoutExpired:
             serve.kill()
             serve.wait()
+
+
+# --- the ledger on SQLite and on PostgreSQL (ledgerdb helper) -----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster per test process (each xdist worker its own), stopped at the end.
+
+    Missing binaries fail the tests that need it, with how to install them: CI must run them, not skip them.
+    """
+    try:
+        cluster = start_cluster()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def upgraded_ledger_template(postgres_cluster: PostgresCluster) -> str:
+    """A database brought to the newest schema once by `Ledger.upgrade`, which each test's database copies."""
+    from assets_manifest.ledger import Ledger
+    from assets_manifest.settings import LedgerSettings
+
+    url = postgres_cluster.new_database()
+    Ledger.upgrade(LedgerSettings(database_url=url))  # disposes its engine: a template must have no connection
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The ledger's DOCFILM_DATABASE_URL: None (the embedded SQLite under the test's home), or a new PostgreSQL
+    database already upgraded, as `docfilm db upgrade` leaves a server."""
+    if request.param == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.new_database(template=request.getfixturevalue("upgraded_ledger_template"))

@@ -1,4 +1,5 @@
-"""Two ingests into one ledger at once, and one during a render's ledger traffic: real processes."""
+"""Two ingests into one ledger at once, and one during a render's ledger traffic: real processes, on the embedded
+SQLite ledger and on a PostgreSQL server (conftest's `database_url`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import textwrap
 import time
 from pathlib import Path
 
+from sqlalchemy import func, select
 from test_assets_manifest_offload import make_wav, mhl_verify
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.ledger import Ledger
 from assets_manifest.settings import LedgerSettings
+from assets_manifest.store import Asset, SourceSighting
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +32,7 @@ INGEST = textwrap.dedent("""
     Path(sys.argv[4]).touch()  # imported: ready to be released
     while not go.exists():
         time.sleep(0.001)
-    ledger = Ledger.open(LedgerSettings(home=home))
+    ledger = Ledger.open(LedgerSettings(home=home, database_url=sys.argv[5] or None))
     report = ingest([card], ledger, scene_ids=set(), library=home / "library")
     print(json.dumps({k: len(v) for k, v in report.to_json().items()}))
 """)
@@ -44,7 +47,7 @@ RENDER = textwrap.dedent("""
     Path(sys.argv[4]).touch()
     while not go.exists():
         time.sleep(0.001)
-    ledger = Ledger.open(LedgerSettings(home=home))
+    ledger = Ledger.open(LedgerSettings(home=home, database_url=sys.argv[5] or None))
     rounds = writes = 0
     while not stop.exists():
         ledger.render_states("profile-x")
@@ -66,7 +69,7 @@ def _release_together(ready: list[Path], go: Path, timeout: float = 60) -> None:
     go.touch()
 
 
-def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
+def test_two_ingests_and_a_render_at_once(tmp_path: Path, database_url: str | None) -> None:
     home = tmp_path / "home"
     a, b = tmp_path / "A001", tmp_path / "B001"
     for i in range(60):
@@ -76,10 +79,11 @@ def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
         shutil.copy2(a / f"a{i:02d}.wav", b / f"same{i:02d}.wav")
     go, stop = tmp_path / "go", tmp_path / "stop"
     ready = [tmp_path / "A001.ready", tmp_path / "B001.ready", tmp_path / "render.ready"]
-    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag),
+                               database_url or ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for card, flag in zip((a, b), ready, strict=False)]
-    render = subprocess.Popen([sys.executable, "-c", RENDER, str(home), str(go), str(stop), str(ready[2])], cwd=ROOT,
+    render = subprocess.Popen([sys.executable, "-c", RENDER, str(home), str(go), str(stop), str(ready[2]),
+                               database_url or ""], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _release_together(ready, go)
     outs = [p.communicate(timeout=300) for p in procs]
@@ -93,13 +97,14 @@ def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
     assert sum(c["ingested"] + c["duplicates"] for c in counts) == 130 and all(c["quarantined"] == 0 for c in counts)
     assert sum(c["ingested"] for c in counts) == 120, "10 shared takes are one asset each"
 
-    db = home / "ledger.sqlite"
-    with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert con.execute("SELECT count(*) FROM assets").fetchone() == (120,)
-        assert con.execute("SELECT count(*) FROM source_sightings").fetchone() == (130,)
-    ledger = Ledger.open(LedgerSettings(home=home))
+    if database_url is None:
+        with sqlite3.connect(home / "ledger.sqlite") as con:
+            assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    ledger = Ledger.open(LedgerSettings(home=home, database_url=database_url))
     try:
+        with ledger.session() as s:
+            assert s.scalar(select(func.count()).select_from(Asset)) == 120
+            assert s.scalar(select(func.count()).select_from(SourceSighting)) == 130
         masters = [Path(x.path) for x in ledger.assets()]
         assert all(digest_file(p).sha256 == x.sha256 for p, x in zip(masters, ledger.assets(), strict=True))
         lib = home / "library"
@@ -115,14 +120,15 @@ def test_two_ingests_and_a_render_at_once(tmp_path: Path) -> None:
         assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_two_ingests_of_the_same_card_at_once(tmp_path: Path) -> None:
+def test_two_ingests_of_the_same_card_at_once(tmp_path: Path, database_url: str | None) -> None:
     """Both copy the same files: one copy of each survives, under its own name, in both MHL generations."""
     home, card, go = tmp_path / "home", tmp_path / "A001", tmp_path / "go"
     for i in range(30):
         make_wav(card / f"a{i:02d}.wav", seconds=0.2, seed=i)
     ready = [tmp_path / "p0.ready", tmp_path / "p1.ready"]
-    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for flag in ready]
+    procs = [subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(card), str(go), str(flag),
+                               database_url or ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for flag in ready]
     _release_together(ready, go)
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, err) in zip(procs, outs, strict=True):

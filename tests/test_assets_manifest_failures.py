@@ -45,8 +45,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ledger(home: Path) -> Iterator[Ledger]:
-    led = Ledger.open(LedgerSettings(home=home))
+def ledger(home: Path, database_url: str | None) -> Iterator[Ledger]:
+    """The ledger on SQLite and on PostgreSQL (conftest's `database_url`)."""
+    led = Ledger.open(LedgerSettings(home=home, database_url=database_url))
     yield led
     led.close()
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -27,8 +28,9 @@ SHOTS = {f"S{i:02d}-{j:02d}" for i in range(1, 13) for j in range(1, 4)}
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    led = Ledger.open(LedgerSettings(home=tmp_path / "home"))
+def ledger(tmp_path: Path, database_url: str | None) -> Iterator[Ledger]:
+    """The ledger on SQLite and on PostgreSQL (conftest's `database_url`)."""
+    led = Ledger.open(LedgerSettings(home=tmp_path / "home", database_url=database_url))
     yield led
     led.close()
 

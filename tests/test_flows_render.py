@@ -26,10 +26,20 @@ SETTINGS = RendersSettings()  # read once, as a command does
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Workspace:
+    """A workspace whose ledger is the embedded SQLite, then a PostgreSQL server (conftest's `database_url`)."""
     monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
+    if database_url:
+        monkeypatch.setenv("DOCFILM_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
     return Workspace(film_path(None))
+
+
+def ledger_env(ws: Workspace) -> dict[str, str]:
+    """What a command run in a subprocess needs to find the same ledger."""
+    url = ws.settings.ledger.database_url
+    return {"DOCFILM_DATABASE_URL": url} if url else {}
 
 
 def fake_asset(n: int, path: Path, kind: str = "video", **changes: object) -> Asset:
@@ -107,7 +117,8 @@ def test_nothing_stale_among_1000_assets_is_decided_fast_without_prefect_or_ffmp
     ws: Workspace, tmp_path: Path
 ) -> None:
     fill_ledger(ws, 1000, done=True)
-    env = user_env(ws.home, DOCFILM_FFMPEG="/bin/true")  # none of the runner's PREFECT_* (Prefect must not start)
+    # None of the runner's PREFECT_* (Prefect must not start).
+    env = user_env(ws.home, DOCFILM_FFMPEG="/bin/true", **ledger_env(ws))
     started = time.monotonic()
     baseline = subprocess.run([str(DOCFILM), "--help"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     process_start = time.monotonic() - started
@@ -147,7 +158,7 @@ def test_kill_9_mid_render_leaves_nothing_done_and_the_next_run_renders_it(ws: W
         asset = next(a for a in ws.ledger.assets() if a.asset_id == {asset_id!r})
         render_asset(ws, asset)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=user_env(ws.home),
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=user_env(ws.home, **ledger_env(ws)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     temp_proxy = ws.renders_dir / f".{asset_id}.tmp.mp4"
     deadline = time.monotonic() + 60
