@@ -13,13 +13,13 @@ demo:
 test:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review figures flows
 	$(VENV)/bin/pytest
 
 lint:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review figures flows
 
 bench:
 	@scripts/bootstrap.sh test

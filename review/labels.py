@@ -68,6 +68,7 @@ CLIP_KINDS: dict[MediaKind, Label] = {
 FACT_STATUSES: dict[str, Label] = {
     "target": Label("Chỉ tiêu", "Target"),
     "estimate": Label("Ước tính", "Estimate"),
+    "preliminary": Label("Sơ bộ", "Preliminary"),
     "actual": Label("Thực hiện", "Actual"),
 }
 
