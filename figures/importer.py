@@ -58,10 +58,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
-def fact_records(table: Table, source: str, url: str | None, received: date | None) -> list[dict[str, Any]]:
-    """The table's figures as facts-file records, with ids stable across versions of the table."""
+def fact_records(table: Table, source: str, url: str | None, received: date | None,
+                 taken: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The table's figures as facts-file records, with ids stable across versions of the table.
+
+    `taken` holds the ids of the film's other facts (its own and other facts files'): ids stay unique film-wide.
+    """
     records: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[str] = set(taken)
     for fig in table.figures:
         base = f"{slug(fig.label_en or fig.label_vi)[:60].rstrip('-')}-{fig.year}"
         fact_id = base if fig.status != "target" else f"{base}-{_STATUS_SUFFIX[fig.status]}"
@@ -127,6 +131,28 @@ def _old_values(facts_file: Path) -> dict[str, str]:
     return {str(f["id"]): str(f.get("value")) for f in facts or [] if isinstance(f, dict) and "id" in f}
 
 
+def taken_ids(film: Path, facts_file: Path) -> set[str]:
+    """Fact ids the film has outside `facts_file`: its own facts and those of its other included files."""
+    try:
+        data = yaml.safe_load(film.read_text(encoding="utf-8-sig"))
+    except (OSError, yaml.YAMLError):
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    ids = {str(f["id"]) for f in data.get("facts") or [] if isinstance(f, dict) and "id" in f}
+    for entry in data.get("include") or []:
+        other = film.parent / str(entry)
+        if other.resolve() == facts_file.resolve():
+            continue
+        try:
+            included = yaml.safe_load(other.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(included, dict):
+            ids |= {str(f["id"]) for f in included.get("facts") or [] if isinstance(f, dict) and "id" in f}
+    return ids
+
+
 def add_include(film: Path, entry: str) -> bool:
     """Add `entry` to the film's top-level `include` list, keeping the rest of the file as written; False if there."""
     text = film.read_text(encoding="utf-8-sig")
@@ -181,7 +207,7 @@ def import_table(path: Path, film: Path, *, sheet: str | None = None, source: st
     title = source or path.stem
     name = slug(source) if source else slug(path.stem)
     facts_file = film.parent / FACTS_DIR / f"{name or 'facts'}.yaml"
-    records = fact_records(table, title, url, received)
+    records = fact_records(table, title, url, received, taken_ids(film, facts_file))
     old = _old_values(facts_file)
     quoting = scenes_quoting or {}
     changed = [ChangedFact(r["id"], old[r["id"]], r["value"], sorted(quoting.get(r["id"], [])))

@@ -58,6 +58,8 @@ HEDGES = {
     "en": re.compile(r"(?<!\w)(estimated?|expected|projected|target\w*|plan\w*|about|around|aim\w*|"
                      r"quota|forecast|some)(?!\w)", re.IGNORECASE),
 }
+# Dates and times written with digits only: 2019-05-31, 28/5/2017, 01/2018, 14:30.
+_DATE_OR_TIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}:\d{2})(?!\d)")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
 
 
@@ -102,7 +104,10 @@ def find_mentions(text: str, lang: str = "vi") -> list[Mention]:
     """Every figure in a text, in order; years, dates, times, durations, ordinals and names are left out."""
     found: list[Mention] = []
     spans = sentences(text)
+    dated = [(m.start(), m.end()) for m in _DATE_OR_TIME.finditer(text)]
     for match in _FIGURE.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b in dated):
+            continue
         start, num_end = match.start("num"), match.end()
         raw, raw2 = match.group("num"), match.group("num2")
         before, after = text[max(0, start - 40): start], text[match.end(): match.end() + 20]

@@ -196,6 +196,9 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
                 parts.append(text)
         headers.append(" ".join(parts))
     roles = [_role(h) for h in headers]
+    labels = [c for c, role in enumerate(roles) if role == "label_vi"]
+    if len(labels) > 1 and "label_en" not in roles:
+        roles[labels[1]] = "label_en"  # "Chỉ tiêu" then "Indicator": the second names it in English
     if "label_vi" not in roles:
         # No header names the indicator: it is the first column holding text in the rows of figures.
         for c in range(width):

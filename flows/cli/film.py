@@ -34,6 +34,6 @@ def storyboard_check(
     for figure in warnings:
         out.print(f"{figure.format()} (warning)", markup=False, soft_wrap=True)
     if warnings:
-        err.print(f"{path}: ok, {len(warnings)} warning(s): figure(s) not sourced")
+        err.print(f"{path}: ok, {len(warnings)} warning(s): figure(s) not sourced", soft_wrap=True)
     else:
         err.print(f"{path}: ok")
