@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -95,8 +96,9 @@ class CheckReport:
         return {"figures": [f.to_json() for f in self.figures], "counts": self.counts}
 
 
-def _tokens(text: str) -> set[str]:
-    return {w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in _STOP and len(w) > 1}
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) > 1) - _STOP
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class _Entry:
     high: Amount | None
     unit: Unit
     base: float  # the low value in base units, for the bisect index
+    words: frozenset[str]  # of its labels (vi and en)
 
 
 class FactIndex:
@@ -120,13 +123,14 @@ class FactIndex:
             if parsed is None:
                 continue  # a value such as "13/13" or "5.12 → 3.21" states no single number to match
             unit = unit_of(fact.unit)
-            entry = _Entry(fact, parsed[0], parsed[1], unit, float(parsed[0].value * unit.scale))
+            words = _tokens(f"{fact.label.vi} {fact.label.en}")
+            entry = _Entry(fact, parsed[0], parsed[1], unit, float(parsed[0].value * unit.scale), words)
             index = len(self.entries)
             self.entries.append(entry)
             for kind in {unit.kind, None}:
                 self._values[(fact.year, kind)].append((entry.base, index))
                 if kind is not None or unit.kind is None:
-                    for word in _tokens(f"{fact.label.vi} {fact.label.en}"):
+                    for word in words:
                         self._words[(fact.year, unit.kind)][word].append(index)
         for values in self._values.values():
             values.sort()
@@ -200,7 +204,7 @@ def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | No
     same = index.same_value(mention, year)
     if same:
         words = _tokens(mention.context)
-        same.sort(key=lambda e: (-len(words & _tokens(f"{e.fact.label.vi} {e.fact.label.en}")),
+        same.sort(key=lambda e: (-len(words & e.words),
                                  e.fact.status in ("target", "estimate") and not mention.hedged))
         entry = same[0]
         if as_of is not None and not known_on(entry.fact, as_of):

@@ -105,9 +105,12 @@ def find_mentions(text: str, lang: str = "vi") -> list[Mention]:
     found: list[Mention] = []
     spans = sentences(text)
     dated = [(m.start(), m.end()) for m in _DATE_OR_TIME.finditer(text)]
+    next_date = 0
     for match in _FIGURE.finditer(text):
-        if any(a < match.end() and match.start() < b for a, b in dated):
-            continue
+        while next_date < len(dated) and dated[next_date][1] <= match.start():
+            next_date += 1
+        if next_date < len(dated) and dated[next_date][0] < match.end():
+            continue  # part of a date or a time
         start, num_end = match.start("num"), match.end()
         raw, raw2 = match.group("num"), match.group("num2")
         before, after = text[max(0, start - 40): start], text[match.end(): match.end() + 20]

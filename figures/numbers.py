@@ -6,10 +6,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 # `-` means none and `..` not available in the statistics office's tables: no figure.
 NO_FIGURE = frozenset({"", "-", "–", "—", "..", "...", "…", "x", "X"})
 RANGE_DASH = "–"
+_CANONICAL = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ def amount_of_cell(cell: object) -> Amount | None | str:
 def parse_value(text: str) -> tuple[Amount, Amount | None] | None:
     """A fact's stored value (`7.53`, `11191`, legacy `11,191`, a range `7.5–8`) as (low, high or None)."""
     s = text.strip()
+    if _CANONICAL.fullmatch(s):  # what `facts import` writes: no separator but the decimal dot
+        whole, _, frac = s.partition(".")
+        return Amount(Decimal(s), len(frac)), None
     parts = re.split(r"\s*[–—-]\s*", s) if re.search(r"\d\s*[–—-]\s*\d", s) else [s]
     if len(parts) > 2:
         return None
@@ -129,19 +134,24 @@ _KINDS: list[tuple[str, str]] = [
 ]
 
 
+_SCALE_RES = [(re.compile(rf"(?<!\w){re.escape(word)}(?!\w)"), factor) for word, factor in _SCALES]
+_KIND_RES = [(re.compile(rf"(?<!\w)(?:{pattern})(?!\w)"), re.compile(pattern), kind) for pattern, kind in _KINDS]
+
+
+@lru_cache(maxsize=4096)
 def unit_of(text: str | None) -> Unit:
     """The kind and scale of a unit as written in a table or the narration; kind None when there is none."""
     if not text:
         return Unit(None)
     s = unicodedata.normalize("NFC", text).strip().lower()
     scale = Decimal(1)
-    for word, factor in _SCALES:
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", s):
+    for pattern, factor in _SCALE_RES:
+        if pattern.search(s):
             scale = factor
-            s = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", s, count=1)
+            s = pattern.sub(" ", s, count=1)
             break
     s = s.strip()
-    for pattern, kind in _KINDS:
-        if re.search(rf"(?<!\w)(?:{pattern})(?!\w)", s) or (kind in ("percent", "USD") and re.search(pattern, s)):
+    for whole_word, anywhere, kind in _KIND_RES:
+        if whole_word.search(s) or (kind in ("percent", "USD") and anywhere.search(s)):
             return Unit(kind, scale)
     return Unit(s or None, scale)
