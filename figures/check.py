@@ -192,9 +192,13 @@ def _equal(mention: Mention, entry: _Entry) -> bool:
 
 
 def known_on(fact: Fact, as_of: date) -> bool:
-    """Whether the fact was known on that day: received and dated by then, and (unless a target) for an earlier year."""
+    """Whether the fact was known on that day, by the packet's rule (`review.cards.fact_is_known`) and its receipt.
+
+    Not for a later year, nor when received or dated after that day; for the running year only when a target
+    or dated by then.
+    """
     dates = [d for d in (fact.as_of, fact.provenance.received if fact.provenance else None) if d is not None]
-    if any(d > as_of for d in dates):
+    if fact.year > as_of.year or any(d > as_of for d in dates):
         return False
     return fact.status == "target" or fact.year < as_of.year or bool(dates)
 
