@@ -221,3 +221,43 @@ def test_problems_in_an_included_file_are_reported_at_its_line_and_column(tmp_pa
     missing = check_film(film)
     assert missing and missing[0].file == str(film) and "cannot read the included facts file" in missing[0].message
     assert missing[0].field == "include[0]"
+
+
+def test_export_for_the_department_and_confirm_back(tmp_path: Path) -> None:
+    film = _film_copy(tmp_path)
+    env = user_env(tmp_path / "home")
+    out = tmp_path / "to-department.xlsx"
+    p = docfilm_cli("facts", "export", "--format", "xlsx", "--out", str(out), "--film", str(film), "--json", env=env)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"path": str(out), "figures": 14}  # the Vietnamese texts' figures
+    book = openpyxl.load_workbook(out)
+    sheet = book.active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    head = rows[0]
+    assert head[:3] == ("STT", "Chỉ tiêu / Indicator", "Số liệu trong phim / As stated")
+    s06 = next(r for r in rows if r[2] == "80,48 triệu đồng")
+    assert s06[3] == "S06" and "80,48 triệu đồng" in str(s06[4]) and s06[5] == "80.48 triệu đồng"
+    assert s06[6] == "can-tho-figures-2019.csv!I11" and s06[7] == "estimate" and s06[9] is None
+    at = rows.index(s06) + 1
+    sheet.cell(row=at, column=10, value="đúng")
+    sheet.cell(row=at, column=11, value="Nguyễn Văn A, Sở Kế hoạch và Đầu tư")
+    sheet.cell(row=at, column=12, value="3/6/2019")
+    back = tmp_path / "from-department.xlsx"
+    book.save(back)
+    p = docfilm_cli("facts", "confirm", str(back), "--film", str(film), "--json", env=env)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["confirmed"] == [{"fact": "grdp-per-capita-2018", "stated": "80,48 triệu đồng", "scene": "S06",
+                                    "by": "Nguyễn Văn A, Sở Kế hoạch và Đầu tư", "on": "2019-06-03"}]
+    assert report["rejected"] == []
+    recorded = yaml.safe_load((film.parent / "facts" / "confirmations.yaml").read_text(encoding="utf-8"))
+    [entry] = recorded["confirmations"]
+    assert entry["from"]["sha256"] == hashlib.sha256(back.read_bytes()).hexdigest()
+    assert entry["from"]["cell"] == f"J{at}" and entry["by"].startswith("Nguyễn Văn A")
+    csv_out = tmp_path / "to-department.csv"
+    p = docfilm_cli("facts", "export", "--format", "csv", "--out", str(csv_out), "--film", str(film), env=env)
+    assert p.returncode == 0 and csv_out.read_text(encoding="utf-8-sig").startswith("STT,")
+    bad = docfilm_cli("facts", "confirm", str(out.with_suffix(".missing.xlsx")), "--film", str(film), env=env)
+    assert bad.returncode == 2
+    assert_no_traceback(bad)

@@ -113,3 +113,47 @@ def _print_check(report: Any) -> None:
         out.print(figure.format(), markup=False, soft_wrap=True)
     counts = ", ".join(f"{n} {result}" for result, n in report.counts.items() if n)
     err.print(f"{len(report.figures)} figure(s): {counts or 'none'}")
+
+
+@facts_app.command("export")
+def facts_export(
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="File to write (default: <film id>-figures.<format> in the current folder).")] = None,
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The confirmation table for the Department: one row per figure the film states, a column to confirm it."""
+    from figures.check import check_film_figures
+    from figures.confirmation import export_rows, write_table
+    from storyboard.loader import load_film
+
+    if fmt not in ("xlsx", "csv"):
+        _fail(EXIT_INPUT, f"--format {fmt!r}: expected xlsx or csv")
+    film_path = _film_file(film)
+    loaded = load_film(film_path)
+    rows = export_rows(loaded, check_film_figures(film_path, loaded))
+    out_path = out_file or Path(f"{loaded.film.id}-figures.{fmt}")
+    write_table(rows, out_path, fmt)
+    _emit({"path": str(out_path), "figures": len(rows) - 1}, as_json,
+          lambda r: out.print(f"{r['figures']} figures → {r['path']}", markup=False, soft_wrap=True))
+
+
+@facts_app.command("confirm")
+def facts_confirm(
+    file: Annotated[Path, typer.Argument(help="The confirmation table returned by the Department.")],
+    film: FilmOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the Department's confirmations (who confirmed what, and when) in facts/confirmations.yaml."""
+    from figures.confirmation import read_confirmations, record_confirmations
+
+    digest, answers = read_confirmations(file)
+    target = record_confirmations(_film_file(film), file, digest, answers)
+    report = {"file": str(file), "sha256": digest, "recorded": str(target),
+              "confirmed": [{"fact": a.fact, "stated": a.stated, "scene": a.scene, "by": a.by,
+                             "on": a.on.isoformat() if a.on else None} for a in answers if a.confirmed],
+              "rejected": [{"fact": a.fact, "stated": a.stated, "scene": a.scene, "by": a.by, "note": a.note}
+                           for a in answers if not a.confirmed]}
+    _emit(report, as_json, lambda r: out.print(
+        f"{len(r['confirmed'])} confirmed, {len(r['rejected'])} rejected → {r['recorded']}", markup=False))
