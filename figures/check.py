@@ -34,6 +34,7 @@ _STOP_WORDS = (
     "estimated estimate"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+_PERIOD = re.compile(r"((?:19|20)\d\d)\s?[–—-]\s?((?:19|20)\d\d)")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -203,9 +204,12 @@ def known_on(fact: Fact, as_of: date) -> bool:
     return fact.status == "target" or fact.year < as_of.year or bool(dates)
 
 
-def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | None) -> tuple[Result, _Entry | None]:
-    """The result for one figure and the fact it was matched to."""
+def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | None,
+          other_year: int | None = None) -> tuple[Result, _Entry | None]:
+    """The result for one figure and the fact it was matched to (`other_year`: a period's first year)."""
     same = index.same_value(mention, year)
+    if not same and other_year is not None:
+        same = index.same_value(mention, other_year)
     if same:
         words = _tokens(mention.context)
         same.sort(key=lambda e: (-len(words & e.words),
@@ -270,7 +274,10 @@ def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator
             if year is None:
                 before = [y for o, y in years_in(item.text[: mention.sentence[0]])]
                 year = before[-1] if before else scene_years.get(item.scene)
-            result, entry = judge(mention, year, index, as_of)
+            s_start, s_end = mention.sentence
+            period = _PERIOD.search(item.text[s_start:s_end]) if year is not None else None
+            start_year = int(period.group(1)) if period and int(period.group(2)) == year else None
+            result, entry = judge(mention, year, index, as_of, start_year)
             line, col = where(item.loc, item.text, mention.start)
             s_start, s_end = mention.sentence
             raw = item.text[s_start:s_end]

@@ -235,7 +235,8 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
                     f"{where}, cell {cell_name(r, c)}: {parsed!r} is not a number "
                     "(expected e.g. 7,5 or 11.191, or - / .. for none)")
             text = parsed[1] if isinstance(parsed, tuple) else parsed.text
-            year = int(_YEAR.findall(headers[c])[-1])
+            dated = re.search(r"\(((?:19|20)\d\d)\)", headers[c])  # "(2015) 2016–2020": set in 2015
+            year = int(dated.group(1)) if dated else int(_YEAR.findall(headers[c])[-1])
             unit = _text(row[unit_col]) if unit_col is not None else ""
             figures.append(TableFigure(
                 label_vi=label, label_en=_text(row[en_col]) or None if en_col is not None else None,

@@ -28,7 +28,7 @@ THEMES = {
 # quantities are split into one fact each.
 # The figures of ../shared/domain/CONTEXT.md, imported from tables/can-tho-figures-2019.csv (issue 11).
 CONTEXT_FIGURES = {
-    ("7.5–8", "%/năm", 2020, "target"),
+    ("7.5–8", "%/năm", 2015, "target"),
     ("7.53", "%/năm", 2020, "estimate"),
     ("13", "chỉ tiêu", 2020, "estimate"),
     ("97.2", "triệu đồng", 2020, "estimate"),
