@@ -13,13 +13,13 @@ demo:
 test:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures flows
 	$(VENV)/bin/pytest
 
 lint:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures flows
 
 bench:
 	@scripts/bootstrap.sh test
@@ -27,3 +27,4 @@ bench:
 	$(VENV)/bin/python bench/render.py
 	$(VENV)/bin/python bench/packet.py
 	$(VENV)/bin/python bench/upload.py
+	$(VENV)/bin/python bench/facts.py

@@ -28,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
+from figures.check import check_film_figures
 from flows import steps
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
@@ -223,6 +224,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     settings = ws.settings.review
     clips, notes = steps.clip_records(ws), review_notes(ws)
     out_root = settings.packet_root()
+    figures = check_film_figures(ws.film_file, ws.film, as_of=as_of).figures
     result = None
     published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}
     hosted_error = None
@@ -233,7 +235,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         try:
             with open_store(s3) as (client, bucket):
                 links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds)
-                result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links)
+                result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links, figures=figures)
                 published = publish_packet_task(ws, client, bucket, result)
         except S3Unreachable as exc:
             hosted_error = str(exc)
@@ -241,7 +243,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         if published["failed"] and hosted_error is None:
             hosted_error = f"{len(published['failed'])} object(s) not uploaded: {published['failed'][0]['reason']}"
     if result is None:
-        result = build_packet(ws.film, clips, out_root, as_of, notes=notes)
+        result = build_packet(ws.film, clips, out_root, as_of, notes=notes, figures=figures)
     create_markdown_artifact(
         key="review-packet",
         markdown=f"Review packet {result.packet_id} as of {as_of.isoformat()}: {result.scenes} scenes, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from review.changes import Changes
 from review.labels import (
     CLIP_KINDS,
     FACT_STATUSES,
+    FIGURE_RESULTS,
     QC_KINDS,
     QC_OTHER,
     Label,
@@ -25,9 +26,10 @@ from review.labels import (
 )
 from review.media import MediaPlan
 from review.records import ClipRecord
-from review.views import ClipChange, ClipView, FactView, QcFlagView
+from review.views import ClipChange, ClipView, FactView, FigureView, QcFlagView
 
 if TYPE_CHECKING:
+    from figures.check import FigureCheck
     from storyboard.models import Fact, Film, Scene
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,41 @@ def _fact_view(fact: Fact, as_of: date) -> FactView:
         source_url=safe_url,
         source_text=None if safe_url else url,
     )
+
+
+# Contradictions and unsourced figures first (issue 11, item 4).
+_RESULT_ORDER = ("contradicts", "unsourced", "status-mismatch", "not-yet-known", "sourced")
+
+
+def figure_views(film: Film, checks: Iterable[FigureCheck], as_of: date) -> tuple[FigureView, ...]:
+    """The packet's list of every figure the film states; a fact not known on `as_of` shows no value."""
+    views: list[tuple[int, int, FigureView]] = []
+    for n, check in enumerate(checks):
+        fact = None
+        cell = None
+        if check.fact is not None:
+            try:
+                found = film.fact(check.fact)
+            except KeyError:
+                found = None
+            if found is not None:
+                fact = _fact_view(found, as_of)
+                if found.provenance is not None:
+                    cell = f"{found.provenance.sheet or found.provenance.file}!{found.provenance.cell}"
+        sentence, start = check.sentence, check.offset
+        views.append((_RESULT_ORDER.index(check.result) if check.result in _RESULT_ORDER else 0, n, FigureView(
+            lang="en" if check.field.endswith(".en") else "vi",
+            scene_id=check.scene,
+            where=f"{check.file.rsplit('/', 1)[-1]}:{check.line}:{check.col}",
+            before=sentence[:start],
+            text=sentence[start:start + len(check.text)],
+            after=sentence[start + len(check.text):],
+            result=check.result,
+            result_label=lookup(FIGURE_RESULTS, check.result),
+            fact=fact,
+            cell=cell,
+        )))
+    return tuple(view for _, _, view in sorted(views, key=lambda item: (item[0], item[1])))
 
 
 def scene_facts(film: Film, scene: Scene, as_of: date) -> tuple[FactView, ...]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from review.cards import clip_view, scene_facts
+from review.cards import clip_view, figure_views, scene_facts
 from review.changes import Changes
 from review.coverage import Coverage, SceneFootage
 from review.labels import (
@@ -47,6 +47,7 @@ from review.views import (
 )
 
 if TYPE_CHECKING:
+    from figures.check import FigureCheck
     from storyboard.models import Film, Milestone, Scene, Shot, Text, Theme
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,7 @@ def packet_page(
     notes: Iterable[ReviewNote],
     changes: Changes,
     packet: PacketInfo,
+    figures: Iterable[FigureCheck] = (),
 ) -> PacketPage:
     """Everything the template shows. `plan` must already hold every clip of `coverage` (`MediaPlan.add_clip`)."""
     notes = [n for n in notes if n.film_id == film.film.id]
@@ -291,4 +293,5 @@ def packet_page(
         ),
         changes=_changes_view(changes, all_scenes, {c.asset_id: c for c in all_clips}),
         packet=packet,
+        figures=figure_views(film, figures, as_of),
     )

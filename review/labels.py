@@ -68,7 +68,16 @@ CLIP_KINDS: dict[MediaKind, Label] = {
 FACT_STATUSES: dict[str, Label] = {
     "target": Label("Chỉ tiêu", "Target"),
     "estimate": Label("Ước tính", "Estimate"),
+    "preliminary": Label("Sơ bộ", "Preliminary"),
     "actual": Label("Thực hiện", "Actual"),
+}
+
+FIGURE_RESULTS: dict[str, Label] = {
+    "contradicts": Label("Mâu thuẫn với số liệu", "Contradicts the figures"),
+    "unsourced": Label("Chưa có nguồn", "Unsourced"),
+    "status-mismatch": Label("Chỉ tiêu/ước tính nêu như đã đạt", "Target or estimate stated as achieved"),
+    "not-yet-known": Label("Chưa công bố tại ngày này", "Not yet known on this date"),
+    "sourced": Label("Có nguồn", "Sourced"),
 }
 
 MILESTONE_STATES: dict[str, Label] = {

@@ -62,6 +62,7 @@ from review.views import HostedView, PacketInfo
 from review.writing import BuildPaths, build_lock, remove_leftovers, swap_in, write_zip
 
 if TYPE_CHECKING:
+    from figures.check import FigureCheck
     from storyboard.models import Film
 
 __all__ = [
@@ -151,6 +152,7 @@ def build_packet(
     generated_at: datetime | None = None,
     notes: Iterable[ReviewNote] = (),
     hosted: HostedLinks | None = None,
+    figures: Iterable[FigureCheck] = (),
 ) -> PacketResult:
     """Build (or rebuild) the review packet `out_root/<film id>/index.html` and `out_root/<film id>.zip`.
 
@@ -158,13 +160,15 @@ def build_packet(
     to write (disk full, no permission) is PacketWriteFailed naming the folder and the OS's reason. Clips
     whose proxy failed are listed with their reason; clips that belong to no scene are listed as unassigned;
     figures not yet known on `as_of` are shown as such; imported `notes` are shown per scene with each
-    scene's review state. With `hosted`, the hosted page is written too (`PacketResult.hosted_index`), its
-    media links made by `hosted.sign(name)`.
+    scene's review state; `figures` (from `figures.check`, run with the same as-of date) fill the figures
+    section, contradictions and unsourced figures first. With `hosted`, the hosted page is written too
+    (`PacketResult.hosted_index`), its media links made by `hosted.sign(name)`.
     """
     film_id = film.film.id
     if not _SAFE_FILM_ID.match(film_id):
         raise UnsafeFilmId(film_id)
     clips = list(clips)
+    figures = list(figures)
     notes = list(notes)
     generated_at = generated_at or datetime.now(UTC)
     template_environment().get_template(TEMPLATE_NAME)  # TemplatesNotFound before anything is written
@@ -174,7 +178,7 @@ def build_packet(
         with build_lock(out_root, film_id):
             remove_leftovers(out_root, film_id)
             try:
-                result = _build(film, clips, notes, as_of, generated_at, hosted, paths)
+                result = _build(film, clips, notes, as_of, generated_at, hosted, paths, figures)
             except BaseException:
                 paths.discard()
                 raise
@@ -189,7 +193,7 @@ def build_packet(
 
 
 def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: date, generated_at: datetime,
-           hosted: HostedLinks | None, paths: BuildPaths) -> PacketResult:
+           hosted: HostedLinks | None, paths: BuildPaths, figures: list[FigureCheck]) -> PacketResult:
     film_id = film.film.id
     paths.build.mkdir()
     coverage = assign_clips(film, clips)
@@ -216,7 +220,8 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
         ledger_revision=revision,
         data=script_data(film_id, packet_id, digest, as_of.isoformat(), (n.note_id for n in notes)),
     )
-    view = packet_page(film, coverage, as_of, generated_at, plan, notes, compare(snapshot, state.baseline), info)
+    view = packet_page(film, coverage, as_of, generated_at, plan, notes, compare(snapshot, state.baseline), info,
+                       figures)
     hosted_view = HostedView(expiry_label(hosted.expires), hosted.expires.isoformat()) if hosted else None
     page = render_once(view, hosted_view)
     html = variant(page, str, (), "offline" if hosted is not None else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -105,6 +105,20 @@ class NoteRow:
 
 
 @dataclass(frozen=True)
+class FigureBlock:
+    """A figure the film states that is not sourced, which keeps its scene from being ready for review."""
+
+    file: str
+    line: int
+    col: int
+    text: str
+    result: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "text": self.text, "result": self.result}
+
+
+@dataclass(frozen=True)
 class SceneRow:
     """A scene: its storyboard state, footage, proxies, QC flags, readiness and review."""
 
@@ -124,13 +138,15 @@ class SceneRow:
     shots_covered: int
     review: ReviewState
     notes: tuple[NoteRow, ...]
+    blocked_by: tuple[FigureBlock, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "theme": self.theme, "state": self.state, "assets": self.assets,
                 "proxies": self.proxies, "failed": self.failed, "qc_flags": self.qc_flags, "ready": self.ready,
                 "title_vi": self.title_vi, "title_en": self.title_en, "planned_frames": self.planned_frames,
                 "footage_frames": self.footage_frames, "shots": self.shots, "shots_covered": self.shots_covered,
-                "review": self.review, "notes": [n.to_json() for n in self.notes]}
+                "review": self.review, "notes": [n.to_json() for n in self.notes],
+                "blocked_by": [b.to_json() for b in self.blocked_by]}
 
 
 @dataclass(frozen=True)
@@ -190,7 +206,11 @@ def _note_row(note: ReviewNote) -> NoteRow:
 
 
 def status_report(
-    film: Film, clips: Iterable[ClipRecord], as_of: date, notes: Iterable[ReviewNote] = ()
+    film: Film,
+    clips: Iterable[ClipRecord],
+    as_of: date,
+    notes: Iterable[ReviewNote] = (),
+    blocked_by: Mapping[str, Sequence[FigureBlock]] | None = None,
 ) -> StatusReport:
     """Where `film` stands with the ledger's `clips` on `as_of`.
 
@@ -200,7 +220,8 @@ def status_report(
     done proxy (see `review.coverage.Coverage`). Per scene, `assets` counts its clips and `proxies` those
     with a done proxy. Clips that belong to no scene of the film are listed under `unassigned`. Reviewers'
     imported `notes` are listed per scene (`notes`) with the scene's `review` state: "approved",
-    "changes-requested" or "no-review" (see `review.notes.scene_review_states`).
+    "changes-requested" or "no-review" (see `review.notes.scene_review_states`). `blocked_by` gives, per scene
+    id, the figures its texts state that are not sourced (from `figures.check`): such a scene is not ready.
     """
     coverage = assign_clips(film, clips)
     notes = [n for n in notes if n.film_id == film.film.id]
@@ -211,6 +232,7 @@ def status_report(
         footage = coverage.of(scene)
         scene_clips = footage.clips
         done = [c for c in scene_clips if c.has_done_proxy]
+        blocks = tuple((blocked_by or {}).get(scene.id, ()))
         scenes.append(
             SceneRow(
                 id=scene.id,
@@ -220,7 +242,7 @@ def status_report(
                 proxies=len(done),
                 failed=sum(1 for c in scene_clips if c.proxy_state == "failed"),
                 qc_flags=sum(_flag_count(c) for c in done),
-                ready=footage.is_ready(),
+                ready=footage.is_ready() and not blocks,
                 title_vi=scene.title.vi,
                 title_en=scene.title.en,
                 planned_frames=scene.planned_frames,
@@ -229,6 +251,7 @@ def status_report(
                 shots_covered=len(footage.covered_shots()),
                 review=reviews.get(scene.id, "no-review"),
                 notes=tuple(_note_row(n) for n in grouped.get(scene.id, [])),
+                blocked_by=blocks,
             )
         )
     themes = tuple(

@@ -79,6 +79,22 @@ class FactView:
 
 
 @dataclass(frozen=True)
+class FigureView:
+    """A figure the film states: its sentence (the number marked), scene, check result and the fact behind it."""
+
+    lang: str  # of the text it is stated in: "vi" or "en"
+    scene_id: str
+    where: str  # FILE:LINE:COL
+    before: str
+    text: str
+    after: str
+    result: str
+    result_label: Label
+    fact: FactView | None
+    cell: str | None  # "sheet!cell" (or "file!cell" for a CSV) of an imported fact
+
+
+@dataclass(frozen=True)
 class ShotView:
     """A planned shot with the clips that cover it."""
 
@@ -283,6 +299,7 @@ class PacketPage:
     totals: Totals
     changes: ChangesView
     packet: PacketInfo
+    figures: tuple[FigureView, ...] = ()
 
     def template_names(self) -> dict[str, object]:
         """The fields as the template's names (one level: the records inside stay records)."""

@@ -13,6 +13,7 @@ import os
 import types
 import typing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from storyboard.errors import StoryboardError, StoryboardInvalid, StoryboardUnreadable
 from storyboard.integrity import Loc, format_loc, integrity_issues
-from storyboard.models import SKIP_INTEGRITY, Film
+from storyboard.models import SKIP_INTEGRITY, Fact, FactsFile, Film
 from storyboard.problems import Problem
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "StoryboardUnreadable",
     "bundled_film_path",
     "check_film",
+    "compose",
     "load_film",
+    "node_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,29 +79,14 @@ def load_film(path: str | os.PathLike[str] | None = None) -> Film:
 
 def _analyse(path: Path) -> tuple[list[Problem], Film | None]:
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return [Problem(file, 1, 1, FILE_FIELD, f"cannot read the storyboard file: {reason}")], None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [_decode_problem(file, raw, exc)], None
-
-    try:
-        root = yaml.compose(text, Loader=_YamlLoader)
-    except yaml.YAMLError as exc:
-        return [_yaml_problem(file, text, exc)], None
+    problems, root, data = _read_document(path)
     if root is None:
-        expected = f"the file is empty; expected a mapping with {', '.join(Film.model_fields)}"
-        return [Problem(file, 1, 1, DOCUMENT_FIELD, expected)], None
+        return problems, None
+    if problems and data is None:
+        return problems, None
 
-    problems = list(_duplicate_keys(file, root))
-    try:
-        data = _Constructor().construct_document(root)
-    except yaml.YAMLError as exc:
-        return sorted([*problems, _yaml_problem(file, text, exc)], key=lambda p: (p.line, p.col)), None
+    own_facts = data.get("facts") if isinstance(data, dict) else None
+    included = _included_facts(path, root, data, problems)
 
     film: Film | None = None
     try:
@@ -106,17 +94,120 @@ def _analyse(path: Path) -> tuple[list[Problem], Film | None]:
     except ValidationError as exc:
         problems += (_schema_problem(file, root, error) for error in exc.errors(include_url=False))
 
-    for issue in integrity_issues(data):
-        node = _locate(root, issue.loc, at_key=issue.at_key)
+    # Cross-references see every fact: the film's own, then each included file's, in include order.
+    own_count = len(own_facts) if isinstance(own_facts, list) else 0
+    merged = data
+    if included and isinstance(data, dict):
+        merged = {**data, "facts": [*(own_facts if isinstance(own_facts, list) else []),
+                                     *(raw for inc in included for raw in inc.raw_facts)]}
+
+    def place(loc: Loc) -> tuple[str, Node, Loc]:
+        if len(loc) >= 2 and loc[0] == "facts" and isinstance(loc[1], int) and loc[1] >= own_count:
+            index = loc[1] - own_count
+            for inc in included:
+                if index < len(inc.raw_facts):
+                    return inc.file, inc.root, ("facts", index, *loc[2:])
+                index -= len(inc.raw_facts)
+        return file, root, loc
+
+    for issue in integrity_issues(merged):
+        where, where_root, loc = place(issue.loc)
+        node = _locate(where_root, loc, at_key=issue.at_key)
         message = issue.message
         if issue.first is not None:
-            first = _locate(root, issue.first)
-            message += f" (first at {format_loc(issue.first)}, line {first.start_mark.line + 1})"
-        problems.append(_at(file, node, format_loc(issue.loc), message))
+            first_file, first_root, first_loc = place(issue.first)
+            first = _locate(first_root, first_loc)
+            in_file = "" if first_file == where else f" of {first_file}"
+            message += f" (first at {format_loc(issue.first)}, line {first.start_mark.line + 1}{in_file})"
+        problems.append(_at(where, node, format_loc(loc), message))
 
-    problems.sort(key=lambda problem: (problem.line, problem.col))
+    problems.sort(key=lambda problem: (problem.file != file, problem.file, problem.line, problem.col))
     logger.debug("checked %s: %d problem(s)", file, len(problems))
-    return problems, (film if not problems else None)
+    if problems or film is None:
+        return problems, None
+    if included:
+        film = film.model_copy(update={"facts": [*film.facts, *(f for inc in included for f in inc.facts)]})
+    return problems, film
+
+
+def _read_document(path: Path) -> tuple[list[Problem], Node | None, Any]:
+    """Problems, node tree and plain data of one YAML file (tree None when it cannot be read or is empty)."""
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return [Problem(file, 1, 1, FILE_FIELD, f"cannot read the storyboard file: {reason}")], None, None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [_decode_problem(file, raw, exc)], None, None
+
+    try:
+        root = yaml.compose(text, Loader=_YamlLoader)
+    except yaml.YAMLError as exc:
+        return [_yaml_problem(file, text, exc)], None, None
+    if root is None:
+        expected = f"the file is empty; expected a mapping with {', '.join(Film.model_fields)}"
+        return [Problem(file, 1, 1, DOCUMENT_FIELD, expected)], None, None
+
+    problems = list(_duplicate_keys(file, root))
+    try:
+        data = _Constructor().construct_document(root)
+    except yaml.YAMLError as exc:
+        return sorted([*problems, _yaml_problem(file, text, exc)], key=lambda p: (p.line, p.col)), root, None
+    return problems, root, data
+
+
+@dataclass
+class _Included:
+    file: str
+    root: Node
+    raw_facts: list[Any]
+    facts: list[Fact]
+
+
+def _included_facts(path: Path, root: Node, data: Any, problems: list[Problem]) -> list[_Included]:
+    """The facts files a film includes, each validated on its own; their problems join `problems`."""
+    includes = data.get("include") if isinstance(data, dict) else None
+    if not isinstance(includes, list):
+        return []
+    found: list[_Included] = []
+    for index, entry in enumerate(includes):
+        if not isinstance(entry, str) or not entry:
+            continue  # the schema reports it
+        target = path.parent / entry
+        inc_problems, inc_root, inc_data = _read_document(target)
+        if inc_root is None or inc_data is None:
+            node = _locate(root, ("include", index))
+            for problem in inc_problems:
+                if problem.field == FILE_FIELD:
+                    problems.append(_at(str(path), node, f"include[{index}]",
+                                        f"cannot read the included facts file {target}: "
+                                        f"{problem.message.rsplit(': ', 1)[-1]}"))
+                else:
+                    problems.append(problem)
+            continue
+        problems += inc_problems
+        try:
+            facts_file = FactsFile.model_validate(inc_data)
+        except ValidationError as exc:
+            problems += (_schema_problem(str(target), inc_root, error) for error in exc.errors(include_url=False))
+            facts_file = None
+        raw = inc_data.get("facts") if isinstance(inc_data, dict) else None
+        found.append(_Included(str(target), inc_root, raw if isinstance(raw, list) else [],
+                               list(facts_file.facts) if facts_file is not None else []))
+    return found
+
+
+def node_at(root: Node, loc: Loc) -> Node:
+    """The YAML node at a location of a composed document (or its deepest existing ancestor)."""
+    return _locate(root, loc)
+
+
+def compose(path: str | os.PathLike[str]) -> Node | None:
+    """The node tree of a YAML file, marks kept (for locating text within it); None when it is empty."""
+    return yaml.compose(Path(path).read_text(encoding="utf-8-sig"), Loader=_YamlLoader)
 
 
 class _Constructor(SafeConstructor):

@@ -111,6 +111,21 @@ class Source(_Model):
     url: NFCStr | None = Field(None, pattern=r"^https?://\S+$")
 
 
+class Provenance(_Model):
+    """Where in a statistics table an imported fact was read."""
+
+    file: NonEmpty = Field(description="Name of the table file the fact was imported from.")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(description="SHA-256 of that file.")
+    sheet: NFCStr | None = Field(None, description="Sheet name (null for CSV).")
+    cell: NonEmpty = Field(description='Cell holding the figure, e.g. "D7".')
+    row: NonEmpty = Field(description="The row's label (the indicator).")
+    column: NonEmpty = Field(description="The column's label (year and qualifier, header rows joined).")
+    received: Day | None = Field(None, description="Date the table was received from the Department.")
+
+
+FactStatus = Literal["target", "estimate", "preliminary", "actual"]
+
+
 class Fact(_Model):
     """A figure that may appear on screen, with its year, status and source."""
 
@@ -119,9 +134,10 @@ class Fact(_Model):
     value: NonEmpty = Field(description='The figure as written, e.g. "7.53" or "13/13".')
     unit: NFCStr
     year: int = Field(ge=1900, le=2100, description="Year (or last year of the period) the figure is for.")
-    status: Literal["target", "estimate", "actual"]
+    status: FactStatus
     source: Source
     as_of: Day | None = Field(None, description="Date the source states the figure as of, when it gives one.")
+    provenance: Provenance | None = Field(None, description="Table, sheet and cell of an imported fact.")
 
 
 class SceneState(StrEnum):
@@ -170,6 +186,13 @@ class Scene(_Model):
     shots: list[Shot]
 
 
+class FactsFile(_Model):
+    """A facts file included by a film: the facts imported from one statistics table."""
+
+    schema_version: Literal[1]
+    facts: list[Fact] = Field(default_factory=list)
+
+
 class Film(_Model):
     """A whole storyboard: the top-level document of a film YAML file."""
 
@@ -177,7 +200,10 @@ class Film(_Model):
     film: FilmInfo
     milestones: list[Milestone]
     themes: list[Theme]
-    facts: list[Fact]
+    include: list[NonEmpty] = Field(
+        default_factory=list, description="Facts files (paths relative to this file) whose facts join `facts`."
+    )
+    facts: list[Fact] = Field(default_factory=list)
     scenes: list[Scene]
 
     @model_validator(mode="after")

@@ -64,6 +64,8 @@ def small_film(path: Path, *, film_id: str, scene_id: str) -> Path:
     doc["scenes"] = [scene]
     doc["film"]["id"] = film_id
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # The film's facts come from the facts files it includes: they travel with it.
+    shutil.copytree(bundled_film_path().parent / "facts", path.parent / "facts", dirs_exist_ok=True)
     return path
 
 

@@ -199,7 +199,7 @@ def test_wrong_types_are_reported_at_their_values(tmp_path: Path) -> None:
         (*where(text, "guess"), "facts[1].status"),
         (*where(text, "location: no", len("location: ")), "scenes[1].shots[0].location"),
     ]
-    assert "'target', 'estimate' or 'actual'" in problems[2].message
+    assert "'target', 'estimate', 'preliminary' or 'actual'" in problems[2].message
     assert "got boolean false; quote it if it is meant as text" in problems[3].message
 
 

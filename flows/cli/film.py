@@ -27,4 +27,13 @@ def storyboard_check(
     if problems:
         err.print(f"{len(problems)} problem(s) in {path}")
         raise typer.Exit(EXIT_INPUT)
-    err.print(f"{path}: ok")
+    from figures.check import check_film_figures
+
+    # Figures that are not sourced are warnings here (`docfilm facts check` fails on them).
+    warnings = check_film_figures(path).not_sourced
+    for figure in warnings:
+        out.print(f"{figure.format()} (warning)", markup=False, soft_wrap=True)
+    if warnings:
+        err.print(f"{path}: ok, {len(warnings)} warning(s): figure(s) not sourced", soft_wrap=True)
+    else:
+        err.print(f"{path}: ok")

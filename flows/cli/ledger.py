@@ -31,11 +31,22 @@ def status(
 
     day = _parse_date(as_of)
     ws = _workspace(film)
-    report = status_report(ws.film, clip_records(ws), day, review_notes(ws))
+    report = status_report(ws.film, clip_records(ws), day, review_notes(ws), _figure_blocks(ws, day))
     if as_json:
         _emit(report.to_json(), True, lambda r: None)
     else:
         out.print(status_table(report, lang))
+
+
+def _figure_blocks(ws: Any, day: Any) -> dict[str, list[Any]]:
+    """Per scene, the figures its texts state that are not sourced (they keep it from being ready)."""
+    from figures.check import check_film_figures
+    from review.status import FigureBlock
+
+    blocks: dict[str, list[Any]] = {}
+    for f in check_film_figures(ws.film_file, ws.film, as_of=day).not_sourced:
+        blocks.setdefault(f.scene, []).append(FigureBlock(f.file, f.line, f.col, f.text, f.result))
+    return blocks
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""The Department's figures: statistics tables → facts with cell provenance; the check of every figure stated."""

@@ -1,0 +1,304 @@
+"""`facts check`: every figure the film states (narration vi/en, titles, graphics shots), checked against facts.
+
+A figure is `sourced` when a fact of the film has the same value at the precision shown, a compatible unit
+and the year the sentence (else the scene) gives; `contradicts` when a fact of the same indicator and year
+has another value; `unsourced` when none is found; `status-mismatch` when a target or an estimate is stated
+without a hedge word in its sentence; `not-yet-known` when the fact was received, or is dated, after the
+as-of date.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from figures.mentions import Mention, find_mentions, years_in
+from figures.numbers import Amount, Unit, parse_value, unit_of
+from storyboard.models import Fact, Film
+
+Result = Literal["sourced", "contradicts", "unsourced", "status-mismatch", "not-yet-known"]
+RESULTS: tuple[Result, ...] = ("contradicts", "unsourced", "status-mismatch", "not-yet-known", "sourced")
+TextLoc = tuple[str | int, ...]
+
+_STOP_WORDS = (
+    "của và là có được về cho các những năm đạt ước thành phố bằng tương đương "
+    "the of a an in on to by at is was were it its with this that from for as city city's about reached grew "
+    "estimated estimate"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+_PERIOD = re.compile(r"((?:19|20)\d\d)\s?[–—-]\s?((?:19|20)\d\d)")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class FigureCheck:
+    """One figure the film states and what the check found for it."""
+
+    file: str
+    line: int
+    col: int
+    text: str
+    scene: str
+    field: str
+    value: float
+    unit: str | None
+    year: int | None
+    result: Result
+    fact: str | None
+    expected: float | None
+    sentence: str
+    offset: int  # of the figure within `sentence`
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "text": self.text, "scene": self.scene,
+                "value": self.value, "unit": self.unit, "year": self.year, "result": self.result,
+                "fact": self.fact, "expected": self.expected}
+
+    def format(self) -> str:
+        """`FILE:LINE:COL: field: message`, like the storyboard's problems."""
+        why = {
+            "sourced": f"sourced by fact {self.fact}",
+            "contradicts": f"contradicts fact {self.fact} ({self.year}: {self.expected:g})" if self.expected
+            is not None else f"contradicts fact {self.fact}",
+            "unsourced": f"no fact of {self.year or 'any year'} states this figure",
+            "status-mismatch": f"fact {self.fact} is a target or an estimate, but the sentence states it as achieved "
+                               "(say ước, dự kiến, mục tiêu, kế hoạch or khoảng)",
+            "not-yet-known": f"fact {self.fact} was received or is dated after the as-of date",
+        }[self.result]
+        return f"{self.file}:{self.line}:{self.col}: {self.field}: figure {self.text!r}: {self.result}: {why}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every figure of the film, in file order, with the count of each result."""
+
+    figures: list[FigureCheck]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(RESULTS, 0)
+        for figure in self.figures:
+            counts[figure.result] += 1
+        return counts
+
+    @property
+    def not_sourced(self) -> list[FigureCheck]:
+        return [f for f in self.figures if f.result != "sourced"]
+
+    def to_json(self) -> dict[str, object]:
+        return {"figures": [f.to_json() for f in self.figures], "counts": self.counts}
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) > 1) - _STOP
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fact: Fact
+    low: Amount
+    high: Amount | None
+    unit: Unit
+    base: float  # the low value in base units, for the bisect index
+    words: frozenset[str]  # of its labels (vi and en)
+
+
+class FactIndex:
+    """The film's facts, indexed by year and unit kind (value-sorted) and by the words of their labels."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self._values: dict[tuple[int, str | None], list[tuple[float, int]]] = defaultdict(list)
+        self._words: dict[tuple[int, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        self.entries: list[_Entry] = []
+        for fact in facts:
+            parsed = parse_value(fact.value)
+            if parsed is None:
+                continue  # a value such as "13/13" or "5.12 → 3.21" states no single number to match
+            unit = unit_of(fact.unit)
+            words = _tokens(f"{fact.label.vi} {fact.label.en}")
+            entry = _Entry(fact, parsed[0], parsed[1], unit, float(parsed[0].value * unit.scale), words)
+            index = len(self.entries)
+            self.entries.append(entry)
+            for kind in {unit.kind, None}:
+                self._values[(fact.year, kind)].append((entry.base, index))
+                if kind is not None or unit.kind is None:
+                    for word in words:
+                        self._words[(fact.year, unit.kind)][word].append(index)
+        for values in self._values.values():
+            values.sort()
+        self._years = sorted({y for y, _ in self._values})
+
+    def same_value(self, mention: Mention, year: int | None) -> list[_Entry]:
+        """Facts of that year (any year when None) with the mention's value at its precision and a compatible unit."""
+        scale = mention.unit.scale if mention.unit.kind is not None else Decimal(1)
+        half = float(Decimal("0.5").scaleb(-mention.amount.decimals) * scale) * 1.000001 + 1e-9
+        base = float(mention.amount.value * scale)
+        found: list[_Entry] = []
+        for y in [year] if year is not None else self._years:
+            values = self._values.get((y, mention.unit.kind), [])
+            lo = bisect.bisect_left(values, (base - half, -1))
+            for value, index in values[lo:]:
+                if value > base + half:
+                    break
+                entry = self.entries[index]
+                if _equal(mention, entry):
+                    found.append(entry)
+        return found
+
+    def same_indicator(self, mention: Mention, year: int | None) -> _Entry | None:
+        """The fact of that year and unit whose label shares most words (two at least) with the figure's context."""
+        if year is None:
+            return None
+        words = _tokens(mention.context)
+        counts: dict[int, int] = defaultdict(int)
+        kinds = [mention.unit.kind] if mention.unit.kind is not None else list(
+            {k for (y, k) in self._words if y == year})
+        for kind in kinds:
+            table = self._words.get((year, kind))
+            if not table:
+                continue
+            for word in words:
+                for index in table.get(word, ()):
+                    counts[index] += 1
+        if not counts:
+            return None
+        index, score = max(counts.items(), key=lambda item: (item[1], -item[0]))
+        return self.entries[index] if score >= 2 else None
+
+
+def _equal(mention: Mention, entry: _Entry) -> bool:
+    if (mention.high is None) != (entry.high is None):
+        return False
+    if mention.unit.kind is not None and entry.unit.kind is not None and mention.unit.kind != entry.unit.kind:
+        return False
+    scale_m = mention.unit.scale if mention.unit.kind is not None else entry.unit.scale
+    pairs = [(mention.amount, entry.low)]
+    if mention.high is not None and entry.high is not None:
+        pairs.append((mention.high, entry.high))
+    for stated, fact in pairs:
+        shown = (fact.value * entry.unit.scale / scale_m).quantize(Decimal(1).scaleb(-stated.decimals),
+                                                                  rounding=ROUND_HALF_UP)
+        if shown != stated.value:
+            return False
+    return True
+
+
+def known_on(fact: Fact, as_of: date) -> bool:
+    """Whether the fact was known on that day, by the packet's rule (`review.cards.fact_is_known`) and its receipt.
+
+    Not for a later year, nor when received or dated after that day; for the running year only when a target
+    or dated by then.
+    """
+    dates = [d for d in (fact.as_of, fact.provenance.received if fact.provenance else None) if d is not None]
+    if fact.year > as_of.year or any(d > as_of for d in dates):
+        return False
+    return fact.status == "target" or fact.year < as_of.year or bool(dates)
+
+
+def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | None,
+          other_year: int | None = None) -> tuple[Result, _Entry | None]:
+    """The result for one figure and the fact it was matched to (`other_year`: a period's first year)."""
+    same = index.same_value(mention, year)
+    if not same and other_year is not None:
+        same = index.same_value(mention, other_year)
+    if same:
+        words = _tokens(mention.context)
+        same.sort(key=lambda e: (-len(words & e.words),
+                                 e.fact.status in ("target", "estimate") and not mention.hedged))
+        entry = same[0]
+        if as_of is not None and not known_on(entry.fact, as_of):
+            return "not-yet-known", entry
+        if entry.fact.status in ("target", "estimate") and not mention.hedged:
+            return "status-mismatch", entry
+        return "sourced", entry
+    other = index.same_indicator(mention, year)
+    if other is not None:
+        return "contradicts", other
+    return "unsourced", None
+
+
+@dataclass(frozen=True)
+class FilmText:
+    """One text of the film where figures are stated: its scene, field, language and location in the YAML."""
+
+    scene: str
+    loc: TextLoc
+    lang: str
+    text: str
+
+
+def film_texts(film: Film) -> Iterator[FilmText]:
+    """Narration (vi, en), titles and descriptions of graphics shots, scene by scene."""
+    for si, scene in enumerate(film.scenes):
+        for part in ("title", "narration"):
+            text = getattr(scene, part)
+            for lang in ("vi", "en"):
+                yield FilmText(scene.id, ("scenes", si, part, lang), lang, getattr(text, lang))
+        for hi, shot in enumerate(scene.shots):
+            if shot.kind == "graphics":
+                for lang in ("vi", "en"):
+                    yield FilmText(scene.id, ("scenes", si, "shots", hi, "description", lang), lang,
+                                   getattr(shot.description, lang))
+
+
+def _scene_years(film: Film) -> dict[str, int | None]:
+    years: dict[str, int | None] = {}
+    for scene in film.scenes:
+        found = years_in(scene.narration.vi) or years_in(scene.narration.en)
+        years[scene.id] = found[0][1] if found else None
+    return years
+
+
+Locator = Callable[[TextLoc, str, int], tuple[int, int]]
+
+
+def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator,
+                as_of: date | None = None, index: FactIndex | None = None) -> CheckReport:
+    """Check the figures of these texts; `where(loc, text, offset)` gives the line and column of a character."""
+    index = index or FactIndex(film.facts)
+    scene_years = _scene_years(film)
+    results: list[FigureCheck] = []
+    for item in texts:
+        mentions = find_mentions(item.text, item.lang)
+        for mention in mentions:
+            year = mention.year
+            if year is None:
+                before = [y for o, y in years_in(item.text[: mention.sentence[0]])]
+                year = before[-1] if before else scene_years.get(item.scene)
+            s_start, s_end = mention.sentence
+            period = _PERIOD.search(item.text[s_start:s_end]) if year is not None else None
+            start_year = int(period.group(1)) if period and int(period.group(2)) == year else None
+            result, entry = judge(mention, year, index, as_of, start_year)
+            line, col = where(item.loc, item.text, mention.start)
+            s_start, s_end = mention.sentence
+            raw = item.text[s_start:s_end]
+            results.append(FigureCheck(
+                file=file, line=line, col=col, text=mention.text, scene=item.scene,
+                field=".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in item.loc).replace(".[", "["),
+                value=float(mention.amount.value), unit=mention.unit_text, year=year, result=result,
+                fact=entry.fact.id if entry else None,
+                expected=float(entry.low.value) if entry else None,
+                sentence=item.text[s_start:s_end].strip(),
+                offset=mention.start - s_start - (len(raw) - len(raw.lstrip())),
+            ))
+    results.sort(key=lambda f: (f.line, f.col))
+    return CheckReport(results)
+
+
+def check_film_figures(path: Path, film: Film | None = None, as_of: date | None = None) -> CheckReport:
+    """Every figure a storyboard file states, located as FILE:LINE:COL and checked against all its facts."""
+    from figures.positions import TextLocator
+    from storyboard.loader import load_film
+
+    film = film or load_film(path)
+    locator = TextLocator(path)
+    return check_texts(film, list(film_texts(film)), str(path), locator.locate, as_of)
