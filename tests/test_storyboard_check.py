@@ -6,7 +6,6 @@ import copy
 import re
 import subprocess
 import sys
-import time
 import unicodedata
 from pathlib import Path
 
@@ -394,18 +393,15 @@ def test_acceptance_round_trip_mutation_gives_at_least_three_lines(tmp_path: Pat
     assert any(": scenes[14].id: duplicate scene id 'S01'" in entry for entry in lines)
 
 
-def test_check_is_fast_and_does_not_import_prefect() -> None:
+def test_check_does_not_import_prefect() -> None:
+    """The check answers without Prefect (its speed is bench material, not a timed test: ~0.3 s with imports)."""
     code = (
-        "import sys, time; t = time.perf_counter(); from storyboard.loader import check_film; "
-        "assert check_film() == []; print(time.perf_counter() - t); "
+        "import sys; from storyboard.loader import check_film; "
+        "assert check_film() == []; "
         "assert 'prefect' not in sys.modules, 'prefect imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert float(done.stdout) < 2.0  # ~0.3 s measured (imports included)
-    started = time.perf_counter()
-    check_film()
-    assert time.perf_counter() - started < 0.5  # ~15 ms measured
 
 
 
