@@ -128,3 +128,51 @@ def _timeline_fps(timeline: Any, film_fps: Fraction) -> Fraction:
 
     start = timeline.global_start_time
     return exact_rate(start.rate) if start is not None else film_fps
+
+
+@cut_app.command("render")
+def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """The review cut: one MP4 from the proxies with the record and source timecode burnt in, chapters per
+    scene, narration subtitles (vi, en), a poster and QC; only the scenes whose segments changed are rendered.
+    Takes without a proxy stop it (exit 1, listed): run `docfilm render` first."""
+    from editorial.catalog import video_assets
+    from editorial.review import render_review_cut
+    from editorial.segments import ProxyRef, plan_cut, proxy_rate
+    from editorial.versions import current_cut
+
+    ws = _workspace(film)
+    film_id = ws.film.film.id
+    version, timeline = current_cut(ws.ledger, film_id)
+    profile_hash = ws.profile.profile_hash()
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    masters: dict[str, str] = {}
+    proxies: dict[str, ProxyRef] = {}
+    for asset, proxy in ws.ledger.render_states(profile_hash, kinds=("video",)):
+        masters[asset.asset_id] = asset.sha256
+        if proxy is not None and proxy.state == "done" and proxy.proxy_path and Path(proxy.proxy_path).is_file():
+            ref = assets.get(asset.asset_id)
+            if ref is not None:
+                proxies[asset.asset_id] = ProxyRef(Path(proxy.proxy_path), proxy_rate(ref.fps),
+                                                   asset.audio_tracks > 0)
+    plan = plan_cut(timeline, film_id, Fraction(ws.film.film.fps), assets, masters, proxies, profile_hash)
+    cut = render_review_cut(plan, ws.film, ws.profile, ws.settings.renders, ws.home)
+    report = {
+        "path": str(cut.path), "poster": str(cut.poster), "version": version.version, "frames": plan.frames,
+        "fps": f"{plan.fps.numerator}/{plan.fps.denominator}", "start_timecode": plan.start_timecode,
+        "events": plan.events, "resolved": plan.resolved,
+        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in plan.unresolved],
+        "segments": [{"scene": s.scene, "frames": s.frames, "rendered": s.rendered} for s in cut.segments],
+        "chapters": str(cut.chapters), "subtitles": {k: str(v) for k, v in cut.subtitles.items()}, "qc": cut.qc,
+    }
+    _emit(report, as_json, _print_render)
+
+
+def _print_render(r: dict[str, Any]) -> None:
+    redone = sum(1 for s in r["segments"] if s["rendered"])
+    out.print(f"review cut: {r['path']}", markup=False, soft_wrap=True)
+    loud = r["qc"]["loudness"]
+    out.print(f"{r['frames']} frames at {r['fps']} fps from {r['start_timecode']}; {len(r['segments'])} segments, "
+              f"{redone} rendered; {loud.get('integrated_lufs')} LUFS, true peak {loud.get('true_peak_dbtp')} dBTP; "
+              f"runtime {'within' if r['qc']['runtime_ok'] else 'OVER'} target", markup=False)
+    for u in r["unresolved"]:
+        out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)
