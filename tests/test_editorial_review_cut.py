@@ -111,10 +111,10 @@ def build(root: Path, rate: Fraction, record_start: str, source_start: str,
     timeline.tracks.append(track)
     film = load_film(bundled_film_path())
     scenes = {s.id: s for s in film.scenes}
-    for scene, kind, name, first, frames in events:
+    for scene, kind, source, first, frames in events:
         if kind == "take":
-            assert name is not None
-            track.append(take(assets[name], first, frames, scene, rate))
+            assert source is not None
+            track.append(take(assets[source], first, frames, scene, rate))
         elif kind == "title":
             track.append(title_card(scenes[scene], frames, rate))
         elif kind == "slate":
