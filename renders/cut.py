@@ -53,9 +53,15 @@ def _running_tc(stream: Any, timecode: str, rate: Fraction, font: Path, *, size:
                          boxborderw=max(2, size // 4), x=x, y=y)
 
 
-def _silence(seconds: Fraction, profile: RenderProfile) -> Any:
+def _unique(index: int) -> dict[str, int]:
+    """An input option that changes nothing but keeps two identical pieces (two gaps of one length) two inputs:
+    ffmpeg-python merges equal nodes, and a node with two consumers needs a split."""
+    return {"thread_queue_size": 512 + index}
+
+
+def _silence(seconds: Fraction, profile: RenderProfile, index: int) -> Any:
     layout = "stereo" if profile.audio_channels == 2 else "mono"
-    return ffmpeg.input(f"anullsrc=r={profile.audio_rate}:cl={layout}", f="lavfi").filter(
+    return ffmpeg.input(f"anullsrc=r={profile.audio_rate}:cl={layout}", f="lavfi", **_unique(index)).filter(
         "atrim", end=f"{float(seconds):.6f}")
 
 
@@ -68,14 +74,16 @@ def _audio(stream: Any, seconds: Fraction, profile: RenderProfile) -> Any:
             .filter("atrim", end=f"{float(seconds):.6f}"))
 
 
-def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: Path) -> tuple[Any, Any]:
-    """(video, audio) of one piece: exactly `piece.frames` frames at `fps`, and that long in sound."""
+def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: Path,
+                  index: int = 0) -> tuple[Any, Any]:
+    """(video, audio) of one piece: exactly `piece.frames` frames at `fps`, and that long in sound; `index` is
+    the piece's position in its segment."""
     size = max(10, round(profile.height * 0.028))
     seconds = Fraction(piece.frames) / fps
     if piece.kind == "take":
         assert piece.proxy is not None and piece.proxy_fps is not None
         src_fps = piece.proxy_fps
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = _unique(index)
         if piece.source_in > 0:
             options["ss"] = f"{float((piece.source_in - Fraction(1, 2)) / src_fps):.6f}"
         source = ffmpeg.input(str(piece.proxy.absolute()), **options)
@@ -92,15 +100,16 @@ def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: 
         if piece.source_timecode and piece.source_rate:
             video = _running_tc(video, piece.source_timecode, piece.source_rate, font, size=size,
                                 x=str(size), y=f"h-{int(1.5 * size)}")
-        audio = _audio(source["a:0"], seconds, profile) if piece.has_audio else _silence(seconds, profile)
+        audio = _audio(source["a:0"], seconds, profile) if piece.has_audio else _silence(seconds, profile, index)
         return video, audio
-    video = ffmpeg.input(f"color=c=black:s={profile.width}x{profile.height}:r={rate_text(fps)}", f="lavfi")
+    video = ffmpeg.input(f"color=c=black:s={profile.width}x{profile.height}:r={rate_text(fps)}", f="lavfi",
+                         **_unique(index))
     video = video.filter("trim", end_frame=piece.frames).filter("setsar", 1).filter("format", "yuv420p")
     big = max(14, round(profile.height * 0.05))
     for i, line in enumerate(piece.lines):
         video = _text(video, line, font, size=big if i == 0 else size, x="(w-text_w)/2",
                       y=f"h/2-{big * 2}+{i * big * 2}")
-    return video, _silence(seconds, profile)
+    return video, _silence(seconds, profile, index)
 
 
 def segment_stream(
@@ -109,8 +118,8 @@ def segment_stream(
 ) -> Any:
     """One segment: its pieces concatenated, the record timecode burnt in, encoded to `out_path`."""
     parts: list[Any] = []
-    for piece in pieces:
-        parts.extend(piece_streams(piece, fps, profile, font))
+    for index, piece in enumerate(pieces):
+        parts.extend(piece_streams(piece, fps, profile, font, index))
     joined = ffmpeg.concat(*parts, v=1, a=1, n=len(pieces)).node
     size = max(14, round(profile.height * 0.05))
     video = _running_tc(joined[0], record_timecode, fps, font, size=size, x=f"w-text_w-{size}", y=str(size))

@@ -191,3 +191,17 @@ def test_takes_without_a_proxy_are_listed(tmp_path: Path) -> None:
     timeline, assets, proxies = build(tmp_path, rate, record_start, source_start, EVENTS)
     with pytest.raises(MissingProxies, match="B.mov"):
         plan_for(timeline, assets, {"assetA": proxies["assetA"]}, rate)
+
+
+def test_segment_graph_keeps_identical_pieces_apart(tmp_path: Path) -> None:
+    from renders.cut import CutPiece, concat_list, segment_stream
+
+    gap = CutPiece(kind="black", frames=5, name="gap")
+    args = segment_stream([gap, gap, gap], Fraction(25), "01:00:00:00", RenderProfile(), Path("/font.ttf"),
+                          tmp_path / "seg.mp4").get_args()
+    assert args.count("-i") == 6  # a picture and a sound input each
+    graph = args[args.index("-filter_complex") + 1]
+    assert "concat=a=1:n=3:v=1" in graph and "timecode=01\\\\:00\\\\:00\\\\:00:" in graph
+    assert args[args.index("-g") + 1] == "25" and args[args.index("-sc_threshold") + 1] == "0"
+    assert concat_list([(Path("/a b/x'y.mp4"), Fraction(1, 5))]).splitlines()[1:] == [
+        "file '/a b/x'\\''y.mp4'", "duration 0.200000"]

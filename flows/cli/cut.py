@@ -18,22 +18,9 @@ app.add_typer(cut_app, name="cut")
 @cut_app.command("assemble")
 def cut_assemble(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """The string-out: scenes in storyboard order, a title card each, then each shot's chosen take."""
-    from editorial.assemble import assemble
-    from editorial.catalog import video_assets
-    from editorial.versions import save_cut
+    from ..cut_steps import assemble_step
 
-    ws = _workspace(film)
-    settings = ws.settings.editorial
-    assets = video_assets(ws.ledger, ws.profile.profile_hash())
-    result = assemble(ws.film, assets, Fraction(str(settings.title_card_seconds)))
-    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "assembled")
-    report = {
-        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
-        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
-        "scenes": [{"scene": s.scene, "frames": s.frames, "takes": s.takes, "slates": s.slates}
-                   for s in result.scenes],
-        "events": result.events, "slates": result.slates,
-    }
+    report = assemble_step(_workspace(film))
     _emit(report, as_json, _print_assemble)
 
 
@@ -135,35 +122,9 @@ def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """The review cut: one MP4 from the proxies with the record and source timecode burnt in, chapters per
     scene, narration subtitles (vi, en), a poster and QC; only the scenes whose segments changed are rendered.
     Takes without a proxy stop it (exit 1, listed): run `docfilm render` first."""
-    from editorial.catalog import video_assets
-    from editorial.review import render_review_cut
-    from editorial.segments import ProxyRef, plan_cut, proxy_rate
-    from editorial.versions import current_cut
+    from ..cut_steps import review_cut_step
 
-    ws = _workspace(film)
-    film_id = ws.film.film.id
-    version, timeline = current_cut(ws.ledger, film_id)
-    profile_hash = ws.profile.profile_hash()
-    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
-    masters: dict[str, str] = {}
-    proxies: dict[str, ProxyRef] = {}
-    for asset, proxy in ws.ledger.render_states(profile_hash, kinds=("video",)):
-        masters[asset.asset_id] = asset.sha256
-        if proxy is not None and proxy.state == "done" and proxy.proxy_path and Path(proxy.proxy_path).is_file():
-            ref = assets.get(asset.asset_id)
-            if ref is not None:
-                proxies[asset.asset_id] = ProxyRef(Path(proxy.proxy_path), proxy_rate(ref.fps),
-                                                   asset.audio_tracks > 0)
-    plan = plan_cut(timeline, film_id, Fraction(ws.film.film.fps), assets, masters, proxies, profile_hash)
-    cut = render_review_cut(plan, ws.film, ws.profile, ws.settings.renders, ws.home)
-    report = {
-        "path": str(cut.path), "poster": str(cut.poster), "version": version.version, "frames": plan.frames,
-        "fps": f"{plan.fps.numerator}/{plan.fps.denominator}", "start_timecode": plan.start_timecode,
-        "events": plan.events, "resolved": plan.resolved,
-        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in plan.unresolved],
-        "segments": [{"scene": s.scene, "frames": s.frames, "rendered": s.rendered} for s in cut.segments],
-        "chapters": str(cut.chapters), "subtitles": {k: str(v) for k, v in cut.subtitles.items()}, "qc": cut.qc,
-    }
+    report = review_cut_step(_workspace(film))
     _emit(report, as_json, _print_render)
 
 
