@@ -52,6 +52,7 @@ class ReviewCut:
     segments: list[SegmentOutcome]
     qc: dict[str, Any]
     elapsed_s: float  # ffmpeg time spent this run
+    segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
 
 
 def review_dir(home: Path, film_id: str) -> Path:
@@ -122,6 +123,7 @@ def render_review_cut(
             elapsed += result.elapsed_s
             rendered = True
         outcomes.append(SegmentOutcome(seg.scene, seg.frames, rendered, path))
+    segments_s = elapsed
 
     scenes = {s.id: s for s in film.scenes}
     spans = scene_spans(plan)
@@ -184,4 +186,4 @@ def render_review_cut(
         "target_seconds": round(float(target), 3),
         "runtime_ok": runtime <= target,
     }
-    return ReviewCut(out, poster, chapters, subtitles, outcomes, qc, elapsed)
+    return ReviewCut(out, poster, chapters, subtitles, outcomes, qc, elapsed, segments_s)
