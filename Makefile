@@ -27,3 +27,4 @@ bench:
 	$(VENV)/bin/python bench/render.py
 	$(VENV)/bin/python bench/packet.py
 	$(VENV)/bin/python bench/upload.py
+	$(VENV)/bin/python bench/cut.py
