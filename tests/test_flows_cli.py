@@ -183,7 +183,7 @@ def test_show_json_is_the_ledgers_record_of_one_asset(tmp_path: Path) -> None:
 
     human = run_cli("show", "abab", home=home)
     assert human.returncode == 0 and "s3://films/proxies/S01/p.mp4" in human.stdout
-    assert "flagged: loudness" in human.stdout
+    assert "QC        too quiet" in human.stdout  # the flag in words (review.labels.qc_flag_text)
     unknown = run_cli("show", "ffff", "--json", home=home)
     assert unknown.returncode == 2 and unknown.stdout == "" and "matches 0 assets" in unknown.stderr
 
