@@ -24,6 +24,8 @@ from renders.cut import (
     poster_stream,
     segment_stream,
 )
+from renders.flags import QcRules, qc_flags
+from renders.measurements import Loudness, Measurements
 from renders.profile import RenderProfile
 from renders.qc import loudness
 from renders.runner import run_ffmpeg, temp_path
@@ -104,7 +106,11 @@ def render_review_cut(
     plan: CutPlan, film: Film, profile: RenderProfile, settings: RendersSettings, home: Path,
     timeout_s: float | None = None,
 ) -> ReviewCut:
-    """Render what is stale of the review cut and return where everything is."""
+    """Render what is stale of the review cut and return where everything is.
+
+    QC flags the cut's loudness and true peak under the settings' rules (QCVN 115: -23 LUFS ± 1 LU, true peak
+    at most -1 dBTP by default), and a runtime over the film's target (rule `runtime`, in seconds).
+    """
     folder = review_dir(home, plan.film_id)
     seg_dir = folder / "segments"
     seg_dir.mkdir(parents=True, exist_ok=True)
@@ -180,7 +186,12 @@ def render_review_cut(
         write_new_file(state_file, json.dumps(state, indent=1).encode())
     runtime = Fraction(plan.frames) / plan.fps
     target = Fraction(film.film.target_runtime_frames) / Fraction(film.film.fps)
+    levels = Measurements(loudness=Loudness.from_json(state["loudness"]))
+    flags = [flag.to_json() for flag in qc_flags(levels, QcRules.from_settings(settings))]
+    if runtime > target:
+        flags.append({"rule": "runtime", "value": round(float(runtime), 3), "limit": round(float(target), 3)})
     qc = {
+        "flags": flags,
         "loudness": state["loudness"],
         "runtime_seconds": round(float(runtime), 3),
         "target_seconds": round(float(target), 3),

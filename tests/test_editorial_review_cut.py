@@ -157,7 +157,9 @@ def test_every_cut_point_shows_the_planned_source_frame(tmp_path: Path, case: st
         chapters = container.chapters()
         assert [c["metadata"]["title"] for c in chapters] == [
             f"{s.id} {s.title.vi} / {s.title.en}" for s in film.scenes[:3]]
-    assert cut.qc["loudness"]["integrated_lufs"] is not None
+    assert cut.qc["loudness"]["integrated_lufs"] is not None and cut.qc["runtime_ok"] is True
+    # a 440 Hz sine at ffmpeg's default level, silence elsewhere: not at -23 LUFS
+    assert [f["rule"] for f in cut.qc["flags"]][:1] == ["loudness"]
     assert cut.chapters.read_text(encoding="utf-8").startswith("WEBVTT")
     assert film.scenes[0].narration.en.split()[0] in cut.subtitles["en"].read_text(encoding="utf-8")
     assert cut.poster.is_file()
