@@ -93,7 +93,7 @@ def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: 
         else:
             need = math.ceil(piece.frames * src_fps / fps) + 1
             video = (video.filter("trim", end_frame=need).filter("setpts", "PTS-STARTPTS")
-                     .filter("fps", fps=rate_text(fps)).filter("trim", end_frame=piece.frames))
+                     .filter("fps", fps=rate_text(fps), round="up").filter("trim", end_frame=piece.frames))
         video = video.filter("scale", profile.width, profile.height).filter("setsar", 1).filter("format", "yuv420p")
         label = piece.name
         video = _text(video, label, font, size=size, x=str(size), y=f"h-{3 * size}")

@@ -207,3 +207,20 @@ def test_segment_graph_keeps_identical_pieces_apart(tmp_path: Path) -> None:
     assert args[args.index("-g") + 1] == "25" and args[args.index("-sc_threshold") + 1] == "0"
     assert concat_list([(Path("/a b/x'y.mp4"), Fraction(1, 5))]).splitlines()[1:] == [
         "file '/a b/x'\\''y.mp4'", "duration 0.200000"]
+
+
+@pytest.mark.parametrize(("source_rate", "timeline_rate"), [
+    (Fraction(25), Fraction(24000, 1001)), (Fraction(24000, 1001), Fraction(25)), (Fraction(50), Fraction(25)),
+])
+def test_a_clip_at_another_rate_holds_each_source_frame_for_its_duration(
+    tmp_path: Path, source_rate: Fraction, timeline_rate: Fraction
+) -> None:
+    timeline, assets, proxies = build(tmp_path, source_rate, "01:00:00:00", "00:00:00:00",
+                                      [("S01", "take", "A", 10, 30)])
+    timeline.global_start_time = otio.opentime.RationalTime(0, float(timeline_rate))
+    plan = plan_for(timeline, assets, proxies, timeline_rate)
+    cut = render_review_cut(plan, load_film(bundled_film_path()), RenderProfile(), RendersSettings(),
+                            tmp_path / "home")
+    numbers = read_numbers(cut.path)
+    # record frame r shows the source frame on screen at that moment: the last one to start at or before it
+    assert numbers == [10 + (r * source_rate / timeline_rate).__floor__() for r in range(plan.frames)]
