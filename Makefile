@@ -28,3 +28,4 @@ bench:
 	$(VENV)/bin/python bench/packet.py
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/facts.py
+	$(VENV)/bin/python bench/cut.py

@@ -205,7 +205,7 @@ def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect
     film = small_film(tmp_path / "film.yaml", film_id="can-tho-xiv", scene_id="S01")
     home = tmp_path / "home"
     env = prefect_for_tests.env(home, DOCFILM_FILM=str(film))
-    p = docfilm_cli("demo", env=env, timeout=280)
+    p = p_demo = docfilm_cli("demo", env=env, timeout=280)
     assert p.returncode == 0, p.stderr[-3000:]
     assert_no_traceback(p)
     paths = re.findall(r"(/\S*/index\.html)", p.stdout + p.stderr)
@@ -219,3 +219,16 @@ def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect
     result = _json(p)
     assert (result["rendered"], result["skipped"], result["failed"]) == ([], 2, [])
     assert _files(home / "renders") == renders
+
+    # The demo rendered the string-out as the review cut; rendering it again reuses every segment and
+    # leaves every file of the cut byte for byte as it was.
+    assert re.search(r"^cut +1 segments rendered, 0 reused", p_demo.stderr, re.M), p_demo.stderr[-2000:]
+    cut_files = {f: f.read_bytes() for f in (home / "cuts").rglob("*") if f.is_file()}
+    assert any(f.name == "can-tho-xiv-review.mp4" for f in cut_files)
+    p = docfilm_cli("cut", "render", "--json", env=env, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    cut = _json(p)
+    assert [(s["scene"], s["rendered"]) for s in cut["segments"]] == [("S01", False)]
+    assert cut["start_timecode"] == "00:00:00:00" and cut["unresolved"] == []
+    assert set(cut["subtitles"]) == {"vi", "en"} and cut["qc"]["runtime_ok"] is True
+    assert {f: f.read_bytes() for f in (home / "cuts").rglob("*") if f.is_file()} == cut_files

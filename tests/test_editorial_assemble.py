@@ -106,3 +106,15 @@ def test_string_out(setup: tuple[Path, Path, dict[str, str]]) -> None:
 
 def test_shares() -> None:
     assert shares(101, 3) == [34, 34, 33] and shares(2, 3) == [1, 1, 0] and sum(shares(3375, 7)) == 3375
+
+
+def test_render_without_proxies_lists_the_takes(setup: tuple[Path, Path, dict[str, str]]) -> None:
+    # The ledger says these proxies are done but holds no file for them: `cut render` renders nothing and
+    # names every take it would need (the user runs `docfilm render` first).
+    home, film, _ids = setup
+    assert docfilm_cli("cut", "assemble", "--film", str(film), env=user_env(home)).returncode == 0
+    p = docfilm_cli("cut", "render", "--film", str(film), env=user_env(home))
+    assert_no_traceback(p)
+    assert p.returncode == 1, p.stderr
+    assert "no proxy" in p.stderr and "S01-01_b.mov" in p.stderr and "docfilm render" in p.stderr
+    assert not (home / "cuts" / "can-tho-xiv" / "review").exists()

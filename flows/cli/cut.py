@@ -18,22 +18,9 @@ app.add_typer(cut_app, name="cut")
 @cut_app.command("assemble")
 def cut_assemble(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """The string-out: scenes in storyboard order, a title card each, then each shot's chosen take."""
-    from editorial.assemble import assemble
-    from editorial.catalog import video_assets
-    from editorial.versions import save_cut
+    from ..cut_steps import assemble_step
 
-    ws = _workspace(film)
-    settings = ws.settings.editorial
-    assets = video_assets(ws.ledger, ws.profile.profile_hash())
-    result = assemble(ws.film, assets, Fraction(str(settings.title_card_seconds)))
-    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "assembled")
-    report = {
-        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
-        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
-        "scenes": [{"scene": s.scene, "frames": s.frames, "takes": s.takes, "slates": s.slates}
-                   for s in result.scenes],
-        "events": result.events, "slates": result.slates,
-    }
+    report = assemble_step(_workspace(film))
     _emit(report, as_json, _print_assemble)
 
 
@@ -128,3 +115,25 @@ def _timeline_fps(timeline: Any, film_fps: Fraction) -> Fraction:
 
     start = timeline.global_start_time
     return exact_rate(start.rate) if start is not None else film_fps
+
+
+@cut_app.command("render")
+def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
+    """The review cut: one MP4 from the proxies with the record and source timecode burnt in, chapters per
+    scene, narration subtitles (vi, en), a poster and QC; only the scenes whose segments changed are rendered.
+    Takes without a proxy stop it (exit 1, listed): run `docfilm render` first."""
+    from ..cut_steps import review_cut_step
+
+    report = review_cut_step(_workspace(film))
+    _emit(report, as_json, _print_render)
+
+
+def _print_render(r: dict[str, Any]) -> None:
+    redone = sum(1 for s in r["segments"] if s["rendered"])
+    out.print(f"review cut: {r['path']}", markup=False, soft_wrap=True)
+    loud = r["qc"]["loudness"]
+    out.print(f"{r['frames']} frames at {r['fps']} fps from {r['start_timecode']}; {len(r['segments'])} segments, "
+              f"{redone} rendered; {loud.get('integrated_lufs')} LUFS, true peak {loud.get('true_peak_dbtp')} dBTP; "
+              f"runtime {'within' if r['qc']['runtime_ok'] else 'OVER'} target", markup=False)
+    for u in r["unresolved"]:
+        out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)

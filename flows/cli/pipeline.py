@@ -181,9 +181,24 @@ def demo(
     footage = make_demo_footage(ws.film, folder, ws.settings.renders, console=err)
     result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file)
     expected = {str(p) for p in footage.broken}
+    _demo_cut(ws)
     _print_pipeline(result, stages, expected)
     unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
     # Last on the terminal: where to open the packet.
     err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
     if unexpected or result["ingest"]["failed"] or result["render"]["failed"] or result["upload"]["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _demo_cut(ws: Any) -> None:
+    """The string-out assembled and rendered as the review cut, told in one stage line like the pipeline's."""
+    from ..cut_steps import assemble_step, review_cut_step
+
+    started = time.monotonic()
+    assembled = assemble_step(ws)
+    cut = review_cut_step(ws)
+    rendered = sum(1 for s in cut["segments"] if s["rendered"])
+    reused = len(cut["segments"]) - rendered
+    version = f"v{assembled['version']}" + (" new" if assembled["new"] else "")
+    err.print(f"{'cut':<7} {rendered} segments rendered, {reused} reused, cut {version}  "
+              f"({time.monotonic() - started:.1f} s)", markup=False, highlight=False, soft_wrap=True)
