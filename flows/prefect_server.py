@@ -12,8 +12,9 @@ It differs from Prefect's own in three ways:
   port is known at once and nothing else can take it in between;
 - the API asks for a generated Basic auth string (kept in this process's environment, never logged),
   so other local users cannot read or drive the film's runs;
-- the server dies with this process, even on kill -9 (Linux parent-death signal), and its output goes to
-  stderr, never into a `--json` stdout.
+- the server dies with this process, even on kill -9 (Linux parent-death signal); its own output goes to a log
+  file under PREFECT_HOME (never onto the terminal, where a server shutting down under load may print an
+  asyncio or SQLAlchemy traceback that is no failure of the command), quoted when the server fails to start.
 
 Nothing here imports prefect.
 """
@@ -64,12 +65,14 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return lambda: prctl(pr_set_pdeathsig, int(signal.SIGTERM))
 
 
-def _stderr_fd() -> int | None:
-    """The server's stdout goes to our stderr (stdout may be carrying --json); None (inherit) if it has no fd."""
+def _log_tail(path: Path, lines: int = 15) -> str:
+    """The end of the server's log, indented, for a failure message ("" when there is none)."""
     try:
-        return sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    tail = [line for line in text.splitlines() if line.strip()][-lines:]
+    return "".join(f"\n  {line}" for line in tail)
 
 
 class LocalPrefectServer:
@@ -78,6 +81,7 @@ class LocalPrefectServer:
     def __init__(self, prefect_home: Path) -> None:
         self.prefect_home = prefect_home
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = prefect_home / f"server.{os.getpid()}.log"
         self.api_url = ""
         self._auth = ""
         self._ready = False
@@ -104,11 +108,13 @@ class LocalPrefectServer:
         )
         command = [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
                    "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+        self.prefect_home.mkdir(parents=True, exist_ok=True)
         try:
-            self.process = subprocess.Popen(
-                command, env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=_stderr_fd(),
-                preexec_fn=_parent_death_signal(),
-            )
+            with self.log_path.open("wb") as server_log:
+                self.process = subprocess.Popen(
+                    command, env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=server_log,
+                    stderr=subprocess.STDOUT, preexec_fn=_parent_death_signal(),
+                )
         finally:
             sock.close()  # the child holds its own copy; connections queue there until uvicorn accepts
         atexit.register(self.stop)
@@ -128,9 +134,9 @@ class LocalPrefectServer:
         while True:
             code = self.process.poll()
             if code is not None:
-                raise PrefectServerFailed(f"the local Prefect server (uvicorn) exited with code {code} while starting; "
-                                          "its messages are above (or set PREFECT_API_URL to use a running "
-                                          "server)")  # fmt: skip
+                raise PrefectServerFailed(f"the local Prefect server (uvicorn) exited with code {code} while starting "
+                                          "(or set PREFECT_API_URL to use a running server); the end of "
+                                          f"{self.log_path}:{_log_tail(self.log_path)}")  # fmt: skip
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.stop()
@@ -156,6 +162,8 @@ class LocalPrefectServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self._ready:  # a server that never answered keeps its log: the error names it
+            self.log_path.unlink(missing_ok=True)
 
 
 _server: LocalPrefectServer | None = None

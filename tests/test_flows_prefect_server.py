@@ -138,4 +138,6 @@ def test_a_server_that_cannot_start_is_an_environment_error(tmp_path: Path) -> N
     assert p.returncode == 3, (p.returncode, p.stderr[-2000:])
     assert p.stdout == ""
     assert "Prefect server" in p.stderr
+    logs = list((home / "prefect").glob("server.*.log"))
+    assert len(logs) == 1 and str(logs[0]) in p.stderr  # its own messages are kept, named, and quoted
     assert not (home / "library").exists() or not any((home / "library").rglob("*.m4a"))
