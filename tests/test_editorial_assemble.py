@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -40,6 +41,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     s01["shots"][1]["take"] = "S01-02_alt.mov"  # the editor's choice, over a later clean take
     film = root / "film.yaml"
     film.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # The film's facts come from the facts files it includes: they travel with it.
+    shutil.copytree(bundled_film_path().parent / "facts", root / "facts")
     home = root / "home"
     ledger = Ledger.open(LedgerSettings(home=home))
     scenes = {s["id"] for s in doc["scenes"]}
