@@ -1,4 +1,4 @@
-"""Prefect flows: ingest, render, upload, packet, and the pipeline chaining them.
+"""Prefect flows: ingest, render, upload, packet, facts import and check, and the pipeline chaining them.
 
 This module's name cannot collide with a domain package: Prefect imports flow files with their own
 folder first on sys.path.
@@ -29,7 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
 from figures.check import check_film_figures
-from flows import steps
+from flows import steps, steps_facts
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
@@ -261,6 +261,53 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
             "hosted_error": hosted_error}
 
 
+@flow(name="facts-import", log_prints=False)
+def facts_import_flow(
+    file: str,
+    sheet: str | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    received: date | None = None,
+    film: str | None = None,
+) -> dict[str, Any]:
+    """Import a statistics table's figures as facts beside the film; the artifact lists the changed figures.
+
+    A table that cannot be read fails the run (the film's facts file is then left as it was).
+    """
+    ws = _workspace(film)
+    result = steps_facts.import_facts(Path(file), ws.film_file, sheet=sheet, source=source, url=url,
+                                      received=received)
+    create_table_artifact(
+        key="facts-import", table=steps_facts.import_rows(result),
+        description=f"Facts: {result.imported} imported from {_md_escape(Path(file).name)}"
+        + (f" (sheet {_md_escape(result.sheet)})" if result.sheet else "")
+        + f", {len(result.changed)} changed → {_md_escape(result.facts_file.name)}",
+    )
+    return steps_facts.import_report(result)
+
+
+@flow(name="facts-check", log_prints=False)
+def facts_check_flow(as_of: date | None = None, film: str | None = None) -> dict[str, Any]:
+    """Check every figure the film states against its facts; the artifact lists those that are not sourced.
+
+    A figure that is not sourced does not fail the run: the result's counts (and the artifact) say it.
+    """
+    ws = _workspace(film)
+    report = steps_facts.check_film(ws.film_file, as_of=as_of)
+    summary = steps_facts.check_summary(report)
+    if report.not_sourced:
+        counts = ", ".join(f"{n} {result}" for result, n in report.counts.items() if n and result != "sourced")
+        create_table_artifact(key="facts-check", table=steps_facts.check_rows(report),
+                              description=f"Figures: {len(report.not_sourced)} of {len(report.figures)} "
+                              f"not sourced ({counts})")
+        get_run_logger().warning("%d of %d figure(s) not sourced: %s", len(report.not_sourced),
+                                 len(report.figures), counts)
+    else:
+        create_markdown_artifact(key="facts-check",
+                                 markdown=f"All {len(report.figures)} figures are sourced.")
+    return summary
+
+
 @flow(name="pipeline", log_prints=False)
 def pipeline_flow(
     sources: list[str],
@@ -269,7 +316,11 @@ def pipeline_flow(
     as_of: date | None = None,
     film: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest → render → upload → packet, as one flow run."""
+    """Ingest → render → upload → packet, then the figures' check, as one flow run.
+
+    Figures that are not sourced are a warning here (`facts` in the result, and the check's artifact): the
+    packet, which shows them, is still built.
+    """
     ingested = ingest_flow(sources, scene=scene, film=film)
     stage_finished("ingest", ingested)
     rendered = render_flow(jobs=jobs, film=film)
@@ -278,13 +329,15 @@ def pipeline_flow(
     stage_finished("upload", uploaded)
     packet = packet_flow(as_of=as_of, film=film)
     stage_finished("packet", packet)
-    return {"ingest": ingested, "render": rendered, "upload": uploaded, "packet": packet}
+    facts = facts_check_flow(as_of=as_of, film=film)
+    return {"ingest": ingested, "render": rendered, "upload": uploaded, "packet": packet, "facts": facts}
 
 
 @flow(name="nightly-render", log_prints=False)
 def nightly_render_flow(jobs: int | None = None, film: str | None = None) -> dict[str, Any]:
-    """The scheduled night run: render what is stale, deliver it, rebuild the packet."""
+    """The scheduled night run: render what is stale, deliver it, rebuild the packet, check the figures."""
     rendered = render_flow(jobs=jobs, film=film)
     uploaded = upload_flow(film=film)
     packet = packet_flow(film=film)
-    return {"render": rendered, "upload": uploaded, "packet": packet}
+    facts = facts_check_flow(film=film)
+    return {"render": rendered, "upload": uploaded, "packet": packet, "facts": facts}

@@ -189,6 +189,31 @@ def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pref
             server.wait()
 
 
+OUTER_PREFECT_HOME = os.environ.get("PREFECT_HOME")
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(prefect_for_tests: PrefectForTests) -> Iterator[None]:
+    """The flows of a test module run in this process against the session's Prefect server (migrated once).
+
+    prepare_prefect_env writes Prefect's settings into os.environ; they are undone after the module, so no
+    PREFECT_* setting leaks into the tests that follow (or into the commands they start).
+    """
+    from flows.env import prepare_prefect_env
+
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("PREFECT_")]:
+            env.delenv(name)
+        # A configured API: prepare_prefect_env then leaves PREFECT_HOME alone, as it does for a user's server.
+        env.setenv("PREFECT_API_URL", prefect_for_tests.api_url)
+        prepare_prefect_env()
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: prefect_for_tests.api_url}):
+            yield
+    assert os.environ.get("PREFECT_HOME") == OUTER_PREFECT_HOME, "PREFECT_HOME leaked out of the module"
+
+
 @pytest.fixture(scope="session")
 def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: PrefectForTests) -> Iterator[CliPipeline]:
     """One `docfilm run` of two 1 s clips on the embedded defaults (SeaweedFS, SQLite), shared by the CLI tests

@@ -47,7 +47,10 @@ def test_run_takes_footage_through_to_the_packet(cli_pipeline: CliPipeline) -> N
     assert p.returncode == 0, p.stderr[-3000:]
     assert_no_traceback(p)
     result = _json(p)
-    assert set(result) >= {"ingest", "render", "upload", "packet"}
+    assert set(result) >= {"ingest", "render", "upload", "packet", "facts"}
+    facts = result["facts"]  # the figures' check, run after the packet: the bundled film's are all sourced
+    assert set(facts) == {"figures", "not_sourced", "counts"} and facts["not_sourced"] == 0
+    assert facts["counts"]["sourced"] == facts["figures"] > 0
 
     ingested = result["ingest"]["ingested"]
     assert {Path(x["path"]).name: x["scene"] for x in ingested} == {

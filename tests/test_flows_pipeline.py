@@ -4,46 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import imageio_ffmpeg
 import pytest
-from cli_support import PrefectForTests
 
 from renders.settings import RendersSettings
 
 pytestmark = pytest.mark.slow
 SETTINGS = RendersSettings()  # read once, as a command does
-
-OUTER_PREFECT_HOME = os.environ.get("PREFECT_HOME")
-
-
-@pytest.fixture(scope="module")
-def prefect_harness(prefect_for_tests: PrefectForTests) -> Iterator[None]:
-    """The flows of this module run in this process against the session's Prefect server (migrated once).
-
-    prepare_prefect_env writes Prefect's settings into os.environ; they are undone after the module, so no
-    PREFECT_* setting leaks into the tests that follow (or into the commands they start).
-    """
-    from flows.env import prepare_prefect_env
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in [n for n in os.environ if n.startswith("PREFECT_")]:
-            env.delenv(name)
-        # A configured API: prepare_prefect_env then leaves PREFECT_HOME alone, as it does for a user's server.
-        env.setenv("PREFECT_API_URL", prefect_for_tests.api_url)
-        prepare_prefect_env()
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings(updates={PREFECT_API_URL: prefect_for_tests.api_url}):
-            yield
-    assert os.environ.get("PREFECT_HOME") == OUTER_PREFECT_HOME, "PREFECT_HOME leaked out of the module"
 
 
 @pytest.fixture
@@ -110,6 +83,9 @@ def test_pipeline_twice(prefect_harness: None, workspace_env: Path, tmp_path: Pa
     assert "Xây dựng Đảng và hệ thống chính trị" in html
     assert html.count('<a class="player"') == 3  # each becomes a <video> in the browser (review tests)
     assert first["packet"]["hosted_url"] and first["packet"]["hosted_error"] is None
+    # the figures' check ran last: the bundled film states only sourced figures
+    facts = first["facts"]
+    assert facts["figures"] > 0 and facts["not_sourced"] == 0 and facts["counts"]["sourced"] == facts["figures"]
 
     proxies = [Path(r["proxy"]) for r in rendered] + [Path(r["poster"]) for r in rendered]
     before = {p: p.stat().st_mtime_ns for p in proxies}

@@ -28,27 +28,6 @@ facts_app = typer.Typer(help="The Department's figures: import tables as facts, 
 app.add_typer(facts_app, name="facts")
 
 
-def _quoting(film_path: Path) -> dict[str, list[str]]:
-    """Fact id → scenes quoting it (linked by the check, or listed on a shot), in the film as it is now."""
-    from figures.check import check_film_figures
-    from storyboard.errors import StoryboardError
-    from storyboard.loader import load_film
-
-    try:
-        film = load_film(film_path)
-    except StoryboardError:
-        return {}
-    scenes: dict[str, set[str]] = {}
-    for figure in check_film_figures(film_path, film).figures:
-        if figure.fact:
-            scenes.setdefault(figure.fact, set()).add(figure.scene)
-    for scene in film.scenes:
-        for shot in scene.shots:
-            for fact in shot.facts:
-                scenes.setdefault(fact, set()).add(scene.id)
-    return {fact: sorted(ids) for fact, ids in scenes.items()}
-
-
 @facts_app.command("import")
 def facts_import(
     file: Annotated[Path, typer.Argument(help="Statistics table: XLSX, XLS, ODS or CSV.")],
@@ -62,7 +41,7 @@ def facts_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a table's figures as facts (facts/<source>.yaml beside the film, included by it); report changes."""
-    from figures.importer import import_table
+    from ..steps_facts import import_facts, import_report
 
     day = None
     if received:
@@ -71,13 +50,8 @@ def facts_import(
         except ValueError:
             _fail(EXIT_INPUT, f"--received {received!r}: expected a date as YYYY-MM-DD")
     film_path = _film_file(film)
-    result = import_table(file, film_path, sheet=sheet, source=source, url=url, received=day,
-                          scenes_quoting=_quoting(film_path))
-    report = {
-        "file": str(result.file), "sha256": result.sha256, "sheet": result.sheet,
-        "facts_file": str(result.facts_file), "imported": result.imported,
-        "changed": [{"fact": c.fact, "old": c.old, "new": c.new, "scenes": c.scenes} for c in result.changed],
-    }
+    result = import_facts(file, film_path, sheet=sheet, source=source, url=url, received=day)
+    report = import_report(result)
     _emit(report, as_json, lambda r: _print_import(r, result.include_added, film_path))
 
 

@@ -161,6 +161,11 @@ def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expecte
             out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
     if r["packet"].get("hosted_error"):
         out.print(f"hosted copy not published: {r['packet']['hosted_error']}", markup=False, soft_wrap=True)
+    facts = r.get("facts") or {}
+    if facts.get("not_sourced"):
+        # A warning, not a failure: the packet shows these figures; `docfilm facts check` lists them.
+        out.print(f"figures: {facts['not_sourced']} of {facts['figures']} not sourced (warning; see docfilm facts "
+                  "check)", markup=False, soft_wrap=True)
     out.print(f"packet: {r['packet']['path']}", markup=False, soft_wrap=True)
 
 
