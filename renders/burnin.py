@@ -22,59 +22,46 @@ def drawtext_safe(text: str, max_chars: int = NAME_MAX_CHARS) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
-def burn_text(stream: Any, text: str, font: Path, *, x: str, y: str, fontsize: int) -> Any:
-    """Draw `text` literally (no %{…} expansion) in white on a translucent box.
+def _boxed(fontsize: int) -> dict[str, Any]:
+    """White text on a translucent black box, its border scaled with the text: the look of every burn-in label."""
+    return {"fontcolor": "white", "box": 1, "boxcolor": "black@0.55", "boxborderw": max(2, fontsize // 4)}
+
+
+def _literal_text(stream: Any, text: str, font: Path, fontsize: int, **style: Any) -> Any:
+    """drawtext of `text` exactly as given (made safe, no %{…} expansion), styled by `style`.
 
     ffmpeg-python escapes the value for the two filtergraph levels (quotes, colons, backslashes, commas,
     brackets, semicolons); `expansion=none` removes drawtext's own third level, so `%` and `\\` stay literal.
     `ffmpeg.drawtext` is not used because it adds that third escaping level regardless of `expansion`.
     """
-    return stream.filter(
-        "drawtext",
-        text=drawtext_safe(text),
-        expansion="none",
-        fontfile=str(font),
-        fontsize=fontsize,
-        fontcolor="white",
-        box=1,
-        boxcolor="black@0.55",
-        boxborderw=max(2, fontsize // 4),
-        x=x,
-        y=y,
-    )
+    return stream.filter("drawtext", text=drawtext_safe(text), expansion="none", fontfile=str(font),
+                         fontsize=fontsize, **style)
+
+
+def burn_text(stream: Any, text: str, font: Path, *, x: str, y: str, fontsize: int) -> Any:
+    """Draw `text` literally in white on a translucent box."""
+    return _literal_text(stream, text, font, fontsize, **_boxed(fontsize), x=x, y=y)
 
 
 def burn_watermark(stream: Any, text: str, font: Path, *, fontsize: int, opacity: float) -> Any:
     """Translucent text across the middle of the picture, no box, so the picture stays readable under it."""
-    return stream.filter(
-        "drawtext",
-        text=drawtext_safe(text),
-        expansion="none",
-        fontfile=str(font),
-        fontsize=fontsize,
-        fontcolor=f"white@{opacity:g}",
-        borderw=max(1, fontsize // 24),
-        bordercolor=f"black@{opacity:g}",
-        x="(w-text_w)/2",
-        y="(h-text_h)/2",
+    return _literal_text(
+        stream, text, font, fontsize, fontcolor=f"white@{opacity:g}", borderw=max(1, fontsize // 24),
+        bordercolor=f"black@{opacity:g}", x="(w-text_w)/2", y="(h-text_h)/2",
     )
+
+
+def burn_running_timecode(stream: Any, timecode: str, rate: Fraction, font: Path, *, fontsize: int, x: str,
+                          y: str) -> Any:
+    """Timecode counting from `timecode` at `rate`, one frame a frame, boxed like every label, at (x, y)."""
+    return stream.filter("drawtext", timecode=timecode, timecode_rate=rate_text(rate), fontfile=str(font),
+                         fontsize=fontsize, **_boxed(fontsize), x=x, y=y)
 
 
 def burn_timecode(stream: Any, timecode: str, rate: Fraction, font: Path, *, fontsize: int, margin: int) -> Any:
     """Running timecode from `timecode` at `rate`, centred at the bottom."""
-    return stream.filter(
-        "drawtext",
-        timecode=timecode,
-        timecode_rate=rate_text(rate),
-        fontfile=str(font),
-        fontsize=fontsize,
-        fontcolor="white",
-        box=1,
-        boxcolor="black@0.55",
-        boxborderw=max(2, fontsize // 4),
-        x="(w-text_w)/2",
-        y=f"h-text_h-{margin}",
-    )
+    return burn_running_timecode(stream, timecode, rate, font, fontsize=fontsize, x="(w-text_w)/2",
+                                 y=f"h-text_h-{margin}")
 
 
 def text_sizes(profile: RenderProfile) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from typing import Any
 import ffmpeg
 
 from core.timecode import rate_text
-from renders.burnin import drawtext_safe
+from renders.burnin import burn_running_timecode, burn_text
 from renders.profile import RenderProfile
 
 
@@ -39,18 +39,6 @@ class CutPiece:
     source_in: int = 0
     source_timecode: str | None = None
     source_rate: Fraction | None = None
-
-
-def _text(stream: Any, text: str, font: Path, *, size: int, x: str, y: str) -> Any:
-    return stream.filter("drawtext", text=drawtext_safe(text), expansion="none", fontfile=str(font),
-                         fontsize=size, fontcolor="white", box=1, boxcolor="black@0.55",
-                         boxborderw=max(2, size // 4), x=x, y=y)
-
-
-def _running_tc(stream: Any, timecode: str, rate: Fraction, font: Path, *, size: int, x: str, y: str) -> Any:
-    return stream.filter("drawtext", timecode=timecode, timecode_rate=rate_text(rate), fontfile=str(font),
-                         fontsize=size, fontcolor="white", box=1, boxcolor="black@0.55",
-                         boxborderw=max(2, size // 4), x=x, y=y)
 
 
 def _unique(index: int) -> dict[str, int]:
@@ -96,9 +84,9 @@ def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: 
                      .filter("fps", fps=rate_text(fps), round="up").filter("trim", end_frame=piece.frames))
         video = video.filter("scale", profile.width, profile.height).filter("setsar", 1).filter("format", "yuv420p")
         label = piece.name
-        video = _text(video, label, font, size=size, x=str(size), y=f"h-{3 * size}")
+        video = burn_text(video, label, font, fontsize=size, x=str(size), y=f"h-{3 * size}")
         if piece.source_timecode and piece.source_rate:
-            video = _running_tc(video, piece.source_timecode, piece.source_rate, font, size=size,
+            video = burn_running_timecode(video, piece.source_timecode, piece.source_rate, font, fontsize=size,
                                 x=str(size), y=f"h-{int(1.5 * size)}")
         audio = _audio(source["a:0"], seconds, profile) if piece.has_audio else _silence(seconds, profile, index)
         return video, audio
@@ -107,7 +95,7 @@ def piece_streams(piece: CutPiece, fps: Fraction, profile: RenderProfile, font: 
     video = video.filter("trim", end_frame=piece.frames).filter("setsar", 1).filter("format", "yuv420p")
     big = max(14, round(profile.height * 0.05))
     for i, line in enumerate(piece.lines):
-        video = _text(video, line, font, size=big if i == 0 else size, x="(w-text_w)/2",
+        video = burn_text(video, line, font, fontsize=big if i == 0 else size, x="(w-text_w)/2",
                       y=f"h/2-{big * 2}+{i * big * 2}")
     return video, _silence(seconds, profile, index)
 
@@ -122,7 +110,8 @@ def segment_stream(
         parts.extend(piece_streams(piece, fps, profile, font, index))
     joined = ffmpeg.concat(*parts, v=1, a=1, n=len(pieces)).node
     size = max(14, round(profile.height * 0.05))
-    video = _running_tc(joined[0], record_timecode, fps, font, size=size, x=f"w-text_w-{size}", y=str(size))
+    video = burn_running_timecode(joined[0], record_timecode, fps, font, fontsize=size, x=f"w-text_w-{size}",
+                                  y=str(size))
     gop = profile.gop_frames(fps)
     return ffmpeg.output(
         video, joined[1], str(out_path.absolute()), f="mp4", r=rate_text(fps),
