@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_no_traceback, docfilm_cli, user_env
+from film_support import bundled_film_copy, edit_figure
 
 from figures.check import check_film_figures
 from figures.mentions import find_mentions
@@ -118,33 +118,22 @@ def test_every_figure_of_s06_is_found_and_linked_to_its_fact() -> None:
         assert lines[figure.line - 1][figure.col - 1:].startswith(figure.text.split()[0]), figure
 
 
-def _film_copy(tmp_path: Path) -> Path:
-    film = tmp_path / "film.yaml"
-    shutil.copy(bundled_film_path(), film)
-    shutil.copytree(bundled_film_path().parent / "facts", tmp_path / "facts")
-    return film
-
-
 def test_an_edited_figure_contradicts_at_its_line_and_column(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
-    lines = film.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if "GRDP bình quân đầu người ước 80,48" in line)
-    col = lines[at].index("80,48")
-    lines[at] = lines[at].replace("80,48", "82,15")
-    film.write_text("".join(lines), encoding="utf-8")
+    film = bundled_film_copy(tmp_path)
+    line, col = edit_figure(film, "GRDP bình quân đầu người ước 80,48", "80,48", "82,15")
     p = docfilm_cli("facts", "check", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
     assert p.returncode == 1, p.stderr
     report = json.loads(p.stdout)
     assert set(report) == {"figures", "counts"}
     bad = [f for f in report["figures"] if f["result"] != "sourced"]
     assert bad == [{
-        "file": str(film), "line": at + 1, "col": col + 1, "text": "82,15 triệu đồng", "scene": "S06",
+        "file": str(film), "line": line, "col": col, "text": "82,15 triệu đồng", "scene": "S06",
         "value": 82.15, "unit": "triệu đồng", "year": 2018, "result": "contradicts",
         "fact": "grdp-per-capita-2018", "expected": 80.48,
     }]
     assert report["counts"]["contradicts"] == 1
     human = docfilm_cli("facts", "check", "--film", str(film), env=user_env(tmp_path / "home"))
-    assert f"{film}:{at + 1}:{col + 1}: scenes[5].narration.vi: figure '82,15 triệu đồng': contradicts" in human.stdout
+    assert f"{film}:{line}:{col}: scenes[5].narration.vi: figure '82,15 triệu đồng': contradicts" in human.stdout
 
 
 def _edit(film: Path, old: str, new: str) -> None:
@@ -154,7 +143,7 @@ def _edit(film: Path, old: str, new: str) -> None:
 
 
 def test_unsourced_status_mismatch_and_not_yet_known(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path)
     _edit(film, "Thu ngân sách nhà nước ước đạt 11.191 tỷ đồng, bằng 101% kế hoạch.",
           "Thu ngân sách nhà nước đạt 11.191 tỷ đồng, bằng 101% so với năm trước, thu hút 4.321 lượt khách.")
     report = check_film_figures(film)
@@ -172,7 +161,7 @@ def test_unsourced_status_mismatch_and_not_yet_known(tmp_path: Path) -> None:
 
 
 def test_matching_uses_every_fact_of_the_film_not_only_the_shots(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path)
     _edit(film, "facts: [public-order-crimes-first-half-2017, public-order-crimes-decrease-first-half-2017, "
                 "crimes-solved-first-half-2017]", "facts: []")
     s13 = [f for f in check_film_figures(film).figures if f.scene == "S13"]
@@ -180,7 +169,7 @@ def test_matching_uses_every_fact_of_the_film_not_only_the_shots(tmp_path: Path)
 
 
 def test_precision_shown_matches_a_longer_fact(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path)
     _edit(film, "aiming for average GRDP growth of 7.5–8 % a year.",
           "aiming for average GRDP growth of 7.5–8 % a year, and an estimated 7.5 % was reached by 2020.")
     found = [f for f in check_film_figures(film).figures if f.text == "7.5 %" and f.scene == "S01"]
@@ -191,7 +180,7 @@ def test_precision_shown_matches_a_longer_fact(tmp_path: Path) -> None:
 
 
 def test_storyboard_check_warns_and_exits_0(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path)
     _edit(film, "kết nạp 1.614 đảng viên mới", "kết nạp 1.641 đảng viên mới")
     p = docfilm_cli("storyboard", "check", str(film), env=user_env(tmp_path / "home"))
     assert p.returncode == 0, p.stderr
@@ -203,7 +192,7 @@ def test_storyboard_check_warns_and_exits_0(tmp_path: Path) -> None:
 
 
 def test_status_names_the_figure_that_blocks_a_scene(tmp_path: Path) -> None:
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path)
     _edit(film, "GRDP bình quân đầu người ước 80,48 triệu", "GRDP bình quân đầu người ước 82,15 triệu")
     p = docfilm_cli("status", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
     assert p.returncode == 0, p.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ import openpyxl
 import pytest
 import yaml
 from cli_support import ROOT
-
-from storyboard.loader import bundled_film_path
+from film_support import bundled_film_copy, edit_figure
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +47,6 @@ def _table(artifact: Any) -> list[dict[str, Any]]:
     return list(data)
 
 
-def _film_copy(folder: Path) -> Path:
-    film = folder / "film" / "film.yaml"
-    film.parent.mkdir(parents=True)
-    shutil.copy(bundled_film_path(), film)
-    shutil.copytree(bundled_film_path().parent / "facts", film.parent / "facts")
-    return film
-
-
 def test_check_flow_on_the_bundled_film_says_all_are_sourced(prefect_harness: None, home: Path) -> None:
     from flows.docfilm_flows import facts_check_flow
 
@@ -74,19 +64,15 @@ def test_check_flow_lists_an_edited_figure_and_still_completes(
 ) -> None:
     from flows.docfilm_flows import facts_check_flow
 
-    film = _film_copy(tmp_path)
-    lines = film.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if "GRDP bình quân đầu người ước 80,48" in line)
-    col = lines[at].index("80,48")
-    lines[at] = lines[at].replace("80,48", "82,15")
-    film.write_text("".join(lines), encoding="utf-8")
+    film = bundled_film_copy(tmp_path / "film")
+    line, col = edit_figure(film, "GRDP bình quân đầu người ước 80,48", "80,48", "82,15")
 
     state = facts_check_flow(film=str(film), return_state=True)
     assert state.is_completed()  # a figure that is not sourced is a warning for the flows, not a failure
     result = state.result()
     assert result["not_sourced"] == 1 and result["counts"]["contradicts"] == 1
     artifact = _one(state.state_details.flow_run_id, "facts-check")
-    assert _table(artifact) == [{"at": f"{film}:{at + 1}:{col + 1}", "text": "82,15 triệu đồng", "scene": "S06",
+    assert _table(artifact) == [{"at": f"{film}:{line}:{col}", "text": "82,15 triệu đồng", "scene": "S06",
                                  "result": "contradicts", "expected": "80.48"}]
     assert "1 of" in (artifact.description or "") and "1 contradicts" in (artifact.description or "")
 
@@ -116,7 +102,7 @@ def test_import_flow_reads_an_office_table_and_lists_what_changed(
 ) -> None:
     from flows.docfilm_flows import facts_import_flow
 
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path / "film")
     first = facts_import_flow(str(_office_table(tmp_path / "v1.xlsx", "6,8")), source="Thới Lai 2018",
                               url="https://example.gov.vn/thoi-lai", received=date(2019, 4, 2), film=str(film),
                               return_state=True)
@@ -140,7 +126,7 @@ def test_import_flow_reads_an_office_table_and_lists_what_changed(
 def test_import_flow_fails_on_a_table_of_no_known_shape(prefect_harness: None, home: Path, tmp_path: Path) -> None:
     from flows.docfilm_flows import facts_import_flow
 
-    film = _film_copy(tmp_path)
+    film = bundled_film_copy(tmp_path / "film")
     before = film.read_text(encoding="utf-8")
     junk = tmp_path / "notes.csv"
     junk.write_text("a note\nanother note\n", encoding="utf-8")
