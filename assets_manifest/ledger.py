@@ -140,6 +140,10 @@ class Ledger:
             yield s
 
     # assets
+    def asset(self, asset_id: str) -> Asset | None:
+        with self.session() as s:
+            return s.get(Asset, asset_id)
+
     def asset_by_sha256(self, sha256: str) -> Asset | None:
         with self.session() as s:
             return s.scalar(select(Asset).where(Asset.sha256 == sha256))
@@ -280,14 +284,22 @@ class Ledger:
     def _record_proxy(self, asset_id: str, profile_hash: str, state: str, proxy_path: Path | None,
                       poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None) -> None:
         with self.session(write=True) as s:
-            row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
-            row.state = state
-            row.proxy_path = str(proxy_path) if proxy_path else None
-            row.poster_path = str(poster_path) if poster_path else None
-            row.reason = reason
-            row.qc = qc or {}
-            row.rendered_at = utcnow()
-            s.add(row)
+            self.put_proxy(s, asset_id, profile_hash, state=state, proxy_path=proxy_path, poster_path=poster_path,
+                           reason=reason, qc=qc)
+
+    @staticmethod
+    def put_proxy(s: Session, asset_id: str, profile_hash: str, *, state: str, proxy_path: Path | None = None,
+                  poster_path: Path | None = None, reason: str | None = None,
+                  qc: dict[str, Any] | None = None) -> None:
+        """Insert or replace a proxy row inside the caller's transaction (the farm records it with its lease)."""
+        row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
+        row.state = state
+        row.proxy_path = str(proxy_path) if proxy_path else None
+        row.poster_path = str(poster_path) if poster_path else None
+        row.reason = reason
+        row.qc = qc or {}
+        row.rendered_at = utcnow()
+        s.add(row)
 
     # uploads
     def upload(self, endpoint: str, bucket: str, key: str) -> Upload | None:

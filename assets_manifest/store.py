@@ -202,6 +202,28 @@ class CutVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RenderLease(Base):
+    """Who renders an (asset, profile) pair on the farm, until when, and who finished it (assets_manifest.leases).
+
+    `queued`: a planner reserved it and submitted its flow run; `leased`: a worker renders it and renews
+    `expires_at` with a heartbeat; `done`: a proxy was recorded, by `worker`, stored at `proxy_key`; `failed`.
+    """
+
+    __tablename__ = "render_leases"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), primary_key=True)
+    profile_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8), index=True)
+    holder: Mapped[str] = mapped_column(String(255))  # the planner's run or the worker holding it now
+    token: Mapped[str] = mapped_column(String(32))  # changes with every claim: a heartbeat renews only its own
+    expires_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(255))  # who made the recorded proxy
+    proxy_key: Mapped[str | None] = mapped_column(Text)
+    proxy_sha256: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 WRITE = {"docfilm_write": True}  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
 
 

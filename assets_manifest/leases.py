@@ -1,0 +1,249 @@
+"""Leases on (asset, profile) pairs, so that a farm of workers renders each proxy once and loses none.
+
+A planner (`render --farm`) reserves the stale pairs it submits (`queued`, renewed while it waits, so a second
+planner at the same time takes the others). A worker claims a pair before rendering it (`leased`) and renews the
+lease with a heartbeat; a worker killed mid-render stops renewing and its pair is claimable again once the lease
+expires. Finishing is conditional: the first finished proxy of a pair is recorded, a later one of the same
+content is the same proxy, and a later one of other content is discarded, so the ledger keeps exactly one.
+
+On PostgreSQL rows are taken with `SELECT … FOR UPDATE SKIP LOCKED` (a pair another claimer is taking right now
+is skipped, not waited for); on SQLite every writer holds the one write lock (BEGIN IMMEDIATE) instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .ledger import Ledger
+from .store import Asset, Proxy, RenderLease, utcnow
+
+QUEUED, LEASED, DONE, FAILED = "queued", "leased", "done", "failed"
+CHUNK = 1000  # pairs per statement: IN lists and multi-row inserts stay well under the drivers' limits
+
+Finish = Literal["recorded", "identical", "discarded"]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's claim on one pair; `token` tells its heartbeat from a later claim's."""
+
+    asset_id: str
+    profile_hash: str
+    holder: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PairState:
+    """Where one pair stands, as a planner waiting on it reads it."""
+
+    asset_id: str
+    state: str
+    holder: str
+    expires_at: datetime
+    attempts: int
+    worker: str | None
+    proxy_key: str | None
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at > now
+
+
+@dataclass(frozen=True)
+class PlannedAsset:
+    """A stale asset as the farm's planner needs it: no ORM row, so 100,000 of them load in well under a second."""
+
+    asset_id: str
+    name: str
+    scene_id: str | None
+    duration_frames: int | None
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def _new_token() -> str:
+    return secrets.token_hex(16)
+
+
+class Leases:
+    """The lease rows of one ledger; `clock` is the time source (UTC), replaceable in tests."""
+
+    def __init__(self, ledger: Ledger, clock: Callable[[], datetime] = utcnow) -> None:
+        self.ledger = ledger
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        """Naive UTC, as the ledger reads its moments back on every database."""
+        moment = self.clock()
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+    def _insert(self, s: Session, rows: list[dict[str, object]]) -> set[str]:
+        """Insert the rows that are not there yet; the asset ids actually inserted (a racing insert loses)."""
+        if not rows:
+            return set()
+        make = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = make(RenderLease).values(rows).on_conflict_do_nothing().returning(RenderLease.asset_id)
+        return set(s.scalars(stmt))
+
+    # planners
+    def plan(self, profile_hash: str, *, planner: str, everything: bool = False, scene: str | None = None,
+             kinds: Iterable[str] = ("video", "audio", "still")) -> list[PlannedAsset]:
+        """The stale pairs in one query: no finished proxy (or `everything`), and nobody else holding a live lease
+        or reservation on them."""
+        now = self._now()
+        held = and_(RenderLease.state.in_((QUEUED, LEASED)), RenderLease.expires_at > now,
+                    RenderLease.holder != planner)
+        q = (
+            select(Asset.asset_id, Asset.name, Asset.scene_id, Asset.duration_frames)
+            .outerjoin(Proxy, and_(Proxy.asset_id == Asset.asset_id, Proxy.profile_hash == profile_hash))
+            .outerjoin(RenderLease, and_(RenderLease.asset_id == Asset.asset_id,
+                                         RenderLease.profile_hash == profile_hash))
+            .where(Asset.kind.in_(tuple(kinds)))
+            .where(or_(RenderLease.asset_id.is_(None), ~held))
+            .order_by(Asset.scene_id.nulls_last(), Asset.name, Asset.asset_id)
+        )
+        if not everything:
+            q = q.where(or_(Proxy.state.is_(None), Proxy.state != DONE))
+        if scene:
+            q = q.where(Asset.scene_id == scene)
+        with self.ledger.session() as s:
+            return [PlannedAsset(*row) for row in s.execute(q).all()]
+
+    def reserve(self, asset_ids: Sequence[str], profile_hash: str, *, planner: str, ttl_s: float,
+                everything: bool = False) -> list[str]:
+        """Take the pairs this planner will submit; returns those it got, in the order given.
+
+        A pair is left to others while another planner's reservation or a worker's lease on it is live, and when
+        its proxy is done (unless `everything`). Reserving again what this planner holds renews it.
+        """
+        got: set[str] = set()
+        expires = self._now() + timedelta(seconds=ttl_s)
+        for chunk in _chunks(list(asset_ids)):
+            with self.ledger.session(write=True) as s:
+                now = self._now()
+                rows = s.scalars(
+                    select(RenderLease)
+                    .where(RenderLease.profile_hash == profile_hash, RenderLease.asset_id.in_(chunk))
+                    .with_for_update(skip_locked=True)
+                ).all()
+                seen = {r.asset_id for r in rows}
+                for r in rows:
+                    busy = r.state in (QUEUED, LEASED) and r.expires_at > now and r.holder != planner
+                    if busy or (r.state == DONE and not everything):
+                        continue
+                    r.state, r.holder, r.token, r.expires_at, r.updated_at = QUEUED, planner, _new_token(), expires, now
+                    got.add(r.asset_id)
+                # Pairs locked by another claimer right now were skipped above and conflict here: not ours.
+                fresh = [{"asset_id": a, "profile_hash": profile_hash, "state": QUEUED, "holder": planner,
+                          "token": _new_token(), "expires_at": expires, "attempts": 0, "updated_at": now}
+                         for a in chunk if a not in seen]
+                got |= self._insert(s, fresh)
+        return [a for a in asset_ids if a in got]
+
+    def renew_reservations(self, planner: str, ttl_s: float) -> int:
+        """Keep this planner's queued pairs reserved for `ttl_s` more (its heartbeat while it waits)."""
+        with self.ledger.session(write=True) as s:
+            done = s.execute(
+                update(RenderLease).where(RenderLease.holder == planner, RenderLease.state == QUEUED)
+                .values(expires_at=self._now() + timedelta(seconds=ttl_s))
+            )
+            return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+    def states(self, asset_ids: Sequence[str], profile_hash: str) -> dict[str, PairState]:
+        out: dict[str, PairState] = {}
+        with self.ledger.session() as s:
+            for chunk in _chunks(list(asset_ids)):
+                for r in s.scalars(select(RenderLease).where(RenderLease.profile_hash == profile_hash,
+                                                             RenderLease.asset_id.in_(chunk))):
+                    out[r.asset_id] = PairState(r.asset_id, r.state, r.holder, r.expires_at, r.attempts, r.worker,
+                                                r.proxy_key)
+        return out
+
+    # workers
+    def claim(self, asset_id: str, profile_hash: str, worker: str, ttl_s: float) -> Lease | None:
+        """Lease a pair to `worker` for `ttl_s`; None when it is done or another live lease holds it."""
+        with self.ledger.session(write=True) as s:
+            now = self._now()
+            expires = now + timedelta(seconds=ttl_s)
+            token = _new_token()
+            row = s.scalar(
+                select(RenderLease)
+                .where(RenderLease.asset_id == asset_id, RenderLease.profile_hash == profile_hash)
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                # No row, or one another claimer holds locked right now (then the insert conflicts: not ours).
+                fresh = {"asset_id": asset_id, "profile_hash": profile_hash, "state": LEASED, "holder": worker,
+                         "token": token, "expires_at": expires, "attempts": 1, "updated_at": now}
+                if not self._insert(s, [fresh]):
+                    return None
+                return Lease(asset_id, profile_hash, worker, token, expires)
+            if row.state == LEASED and row.expires_at > now:
+                return None
+            if row.state not in (QUEUED, LEASED):  # done, or failed until a planner queues it again
+                return None
+            row.state, row.holder, row.token, row.expires_at, row.updated_at = LEASED, worker, token, expires, now
+            row.attempts += 1
+            return Lease(asset_id, profile_hash, worker, token, expires)
+
+    def heartbeat(self, lease: Lease, ttl_s: float) -> bool:
+        """Renew a lease; False when it was lost (expired and claimed by another, or finished)."""
+        with self.ledger.session(write=True) as s:
+            done = s.execute(
+                update(RenderLease)
+                .where(RenderLease.asset_id == lease.asset_id, RenderLease.profile_hash == lease.profile_hash,
+                       RenderLease.token == lease.token, RenderLease.state == LEASED)
+                .values(expires_at=self._now() + timedelta(seconds=ttl_s))
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, lease: Lease, *, failed: bool) -> None:
+        """Give a pair back: `failed` (the clip cannot be rendered) or queued again at once (e.g. S3 unreachable)."""
+        with self.ledger.session(write=True) as s:
+            s.execute(
+                update(RenderLease)
+                .where(RenderLease.asset_id == lease.asset_id, RenderLease.profile_hash == lease.profile_hash,
+                       RenderLease.token == lease.token, RenderLease.state == LEASED)
+                .values(state=FAILED if failed else QUEUED, expires_at=self._now(), updated_at=self._now())
+            )
+
+    def finish(self, lease: Lease, *, worker: str, sha256: str, key: str,
+               record: Callable[[Session], None]) -> Finish:
+        """Record a finished proxy unless the pair already has one: the first finished proxy is the one kept.
+
+        `record` writes the proxy (and stores its file) inside this transaction, which holds the pair's row: a
+        second finisher waits here and then finds it done. It is not called when the pair is done already; the
+        answer says whether that proxy has the same content ("identical") or not ("discarded").
+        """
+        with self.ledger.session(write=True) as s:
+            row = s.scalar(
+                select(RenderLease)
+                .where(RenderLease.asset_id == lease.asset_id, RenderLease.profile_hash == lease.profile_hash)
+                .with_for_update()
+            )
+            if row is not None and row.state == DONE:
+                return "identical" if row.proxy_sha256 == sha256 else "discarded"
+            record(s)
+            now = self._now()
+            if row is None:
+                row = RenderLease(asset_id=lease.asset_id, profile_hash=lease.profile_hash, attempts=1)
+                s.add(row)
+            row.state, row.holder, row.token, row.expires_at, row.updated_at = DONE, worker, lease.token, now, now
+            row.worker, row.proxy_key, row.proxy_sha256 = worker, key, sha256
+            return "recorded"
+
+    def of_asset(self, asset_id: str, profile_hash: str) -> PairState | None:
+        return self.states([asset_id], profile_hash).get(asset_id)
