@@ -17,6 +17,7 @@ from assets_manifest.settings import LedgerSettings
 from core.errors import BadInput
 from delivery.settings import S3Settings
 from editorial.settings import EditorialSettings
+from farm.settings import FarmSettings
 from renders.settings import RendersSettings
 from review.settings import ReviewSettings
 
@@ -75,6 +76,7 @@ class DocfilmSettings(BaseModel):
     s3: S3Settings
     review: ReviewSettings
     editorial: EditorialSettings
+    farm: FarmSettings
 
     @classmethod
     def load(cls) -> DocfilmSettings:
@@ -97,4 +99,4 @@ class DocfilmSettings(BaseModel):
 
 _PARTS: dict[str, type[BaseSettings]] = {"app": AppSettings, "ledger": LedgerSettings, "renders": RendersSettings,
                                          "s3": S3Settings, "review": ReviewSettings,
-                                         "editorial": EditorialSettings}
+                                         "editorial": EditorialSettings, "farm": FarmSettings}

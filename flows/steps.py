@@ -293,6 +293,9 @@ class ProxyRecord:
     reason: str | None
     rendered_at: str
     qc: dict[str, Any]
+    worker: str | None = None  # the farm worker that made it (None: rendered by a local run)
+    key: str | None = None  # where the farm stored it in S3
+
 
     def qc_summary(self) -> dict[str, Any]:
         """The QC verdict at a glance: the rules flagged, loudness and decode errors."""
@@ -335,7 +338,7 @@ class AssetRecord:
         entry["proxy"] = None if proxy is None else {
             "state": proxy.state, "profile_hash": proxy.profile_hash, "path": proxy.path, "poster": proxy.poster,
             "contact_sheet": proxy.contact_sheet, "reason": proxy.reason, "rendered_at": proxy.rendered_at,
-            "qc_summary": proxy.qc_summary(), "qc": proxy.qc,
+            "qc_summary": proxy.qc_summary(), "qc": proxy.qc, "worker": proxy.worker, "key": proxy.key,
         }
         entry["stored"] = [
             {"role": o.role, "url": o.url, "endpoint": o.endpoint, "bucket": o.bucket, "key": o.key,
@@ -355,9 +358,14 @@ def asset_record(ws: Workspace, asset: Asset) -> AssetRecord:
     p = ws.ledger.proxies(profile_hash).get(asset.asset_id)
     proxy = None
     if p is not None:
+        from assets_manifest.leases import DONE, Leases
+
+        farm = Leases(ws.ledger).of_asset(asset.asset_id, profile_hash)
+        made = farm if farm is not None and farm.state == DONE and p.state == DONE else None
         proxy = ProxyRecord(state=p.state, profile_hash=profile_hash, path=p.proxy_path, poster=p.poster_path,
                             contact_sheet=str(sheet) if (sheet := _contact_sheet(p)) else None, reason=p.reason,
-                            rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}))
+                            rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}),
+                            worker=made.worker if made else None, key=made.proxy_key if made else None)
     current = {path for path in (p.proxy_path, p.poster_path) if path} if p is not None and p.state == "done" else set()
     stored = [
         StoredObject(role=u.role, endpoint=endpoint_of(u.endpoint), bucket=u.bucket, key=u.key, bytes=u.bytes,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 # Each module registers its commands on the app when imported, in this order (that of `docfilm --help`).
 # isort: off
-from . import film, facts, footage, packet, pipeline, ledger, cut, database  # noqa: F401
+from . import film, facts, footage, packet, pipeline, ledger, cut, database, farm  # noqa: F401
 # isort: on
 from .application import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, app, main
 

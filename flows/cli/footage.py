@@ -75,12 +75,18 @@ def render(
     all_: Annotated[bool, typer.Option("--all", help="Render every asset again, stale or not.")] = False,
     scene: Annotated[str | None, typer.Option("--scene", help="Only this scene's assets.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    farm: Annotated[bool, typer.Option(
+        "--farm", help="Render on the farm: flow runs of the render-asset deployment on the docfilm-farm work "
+        "pool (PREFECT_API_URL, DOCFILM_DATABASE_URL and S3 shared; see README \"Scale out\").")] = False,
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render proxies (H.264 960x540, burnt-in timecode), posters, contact sheets and QC for stale assets."""
     ws = _workspace(film)
     ws.film  # noqa: B018
+    if farm:
+        _render_on_farm(ws, all_, scene, as_json)
+        return
     from renders.tools import ffmpeg_exe, font_file
 
     ffmpeg_exe(ws.settings.renders)
@@ -102,11 +108,29 @@ def render(
     raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
 
 
+def _render_on_farm(ws: Any, everything: bool, scene: str | None, as_json: bool) -> None:
+    import os
+
+    from farm.errors import FarmNotConfigured
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise FarmNotConfigured("render --farm needs the farm's Prefect server in PREFECT_API_URL (and the shared "
+                                "DOCFILM_DATABASE_URL and S3 settings): source the env file `docfilm farm local` "
+                                "wrote, or see README \"Scale out\"")
+    with _bars(), _flows() as flows:
+        state = flows.render_farm_flow(everything=everything, scene=scene, film=str(ws.film_file),
+                                       return_state=True)
+    result = state.result()
+    _emit(result, as_json, _print_render)
+    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+
+
 def _print_render(r: dict[str, Any]) -> None:
     from review.labels import qc_flag_text
 
     for x in r["rendered"]:
-        out.print(f"rendered  {x['asset_id']}  {x['proxy']}", markup=False, soft_wrap=True)
+        where = f"  by {x['worker']} → {x['key']}" if x.get("worker") else ""
+        out.print(f"rendered  {x['asset_id']}  {x['proxy']}{where}", markup=False, soft_wrap=True)
         for flag in (x.get("qc") or {}).get("flags") or []:
             out.print(f"  QC {flag['rule']}: {qc_flag_text(flag)}", markup=False, soft_wrap=True)
     for x in r["failed"]:

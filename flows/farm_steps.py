@@ -1,0 +1,356 @@
+"""The render farm's work as plain functions (no Prefect here): a worker's leased renders, and the planner that
+reserves the stale set, hands it out in flow runs, waits for it and puts lost work back into the plan.
+
+Prefect stays in flows/docfilm_flows.py, which passes the planner two callables: `submit` (one flow run of the
+render-asset deployment for a list of assets) and `run_states` (the state of the flow runs it submitted).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from assets_manifest.hashing import digest_file
+from assets_manifest.leases import DONE, FAILED, LEASED, Lease, Leases, PlannedAsset
+from assets_manifest.ledger import Ledger
+from assets_manifest.store import Asset, Upload
+from core.vocabulary import content_type
+
+from .progress import RenderTally
+from .steps import clip_timeout_s, proxy_source
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+
+
+def proxy_key(profile_name: str, asset_id: str, suffix: str) -> str:
+    """Where the farm stores a proxy: `proxies/<profile>/<asset id>.<ext>`."""
+    return f"proxies/{profile_name}/{asset_id}{suffix.lower()}"
+
+
+def poster_key(profile_name: str, asset_id: str) -> str:
+    return f"posters/{profile_name}/{asset_id}.jpg"
+
+
+# ------------------------------------------------------------------------------------------------ worker side
+@dataclass(frozen=True)
+class LeasedRender:
+    """What a worker did with one asset of its flow run."""
+
+    asset_id: str
+    outcome: str  # recorded, identical, discarded, failed, held (another worker has it), done (already), missing
+    worker: str
+    key: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset_id": self.asset_id, "outcome": self.outcome, "worker": self.worker, "key": self.key,
+                "reason": self.reason}
+
+
+class Heartbeat:
+    """Renews a lease every third of its time in a thread, while the render runs."""
+
+    def __init__(self, leases: Leases, lease: Lease, ttl_s: float) -> None:
+        self.leases, self.lease, self.ttl_s = leases, lease, ttl_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease {lease.asset_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                if not self.leases.heartbeat(self.lease, self.ttl_s):
+                    self.lost = True
+                    log.warning("lease on %s lost (expired and taken by another worker)", self.lease.asset_id)
+                    return
+            except Exception as exc:  # the database blinked (e.g. restarted): try again at the next beat
+                log.warning("lease heartbeat for %s failed: %s", self.lease.asset_id, exc)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def master_path(ws: Workspace, asset: Asset) -> Path:
+    """The master to render from on this machine: the library copy the ledger names."""
+    return Path(asset.path)
+
+
+def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker: str,
+                  ffmpeg_slot: Callable[[], Any] | None = None) -> LeasedRender:
+    """Claim one asset, render it under a renewed lease, store its proxy and poster in S3 and record them, once.
+
+    A render that fails (a bad clip) is recorded as failed and its lease given up; an error of the environment
+    (S3, the database) propagates with the lease given back, so the planner puts the asset back into the plan.
+    """
+    from renders.errors import RenderError
+    from renders.render import render_source
+
+    settings = ws.settings.farm
+    leases = Leases(ws.ledger)
+    profile = ws.profile
+    profile_hash = profile.profile_hash()
+    asset = ws.ledger.asset(asset_id)
+    if asset is None:
+        return LeasedRender(asset_id, "missing", worker, reason="no such asset in the ledger")
+    lease = leases.claim(asset_id, profile_hash, worker, settings.lease_seconds)
+    if lease is None:
+        state = leases.of_asset(asset_id, profile_hash)
+        done = state is not None and state.state == DONE
+        return LeasedRender(asset_id, "done" if done else "held", (state.worker if state and done else None) or worker,
+                            key=state.proxy_key if state else None)
+    try:
+        with Heartbeat(leases, lease, settings.lease_seconds), (ffmpeg_slot() if ffmpeg_slot else _no_slot()):
+            src = replace(proxy_source(asset, Fraction(ws.film.film.fps)), path=master_path(ws, asset))
+            out_dir = ws.renders_dir
+            out_dir.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            result = render_source(src, profile, out_dir, ws.settings.renders, timeout_s=clip_timeout_s(asset))
+    except RenderError as exc:
+        ws.ledger.record_proxy(asset_id, profile_hash, state=FAILED, reason=str(exc))
+        leases.release(lease, failed=True)
+        log.error("render of %s failed: %s", asset.name, exc)
+        return LeasedRender(asset_id, FAILED, worker, reason=str(exc))
+    except BaseException:
+        _give_back(leases, lease)
+        raise
+    qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2))
+    sha256 = digest_file(result.proxy).sha256
+    key = proxy_key(profile.name, asset_id, result.proxy.suffix)
+    endpoint = client.meta.endpoint_url
+
+    def record(s: Any) -> None:
+        from delivery.upload import upload_verified
+
+        stored = [(key, result.proxy, "proxy", sha256), (poster_key(profile.name, asset_id), result.poster,
+                                                         "poster", digest_file(result.poster).sha256)]
+        for object_key, path, role, digest in stored:
+            res = upload_verified(client, bucket, object_key, path, ws.settings.s3, sha256_hex=digest,
+                                  content_type=content_type(path.suffix.lower()),
+                                  metadata={"docfilm-role": role, "docfilm-master-asset": asset_id,
+                                            "docfilm-worker": worker})
+            s.merge(Upload(endpoint=endpoint, bucket=bucket, key=res.key, local_path=str(path), sha256=digest,
+                           checksum=res.checksum, bytes=res.bytes, etag=res.etag, version_id=res.version_id,
+                           asset_id=asset_id, role=role))
+        Ledger.put_proxy(s, asset_id, profile_hash, state=DONE, proxy_path=result.proxy, poster_path=result.poster,
+                         qc=qc.to_json())
+
+    try:
+        outcome = leases.finish(lease, worker=worker, sha256=sha256, key=key, record=record)
+    except BaseException:
+        _give_back(leases, lease)
+        raise
+    if outcome == "discarded":
+        log.warning("%s: another worker recorded a different proxy first; this one is discarded", asset.name)
+    return LeasedRender(asset_id, outcome, worker, key=key)
+
+
+@contextmanager
+def _no_slot() -> Iterator[None]:
+    yield
+
+
+def _give_back(leases: Leases, lease: Lease) -> None:
+    try:
+        leases.release(lease, failed=False)
+    except Exception as exc:  # the database is what failed: the lease expires by itself
+        log.warning("could not give back the lease on %s: %s", lease.asset_id, exc)
+
+
+# ----------------------------------------------------------------------------------------------- planner side
+@dataclass
+class Submission:
+    """One flow run the planner submitted, for a list of assets."""
+
+    run_id: Any
+    asset_ids: list[str]
+    alive_at: float
+    retired: bool = False
+
+
+@dataclass
+class FarmRun:
+    """The planner's books for one `render --farm`."""
+
+    planner: str
+    planned: dict[str, PlannedAsset]
+    submissions: list[Submission] = field(default_factory=list)
+    tries: dict[str, int] = field(default_factory=dict)
+    gave_up: dict[str, str] = field(default_factory=dict)  # asset id → why no flow run could render it
+
+
+def new_planner_id() -> str:
+    return f"planner-{uuid.uuid4().hex[:12]}"
+
+
+def batch_size(settings_batch: int, todo: Sequence[PlannedAsset], fps: Fraction, online_workers: int) -> int:
+    """Assets per flow run: the setting, or about a minute of footage, with at least two runs per online worker
+    (a flow run costs a process start on the worker, ~3 s, so one 10-s clip per run would waste a third)."""
+    if settings_batch:
+        return settings_batch
+    seconds = [float(a.duration_frames / fps) if a.duration_frames else 10.0 for a in todo]
+    mean = max(1.0, sum(seconds) / max(1, len(seconds)))
+    per_minute = max(1, int(60.0 // mean))
+    spread = max(1, math.ceil(len(todo) / (2 * max(1, online_workers))))
+    return max(1, min(per_minute, spread))
+
+
+def run_farm(
+    ws: Workspace,
+    *,
+    planner: str,
+    everything: bool,
+    scene: str | None,
+    submit: Callable[[list[str]], Any],
+    run_states: Callable[[list[Any]], dict[Any, tuple[str, str]]],
+    online_workers: int,
+    tally_factory: Callable[[list[PlannedAsset]], RenderTally] | None = None,
+) -> dict[str, Any]:
+    """Plan, reserve, submit and wait; the render JSON of a local run, with `worker` and `key` on each item."""
+    settings = ws.settings.farm
+    leases = Leases(ws.ledger)
+    profile_hash = ws.profile.profile_hash()
+    started = time.monotonic()
+    planned = leases.plan(profile_hash, planner=planner, everything=everything, scene=scene)
+    reserve_ttl = max(settings.lease_seconds, 30.0)
+    mine = set(leases.reserve([p.asset_id for p in planned], profile_hash, planner=planner, ttl_s=reserve_ttl,
+                              everything=everything))
+    todo = [p for p in planned if p.asset_id in mine]
+    skipped = _up_to_date(ws.ledger, profile_hash, scene)
+    elsewhere = len(planned) - len(todo)
+    if not todo:
+        return {"rendered": [], "skipped": skipped, "failed": [], "elsewhere": elsewhere,
+                "seconds": round(time.monotonic() - started, 3)}
+    run = FarmRun(planner, {p.asset_id: p for p in todo})
+    batch = batch_size(settings.batch, todo, Fraction(ws.film.film.fps), online_workers)
+    tally = tally_factory(todo) if tally_factory else None
+    _submit_all(run, [p.asset_id for p in todo], batch, submit)
+    coordinating = time.monotonic() - started
+    _wait(run, leases, profile_hash, settings, run_states, submit, batch, tally, reserve_ttl)
+    result = _report(ws, run, profile_hash, skipped, elsewhere)
+    result["seconds"] = round(time.monotonic() - started, 3)
+    result["submitted_in"] = round(coordinating, 3)
+    result["flow_runs"] = len(run.submissions)
+    return result
+
+
+def _up_to_date(ledger: Ledger, profile_hash: str, scene: str | None) -> int:
+    from sqlalchemy import func, select
+
+    from assets_manifest.store import Asset as AssetRow
+    from assets_manifest.store import Proxy
+
+    q = (select(func.count()).select_from(Proxy).join(AssetRow, AssetRow.asset_id == Proxy.asset_id)
+         .where(Proxy.profile_hash == profile_hash, Proxy.state == DONE))
+    if scene:
+        q = q.where(AssetRow.scene_id == scene)
+    with ledger.session() as s:
+        return int(s.scalar(q) or 0)
+
+
+def _submit_all(run: FarmRun, asset_ids: list[str], batch: int, submit: Callable[[list[str]], Any]) -> None:
+    for i in range(0, len(asset_ids), batch):
+        chunk = asset_ids[i:i + batch]
+        for a in chunk:
+            run.tries[a] = run.tries.get(a, 0) + 1
+        run.submissions.append(Submission(submit(chunk), chunk, time.monotonic()))
+
+
+def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
+          run_states: Callable[[list[Any]], dict[Any, tuple[str, str]]], submit: Callable[[list[str]], Any],
+          batch: int, tally: RenderTally | None, reserve_ttl: float) -> None:
+    """Poll leases and flow runs until every asset is done or given up; put lost work back into the plan.
+
+    Work is lost when its flow run ended (failed, crashed, or completed without it) or when the run has held no
+    live lease for longer than a lease lasts (its worker was killed: Prefect still shows it running).
+    """
+    pending = set(run.planned)
+    started_clips: set[str] = set()
+    renewed = time.monotonic()
+    while pending:
+        time.sleep(settings.poll_seconds)
+        now_wall = datetime.now(UTC).replace(tzinfo=None)
+        now = time.monotonic()
+        if now - renewed > reserve_ttl / 3:
+            leases.renew_reservations(run.planner, reserve_ttl)
+            renewed = now
+        states = leases.states(sorted(pending), profile_hash)
+        for asset_id in sorted(pending):
+            st = states.get(asset_id)
+            if st is None:
+                continue
+            if st.state in (DONE, FAILED):
+                pending.discard(asset_id)
+                if tally is not None:
+                    tally.clip_finished(asset_id, st.state == DONE)
+            elif st.state == LEASED and st.live(now_wall) and asset_id not in started_clips and tally is not None:
+                started_clips.add(asset_id)
+                tally.clip_started(asset_id, run.planned[asset_id].name)
+        live = [s for s in run.submissions if not s.retired]
+        flows = run_states([s.run_id for s in live]) if live else {}
+        lost: list[str] = []
+        for sub in live:
+            left = [a for a in sub.asset_ids if a in pending]
+            if not left:
+                sub.retired = True
+                continue
+            state, message = flows.get(sub.run_id, ("SCHEDULED", ""))
+            if any(states.get(a) and states[a].state == LEASED and states[a].live(now_wall)
+                   and states[a].holder != run.planner for a in sub.asset_ids) or state in ("SCHEDULED", "PENDING"):
+                sub.alive_at = now
+            if state in FINAL_STATES or now - sub.alive_at > settings.lease_seconds + 2 * settings.poll_seconds:
+                sub.retired = True
+                why = message or f"flow run {state.lower()}"
+                if state not in FINAL_STATES:
+                    why = f"its worker stopped renewing the lease for {settings.lease_seconds:.0f} s"
+                log.warning("flow run %s lost %d asset(s) (%s); back to the plan", sub.run_id, len(left), why)
+                for a in left:
+                    if run.tries.get(a, 0) >= settings.attempts:
+                        run.gave_up[a] = f"no flow run finished it in {settings.attempts} tries; last: {why}"
+                        pending.discard(a)
+                        if tally is not None:
+                            tally.clip_finished(a, False)
+                    else:
+                        lost.append(a)
+        if lost:
+            leases.reserve(lost, profile_hash, planner=run.planner, ttl_s=reserve_ttl)
+            _submit_all(run, lost, batch, submit)
+
+
+def _report(ws: Workspace, run: FarmRun, profile_hash: str, skipped: int, elsewhere: int) -> dict[str, Any]:
+    leases = Leases(ws.ledger)
+    ids = sorted(run.planned)
+    states = leases.states(ids, profile_hash)
+    proxies = ws.ledger.proxies(profile_hash)
+    rendered: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for asset_id in ids:
+        name = run.planned[asset_id].name
+        st = states.get(asset_id)
+        p = proxies.get(asset_id)
+        if st is not None and st.state == DONE and p is not None and p.state == DONE:
+            qc = dict(p.qc or {})
+            rendered.append({"asset_id": asset_id, "name": name, "proxy": p.proxy_path, "poster": p.poster_path,
+                             "contact_sheet": qc.get("contact_sheet"), "qc": qc, "worker": st.worker,
+                             "key": st.proxy_key})
+        else:
+            reason = run.gave_up.get(asset_id) or (p.reason if p is not None and p.reason else None)
+            failed.append({"asset_id": asset_id, "name": name, "reason": reason or "not rendered"})
+    return {"rendered": rendered, "skipped": skipped, "failed": failed, "elsewhere": elsewhere}
