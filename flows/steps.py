@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
-    """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's."""
+def proxy_source(asset: Asset, film_rate: Fraction, master: Path | None = None) -> Any:
+    """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's.
+
+    `master` is where this machine reads the master (flows.masters_steps.local_master); default the library path.
+    """
     from core.vocabulary import HDR_TRANSFER_BY_NAME, MediaKind
     from renders.source import ProxySource, inspect_source
 
@@ -38,7 +41,7 @@ def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
     )
     src = ProxySource(
         asset_id=asset.asset_id,
-        path=Path(asset.path),
+        path=master or Path(asset.path),
         display_name=asset.name,
         fps_num=asset.fps_num if asset.fps_num and asset.fps_den else film_rate.numerator,
         fps_den=asset.fps_den if asset.fps_num and asset.fps_den else film_rate.denominator,
@@ -124,16 +127,26 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     The ledger calls the proxy done only after its files are in place (renders renames them from temp
     names on success), so a render killed at any point leaves the asset stale for the next run.
     """
+    from assets_manifest.errors import MasterUnavailable
     from renders.errors import RenderBusy, RenderError
     from renders.render import render_source
+
+    from .masters_steps import local_master
 
     profile_hash = ws.profile.profile_hash()
     out_dir = ws.renders_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
+        master = local_master(ws, asset)
+    except MasterUnavailable as exc:  # quarantined (a corrupt S3 object), or nowhere to be had: this asset fails
+        reason = str(exc)
+        ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
+        log.error("render of %s failed: %s", asset.name, reason)
+        return RenderOutcome(asset.asset_id, asset.name, reason=reason)
+    try:
         result = render_source(
-            proxy_source(asset, Fraction(ws.film.film.fps)), ws.profile, out_dir, ws.settings.renders,
+            proxy_source(asset, Fraction(ws.film.film.fps), master), ws.profile, out_dir, ws.settings.renders,
             timeout_s=clip_timeout_s(asset),
             on_progress=on_progress,
         )
