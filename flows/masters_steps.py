@@ -7,13 +7,16 @@ An object that no longer has the asset's SHA-256 quarantines the asset with that
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assets_manifest.errors import MasterQuarantined, MasterUnavailable
-from assets_manifest.store import Asset
+from assets_manifest.store import Asset, Upload
 
 from .workspace import Workspace
 
@@ -21,8 +24,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from delivery.cache import ObjectCache
+    from delivery.records import UploadResult
 
-__all__ = ["library_master", "local_master", "master_cache", "stored_master_key"]
+__all__ = ["MasterStored", "library_master", "local_master", "master_cache", "store_master", "store_masters",
+           "store_renditions", "stored_master_key"]
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +113,118 @@ def local_master(ws: Workspace, asset: Asset, store: tuple[S3Client, str] | None
 def _plain_suffix(suffix: str) -> bool:
     """A suffix worth keeping on a cached file (ffmpeg's image readers go by it): short, letters and digits."""
     return 1 < len(suffix) <= 17 and suffix[1:].isalnum() and suffix[1:].isascii()
+
+
+@dataclass(frozen=True)
+class MasterStored:
+    """One asset's master in S3: its key and the server's ETag and VersionId; `uploaded` False when it was
+    already there (recorded in the ledger, or an object with the same SHA-256 and size)."""
+
+    asset_id: str
+    key: str
+    etag: str | None
+    version_id: str | None
+    uploaded: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"asset_id": self.asset_id, "key": self.key, "etag": self.etag, "version_id": self.version_id,
+                "uploaded": self.uploaded}
+
+
+def _upload_row(endpoint: str, bucket: str, path: Path, sha256: str, res: UploadResult, asset_id: str,
+                role: str) -> Upload:
+    return Upload(endpoint=endpoint, bucket=bucket, key=res.key, local_path=str(path), sha256=sha256,
+                  checksum=res.checksum, bytes=res.bytes, etag=res.etag, version_id=res.version_id,
+                  asset_id=asset_id, role=role)
+
+
+def store_master(ws: Workspace, asset: Asset, client: S3Client, bucket: str) -> MasterStored:
+    """Put the asset's library master into S3 as `masters/<sha256>`, its SHA-256 checked by the server, and
+    record key, ETag and VersionId in the ledger. A master the ledger already records as stored is not sent.
+
+    The ledger's SHA-256 is sent as the expected checksum, so the file is not hashed again here: bytes that no
+    longer have it are refused by the server (ChecksumMismatch).
+    """
+    from delivery.keys import master_key
+    from delivery.upload import upload_verified
+
+    if asset.master_key:
+        return MasterStored(asset.asset_id, asset.master_key, asset.master_etag, asset.master_version_id, False)
+    path = library_master(asset)
+    if path is None:
+        raise MasterUnavailable(f"master of {asset.name} ({asset.asset_id}) is not at {asset.path}: not stored")
+    key = master_key(asset.sha256)
+    res = upload_verified(
+        client, bucket, key, path, ws.settings.s3, sha256_hex=asset.sha256,
+        metadata={"docfilm-role": "master", "docfilm-asset": asset.asset_id, "docfilm-name": asset.name},
+        content_type="application/octet-stream",
+    )
+    ws.ledger.record_master_stored(asset.asset_id, res.key, res.etag, res.version_id)
+    ws.ledger.record_upload(_upload_row(client.meta.endpoint_url, bucket, path, asset.sha256, res, asset.asset_id,
+                                        "master"))
+    log.info("master of %s %s %s", asset.name, "already in" if res.skipped else "stored in", f"s3://{bucket}/{key}")
+    return MasterStored(asset.asset_id, res.key, res.etag, res.version_id, not res.skipped)
+
+
+def store_masters(ws: Workspace, asset_ids: Iterable[str]) -> tuple[list[MasterStored], list[tuple[Asset, str]]]:
+    """Store the masters of these assets (those not yet stored), opening S3 only when one needs sending.
+
+    Returns what is stored and, for each master that could not be, its asset and the reason (a library file
+    gone or changed); S3Unreachable (exit 3) is raised, not listed.
+    """
+    from delivery.errors import ChecksumMismatch
+
+    wanted = set(asset_ids)
+    assets = [a for a in ws.ledger.assets() if a.asset_id in wanted]
+    stored = [MasterStored(a.asset_id, a.master_key, a.master_etag, a.master_version_id, False)
+              for a in assets if a.master_key]
+    todo = [a for a in assets if not a.master_key]
+    failed: list[tuple[Asset, str]] = []
+    if not todo:
+        return stored, failed
+    from delivery.store import open_store
+
+    with open_store(ws.settings.s3) as (client, bucket):
+        for asset in todo:
+            try:
+                stored.append(store_master(ws, asset, client, bucket))
+            except (ChecksumMismatch, MasterUnavailable) as exc:
+                log.error("master of %s not stored in S3: %s", asset.name, exc)
+                failed.append((asset, str(exc)))
+    return stored, failed
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def store_renditions(ws: Workspace, asset: Asset, files: dict[str, Path],
+                     store: tuple[S3Client, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Put a render's files ("proxy", "poster", "sheet" → path) into S3 as `proxies/<profile>/<asset id>…`, each
+    hashed once here and verified by the server; recorded as uploads. Returns role → (key, SHA-256 hex)."""
+    from core.vocabulary import content_type
+    from delivery.keys import rendition_key
+    from delivery.upload import upload_verified
+
+    profile_hash = ws.profile.profile_hash()
+    stored: dict[str, tuple[str, str]] = {}
+    rows: list[Upload] = []
+    with ExitStack() as stack:
+        if store is None:
+            from delivery.store import open_store
+
+            store = stack.enter_context(open_store(ws.settings.s3))
+        client, bucket = store
+        for role, path in files.items():
+            sha256 = file_sha256(path)
+            key = rendition_key(profile_hash, asset.asset_id, role, path.suffix)
+            metadata = {"docfilm-role": role, "docfilm-master-asset": asset.asset_id}
+            if asset.scene_id:
+                metadata["docfilm-scene"] = asset.scene_id
+            res = upload_verified(client, bucket, key, path, ws.settings.s3, sha256_hex=sha256, metadata=metadata,
+                                  content_type=content_type(path.suffix.lower()))
+            rows.append(_upload_row(client.meta.endpoint_url, bucket, path, sha256, res, asset.asset_id, role))
+            stored[role] = (key, sha256)
+    ws.ledger.record_uploads(rows)
+    return stored

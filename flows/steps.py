@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from assets_manifest.hashing import digest_file
-from assets_manifest.store import Asset, Upload
+from assets_manifest.store import STORED_ROLES, Asset, Upload
 from core.vocabulary import content_type
 from delivery.records import UploadResult
 
@@ -61,6 +61,9 @@ def proxy_source(asset: Asset, film_rate: Fraction, master: Path | None = None) 
 
 
 def _proxy_files_present(proxy: Any) -> bool:
+    """The proxy's files are in S3 (a worker stored them: their keys are recorded) or on this machine's disk."""
+    if getattr(proxy, "proxy_key", None) and getattr(proxy, "poster_key", None):
+        return True
     paths = [proxy.proxy_path, proxy.poster_path, (proxy.qc or {}).get("contact_sheet")]
     return bool(proxy.proxy_path and proxy.poster_path) and all(Path(p).exists() for p in paths if p)
 
@@ -121,11 +124,17 @@ class RenderOutcome:
         }
 
 
-def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None) -> RenderOutcome:
+def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None,
+                 store: tuple[Any, str] | None = None) -> RenderOutcome:
     """Render one proxy and record the outcome; a failure is returned, not raised.
 
+    The master is read through flows.masters_steps.local_master (the library file, else a verified copy from
+    S3). With DOCFILM_LIBRARY_S3=on the proxy, poster and contact sheet go into S3 before the ledger records them
+    (`store`: an open (client, bucket) to reuse; else one is opened when needed).
+
     The ledger calls the proxy done only after its files are in place (renders renames them from temp
-    names on success), so a render killed at any point leaves the asset stale for the next run.
+    names on success; in S3 when masters are), so a render killed at any point leaves the asset stale for the
+    next run.
     """
     from assets_manifest.errors import MasterUnavailable
     from renders.errors import RenderBusy, RenderError
@@ -138,7 +147,7 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        master = local_master(ws, asset)
+        master = local_master(ws, asset, store)
     except MasterUnavailable as exc:  # quarantined (a corrupt S3 object), or nowhere to be had: this asset fails
         reason = str(exc)
         ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
@@ -160,9 +169,17 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
         log.error("render of %s failed: %s", asset.name, reason)
         return RenderOutcome(asset.asset_id, asset.name, reason=reason)
     qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2))
+    stored = None
+    if ws.settings.s3.library_s3:
+        from .masters_steps import store_renditions
+
+        files = {"proxy": result.proxy, "poster": result.poster}
+        if result.contact_sheet is not None:
+            files["sheet"] = result.contact_sheet
+        stored = store_renditions(ws, asset, files, store)
     ws.ledger.record_proxy(
         asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster,
-        qc=qc.to_json(),
+        qc=qc.to_json(), stored=stored,
     )
     return RenderOutcome(asset.asset_id, asset.name, result.proxy, result.poster, result.contact_sheet, qc)
 
@@ -306,6 +323,7 @@ class ProxyRecord:
     reason: str | None
     rendered_at: str
     qc: dict[str, Any]
+    stored: dict[str, dict[str, str | None]] = field(default_factory=dict)  # role -> {"key", "sha256"} in S3
 
     def qc_summary(self) -> dict[str, Any]:
         """The QC verdict at a glance: the rules flagged, loudness and decode errors."""
@@ -348,8 +366,11 @@ class AssetRecord:
         entry["proxy"] = None if proxy is None else {
             "state": proxy.state, "profile_hash": proxy.profile_hash, "path": proxy.path, "poster": proxy.poster,
             "contact_sheet": proxy.contact_sheet, "reason": proxy.reason, "rendered_at": proxy.rendered_at,
+            "key": (proxy.stored.get("proxy") or {}).get("key"), "s3": proxy.stored,
             "qc_summary": proxy.qc_summary(), "qc": proxy.qc,
         }
+        entry["master"] = {"library_path": a.path, "key": a.master_key, "etag": a.master_etag,
+                           "version_id": a.master_version_id}
         entry["stored"] = [
             {"role": o.role, "url": o.url, "endpoint": o.endpoint, "bucket": o.bucket, "key": o.key,
              "bytes": o.bytes, "sha256": o.sha256, "checksum": o.checksum, "etag": o.etag,
@@ -370,7 +391,9 @@ def asset_record(ws: Workspace, asset: Asset) -> AssetRecord:
     if p is not None:
         proxy = ProxyRecord(state=p.state, profile_hash=profile_hash, path=p.proxy_path, poster=p.poster_path,
                             contact_sheet=str(sheet) if (sheet := _contact_sheet(p)) else None, reason=p.reason,
-                            rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}))
+                            rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}),
+                            stored={role: {"key": getattr(p, f"{role}_key"), "sha256": getattr(p, f"{role}_sha256")}
+                                    for role in STORED_ROLES if getattr(p, f"{role}_key")})
     current = {path for path in (p.proxy_path, p.poster_path) if path} if p is not None and p.state == "done" else set()
     stored = [
         StoredObject(role=u.role, endpoint=endpoint_of(u.endpoint), bucket=u.bucket, key=u.key, bytes=u.bytes,
