@@ -52,11 +52,16 @@ class CachedFile:
 
 
 class ObjectCache:
-    """The cache folder `root`, holding at most `max_bytes` (a single larger object is still let in, alone)."""
+    """The cache folder `root`, holding at most `max_bytes`.
+
+    Files this instance handed out are never evicted by it (a packet needs all its clips' files at once): for as
+    long as they are in use the cache may hold more than the limit, and says so in the log.
+    """
 
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self._in_use: set[Path] = set()
 
     def path_for(self, sha256_hex: str, suffix: str = "") -> Path:
         name = f"{sha256_hex}{suffix.lower()}"
@@ -71,6 +76,7 @@ class ObjectCache:
             os.utime(path)
         except FileNotFoundError:
             return None
+        self._in_use.add(path)
         return path
 
     def entries(self) -> list[tuple[Path, int, float]]:
@@ -109,9 +115,10 @@ class ObjectCache:
         with self._locked(sha256_hex):
             if self.get(sha256_hex, suffix) is not None:  # another process fetched it while we waited
                 return CachedFile(final, sha256_hex, final.stat().st_size, fetched=False)
-            self._make_room(expected_bytes or 0, keep=final)
+            self._make_room(expected_bytes or 0)
             size = self._download(client, bucket, key, sha256_hex, final)
-        self._make_room(0, keep=final)
+        self._in_use.add(final)
+        self._make_room(0)
         return CachedFile(final, sha256_hex, size, fetched=True)
 
     @contextmanager
@@ -157,14 +164,14 @@ class ObjectCache:
         log.info("fetched %s into the cache (%d bytes)", target, size)
         return size
 
-    def _make_room(self, incoming: int, keep: Path) -> None:
+    def _make_room(self, incoming: int) -> None:
         """Evict least recently used files until the cache and `incoming` bytes fit under the limit."""
         entries = self.entries()
         total = sum(size for _, size, _ in entries) + incoming
         for path, size, _ in entries:
             if total <= self.max_bytes:
                 break
-            if path == keep:
+            if path in self._in_use:
                 continue
             try:
                 path.unlink()
@@ -172,9 +179,9 @@ class ObjectCache:
             except FileNotFoundError:
                 pass
             total -= size
-        if incoming > self.max_bytes:
-            log.warning("an object of %d bytes is larger than the cache limit of %d bytes: kept alone",
-                        incoming, self.max_bytes)
+        if total > self.max_bytes:
+            log.warning("cache %s holds %d bytes with the next object, over its limit of %d: the files in use "
+                        "stay", self.root, total, self.max_bytes)
         self._remove_stale_temps()
 
     def _remove_stale_temps(self) -> None:

@@ -223,10 +223,10 @@ def _transient(state: Any) -> bool:
 
 @task(name="publish-packet", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       retry_condition_fn=lambda task, run, state: _transient(state))
-def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any) -> dict[str, Any]:
+def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any, linked: Any = ()) -> dict[str, Any]:
     from flows.review_steps import publish_packet
 
-    return publish_packet(ws, client, bucket, result)
+    return publish_packet(ws, client, bucket, result, linked)
 
 
 @flow(name="packet", log_prints=False)
@@ -238,7 +238,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     the reason is returned as `hosted_error`.
     """
     from delivery.errors import S3Unreachable
-    from flows.review_steps import hosted_links, review_notes
+    from flows.review_steps import hosted_links, review_notes, stored_renditions
     from review.packet import build_packet
 
     ws = _workspace(film)
@@ -256,9 +256,10 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         s3 = ws.settings.s3
         try:
             with open_store(s3) as (client, bucket):
-                links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds)
+                stored = stored_renditions(ws)  # proxies/ objects render workers stored: linked, not copied
+                links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds, stored=stored)
                 result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links, figures=figures)
-                published = publish_packet_task(ws, client, bucket, result)
+                published = publish_packet_task(ws, client, bucket, result, set(stored))
         except S3Unreachable as exc:
             hosted_error = str(exc)
             get_run_logger().error("hosted packet not published: %s", exc)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from assets_manifest.errors import MasterQuarantined, MasterUnavailable
 from assets_manifest.store import Asset, Upload
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from delivery.cache import ObjectCache
     from delivery.records import UploadResult
 
-__all__ = ["MasterStored", "library_master", "local_master", "master_cache", "store_master", "store_masters",
-           "store_renditions", "stored_master_key"]
+__all__ = ["MasterStored", "RenditionsAtHand", "library_master", "local_master", "master_cache", "store_master",
+           "store_masters", "store_renditions", "stored_master_key"]
 
 log = logging.getLogger(__name__)
 
@@ -228,3 +229,57 @@ def store_renditions(ws: Workspace, asset: Asset, files: dict[str, Path],
             stored[role] = (key, sha256)
     ws.ledger.record_uploads(rows)
     return stored
+
+
+class RenditionsAtHand:
+    """Local paths of a proxy row's files ("proxy", "poster", "sheet"): on this machine's disk, else fetched from
+    the S3 key the worker that made them recorded, into DOCFILM_HOME/cache/renditions (SHA-256 checked, bounded
+    like the masters' cache). The S3 client is opened when the first fetch needs it; use as a context manager.
+
+    A file neither on disk nor to be had from S3 (no key, gone, or changed) is None, with a warning: the packet
+    lists such a clip as missing. S3Unreachable (exit 3) is raised.
+    """
+
+    def __init__(self, ws: Workspace, store: tuple[S3Client, str] | None = None) -> None:
+        from delivery.cache import ObjectCache
+
+        self.ws = ws
+        self.cache = ObjectCache(ws.settings.s3.home.absolute() / "cache" / "renditions",
+                                 ws.settings.s3.cache_max_bytes)
+        self._store = store
+        self._stack = ExitStack()
+
+    def __enter__(self) -> RenditionsAtHand:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    def _opened(self) -> tuple[S3Client, str]:
+        if self._store is None:
+            from delivery.store import open_store
+
+            self._store = self._stack.enter_context(open_store(self.ws.settings.s3))
+        return self._store
+
+    def path(self, proxy: Any, role: str) -> Path | None:
+        """The local file of `proxy`'s `role`, fetched when it is only in S3."""
+        from delivery.errors import CachedObjectMismatch, ObjectMissing
+
+        recorded = {"proxy": proxy.proxy_path, "poster": proxy.poster_path,
+                    "sheet": (proxy.qc or {}).get("contact_sheet")}.get(role)
+        if isinstance(recorded, str) and recorded and Path(recorded).is_file():
+            return Path(recorded)
+        key, sha256 = getattr(proxy, f"{role}_key", None), getattr(proxy, f"{role}_sha256", None)
+        if not key or not sha256:
+            return None
+        suffix = Path(key).suffix
+        cached = self.cache.get(sha256, suffix)
+        if cached is not None:
+            return cached
+        client, bucket = self._opened()
+        try:
+            return self.cache.fetch(client, bucket, key, sha256, suffix=suffix).path
+        except (CachedObjectMismatch, ObjectMissing) as exc:
+            log.warning("%s of %s not fetched from S3: %s", role, proxy.asset_id, exc)
+            return None

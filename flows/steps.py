@@ -251,36 +251,45 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
 
 
 def clip_records(ws: Workspace) -> list[Any]:
-    """The ledger's assets as the review package's plain records."""
-    from review.records import ClipRecord
+    """The ledger's assets as the review package's plain records, their proxies' files on this machine (fetched
+    from S3 into the cache when a worker elsewhere made them)."""
+    from .masters_steps import RenditionsAtHand
 
     proxies = ws.ledger.proxies(ws.profile.profile_hash())
-    records = []
-    for a in ws.ledger.assets():
-        p = proxies.get(a.asset_id)
-        records.append(
-            ClipRecord(
-                asset_id=a.asset_id,
-                name=a.name,
-                scene_id=a.scene_id,
-                shot_id=a.shot_id,
-                kind=a.kind,
-                duration_frames=a.duration_frames,
-                fps=a.fps,
-                width=a.width,
-                height=a.height,
-                rotation=a.rotation,
-                start_timecode=a.start_timecode,
-                sha256=a.sha256,
-                proxy=Path(p.proxy_path) if p and p.state == "done" and p.proxy_path else None,
-                poster=Path(p.poster_path) if p and p.state == "done" and p.poster_path else None,
-                proxy_state=p.state if p else None,
-                proxy_reason=p.reason if p else None,
-                qc=p.qc if p and p.qc else None,
-                contact_sheet=_contact_sheet(p) if p and p.state == "done" else None,
-            )
-        )
-    return records
+    with RenditionsAtHand(ws) as at_hand:
+        return [_clip_record(a, proxies.get(a.asset_id), at_hand) for a in ws.ledger.assets()]
+
+
+def _clip_record(a: Asset, p: Any, at_hand: Any) -> Any:
+    from review.records import ClipRecord
+
+    done = p is not None and p.state == "done"
+    proxy = poster = sheet = None
+    if done:
+        # A file neither here nor in S3 keeps its recorded path: review lists the clip as missing.
+        proxy = at_hand.path(p, "proxy") or (Path(p.proxy_path) if p.proxy_path else None)
+        poster = at_hand.path(p, "poster") or (Path(p.poster_path) if p.poster_path else None)
+        sheet = at_hand.path(p, "sheet") or _contact_sheet(p)
+    return ClipRecord(
+        asset_id=a.asset_id,
+        name=a.name,
+        scene_id=a.scene_id,
+        shot_id=a.shot_id,
+        kind=a.kind,
+        duration_frames=a.duration_frames,
+        fps=a.fps,
+        width=a.width,
+        height=a.height,
+        rotation=a.rotation,
+        start_timecode=a.start_timecode,
+        sha256=a.sha256,
+        proxy=proxy,
+        poster=poster,
+        proxy_state=p.state if p else None,
+        proxy_reason=p.reason if p else None,
+        qc=p.qc if p and p.qc else None,
+        contact_sheet=sheet,
+    )
 
 
 def _contact_sheet(proxy: Any) -> Path | None:

@@ -110,9 +110,38 @@ def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == todo[1].sha256
     # Another machine sees nothing stale: the proxies are in S3, though not on its disk.
     ws.ledger.close()
-    ws = _workspace(monkeypatch, tmp_path / "third")
+    shutil.rmtree(worker / "renders")
+    third = tmp_path / "third"
+    ws = _workspace(monkeypatch, third)
     assert render_plan(ws) == ([], 2)
+    _packet_from_s3(ws, third, client, bucket, todo)
     ws.ledger.close()
+
+
+def _packet_from_s3(ws: Workspace, home: Path, client: Any, bucket: str, assets: list[Any]) -> None:
+    """The packet on a machine that rendered nothing: its media fetched from S3, the hosted copy linking the
+    proxies/ objects instead of storing them again."""
+    from datetime import date
+
+    from flows.review_steps import hosted_links, publish_packet, stored_renditions
+    from flows.steps import clip_records
+    from review.packet import build_packet
+
+    clips = {c.asset_id: c for c in clip_records(ws)}
+    for asset in assets:
+        clip = clips[asset.asset_id]
+        assert clip.proxy is not None and clip.proxy.parent == home / "cache" / "renditions" and clip.proxy.is_file()
+        assert clip.poster is not None and clip.poster.is_file()
+    stored = stored_renditions(ws)
+    links = hosted_links(client, bucket, ws.film.film.id, 3600, stored=stored)
+    result = build_packet(ws.film, list(clips.values()), home / "packets", date(2019, 5, 20), hosted=links)
+    assert result.playable == 2
+    published = publish_packet(ws, client, bucket, result, set(stored))
+    assert not published["failed"] and published["linked"] == len(result.media_files()) >= 4
+    assert [u["key"] for u in published["uploaded"]] == [f"packets/{ws.film.film.id}/index.html"]
+    page = result.hosted_index.read_text(encoding="utf-8") if result.hosted_index else ""
+    assert page.count(f"/{bucket}/proxies/{ws.profile.profile_hash()}/") >= 4
+    assert f"/{bucket}/packets/{ws.film.film.id}/media/" not in page
 
 
 def test_a_master_whose_object_changed_is_quarantined(
