@@ -80,12 +80,14 @@ def local_master(ws: Workspace, asset: Asset, store: tuple[S3Client, str] | None
     found = library_master(asset)
     if found is not None:
         return found
+    key = stored_master_key(ws, asset)
+    if key is None and Path(asset.path).is_file():
+        return Path(asset.path)  # not the size recorded, and no copy in S3: the render decides what it holds
     suffix = Path(asset.name).suffix if _plain_suffix(Path(asset.name).suffix) else ""
     cache = master_cache(ws)
     cached = cache.get(asset.sha256, suffix)
     if cached is not None:
         return cached
-    key = stored_master_key(ws, asset)
     if key is None:
         raise MasterUnavailable(
             f"master of {asset.name} ({asset.asset_id}) is not at {asset.path} and masters are not in S3 "
