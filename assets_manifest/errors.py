@@ -57,3 +57,11 @@ class DestinationTaken(CopyFailed):
 
 class MHLError(ManifestError):
     """An ASC MHL history cannot be read or written."""
+
+
+class MasterUnavailable(ManifestError):
+    """An asset's master is neither in the library nor to be had from S3 (missing there, or S3 not in use)."""
+
+
+class MasterQuarantined(MasterUnavailable):
+    """The master's S3 object no longer has the asset's SHA-256: the asset was quarantined with that reason."""

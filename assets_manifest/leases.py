@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,6 +30,7 @@ QUEUED, LEASED, DONE, FAILED = "queued", "leased", "done", "failed"
 CHUNK = 1000  # pairs per statement: IN lists and multi-row inserts stay well under the drivers' limits
 
 Finish = Literal["recorded", "identical", "discarded"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -220,14 +221,23 @@ class Leases:
                 .values(state=FAILED if failed else QUEUED, expires_at=self._now(), updated_at=self._now())
             )
 
-    def finish(self, lease: Lease, *, worker: str, sha256: str, key: str,
-               record: Callable[[Session], None]) -> Finish:
+    def finish(self, lease: Lease, *, worker: str, sha256: str, key: str, store: Callable[[], T],
+               record: Callable[[Session, T], None]) -> Finish:
         """Record a finished proxy unless the pair already has one: the first finished proxy is the one kept.
 
-        `record` writes the proxy (and stores its file) inside this transaction, which holds the pair's row: a
-        second finisher waits here and then finds it done. It is not called when the pair is done already; the
-        answer says whether that proxy has the same content ("identical") or not ("discarded").
+        `store` puts the files where they are kept (S3) and `record` writes the proxy row with what `store`
+        returned; neither is called when the pair is done already, and the answer says whether that proxy has
+        the same content ("identical") or not ("discarded"). On PostgreSQL both run while this transaction
+        holds the pair's row, so a second finisher waits and then finds it done. On SQLite (one machine) the
+        one write lock cannot be held while `store` writes its own rows: the pair is checked before storing and
+        again when recording, and the later of two finishers inside that window is discarded.
         """
+        server = self.ledger.engine.dialect.name != "sqlite"
+        if not server:
+            done = self._done(lease)
+            if done is not None:
+                return "identical" if done == sha256 else "discarded"
+            stored = store()
         with self.ledger.session(write=True) as s:
             row = s.scalar(
                 select(RenderLease)
@@ -236,7 +246,9 @@ class Leases:
             )
             if row is not None and row.state == DONE:
                 return "identical" if row.proxy_sha256 == sha256 else "discarded"
-            record(s)
+            if server:
+                stored = store()
+            record(s, stored)
             now = self._now()
             if row is None:
                 row = RenderLease(asset_id=lease.asset_id, profile_hash=lease.profile_hash, attempts=1)
@@ -244,6 +256,12 @@ class Leases:
             row.state, row.holder, row.token, row.expires_at, row.updated_at = DONE, worker, lease.token, now, now
             row.worker, row.proxy_key, row.proxy_sha256 = worker, key, sha256
             return "recorded"
+
+    def _done(self, lease: Lease) -> str | None:
+        """The recorded proxy's SHA-256 when the pair is done (else None)."""
+        with self.ledger.session() as s:
+            row = s.get(RenderLease, (lease.asset_id, lease.profile_hash))
+            return (row.proxy_sha256 or "") if row is not None and row.state == DONE else None
 
     def of_asset(self, asset_id: str, profile_hash: str) -> PairState | None:
         return self.states([asset_id], profile_hash).get(asset_id)

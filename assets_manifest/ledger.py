@@ -19,6 +19,7 @@ from . import schema
 from .errors import LedgerUnavailable
 from .settings import LedgerSettings
 from .store import (
+    STORED_ROLES,
     WRITE,
     Asset,
     CutVersionRow,
@@ -222,6 +223,12 @@ class Ledger:
         )
         return s.scalar(q) is not None
 
+    def record_master_stored(self, asset_id: str, key: str, etag: str | None, version_id: str | None) -> None:
+        """Note where the asset's master was put into S3, as the server answered its verified upload."""
+        with self.session(write=True) as s:
+            s.execute(update(Asset).where(Asset.asset_id == asset_id)
+                      .values(master_key=key, master_etag=etag, master_version_id=version_id))
+
     def sightings(self, asset_id: str) -> list[SourceSighting]:
         with self.session() as s:
             return list(s.scalars(select(SourceSighting).where(SourceSighting.asset_id == asset_id)))
@@ -275,22 +282,26 @@ class Ledger:
         poster_path: Path | None = None,
         reason: str | None = None,
         qc: dict[str, Any] | None = None,
+        stored: dict[str, tuple[str, str]] | None = None,
     ) -> None:
+        """Record a render's outcome; `stored` gives, by role ("proxy", "poster", "sheet"), the S3 key and
+        SHA-256 (hex) of each file the worker put into S3, in the same transaction."""
         try:
-            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc, stored)
         except IntegrityError:  # another process inserted the row first (PostgreSQL): now it is an update
-            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc)
+            self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc, stored)
 
     def _record_proxy(self, asset_id: str, profile_hash: str, state: str, proxy_path: Path | None,
-                      poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None) -> None:
+                      poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None,
+                      stored: dict[str, tuple[str, str]] | None = None) -> None:
         with self.session(write=True) as s:
             self.put_proxy(s, asset_id, profile_hash, state=state, proxy_path=proxy_path, poster_path=poster_path,
-                           reason=reason, qc=qc)
+                           reason=reason, qc=qc, stored=stored)
 
     @staticmethod
     def put_proxy(s: Session, asset_id: str, profile_hash: str, *, state: str, proxy_path: Path | None = None,
-                  poster_path: Path | None = None, reason: str | None = None,
-                  qc: dict[str, Any] | None = None) -> None:
+                  poster_path: Path | None = None, reason: str | None = None, qc: dict[str, Any] | None = None,
+                  stored: dict[str, tuple[str, str]] | None = None) -> None:
         """Insert or replace a proxy row inside the caller's transaction (the farm records it with its lease)."""
         row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
         row.state = state
@@ -299,6 +310,10 @@ class Ledger:
         row.reason = reason
         row.qc = qc or {}
         row.rendered_at = utcnow()
+        for role in STORED_ROLES:  # a new outcome replaces the old files' keys, or clears them
+            key, sha256 = (stored or {}).get(role, (None, None))
+            setattr(row, f"{role}_key", key)
+            setattr(row, f"{role}_sha256", sha256)
         s.add(row)
 
     # uploads

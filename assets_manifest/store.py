@@ -94,6 +94,10 @@ class Asset(Base):
     shot_id: Mapped[str | None] = mapped_column(String(32))
     probe: Mapped[dict[str, Any]] = mapped_column(JSON)
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The master in S3 (DOCFILM_LIBRARY_S3=on), as the server answered its verified upload (revision 0004).
+    master_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    master_etag: Mapped[str | None] = mapped_column(String(128), default=None)
+    master_version_id: Mapped[str | None] = mapped_column(String(1024), default=None)
 
     @property
     def fps(self) -> str | None:
@@ -140,6 +144,16 @@ class Proxy(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     qc: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rendered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The files as the worker that made them put them into S3, with their SHA-256 (hex; revision 0004).
+    proxy_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    proxy_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    poster_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    poster_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    sheet_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    sheet_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+STORED_ROLES = ("proxy", "poster", "sheet")  # a Proxy row's files in S3: columns <role>_key and <role>_sha256
 
 
 class Upload(Base):

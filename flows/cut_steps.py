@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from .workspace import Workspace
@@ -41,18 +40,22 @@ def review_cut_step(ws: Workspace) -> dict[str, Any]:
     from editorial.segments import ProxyRef, plan_cut, proxy_rate
     from editorial.versions import current_cut
 
+    from .masters_steps import RenditionsAtHand
+
     film_id = ws.film.film.id
     version, timeline = current_cut(ws.ledger, film_id)
     profile_hash = ws.profile.profile_hash()
     assets = {a.asset_id: a for a in video_assets(ws.ledger)}
     masters: dict[str, str] = {}
     proxies: dict[str, ProxyRef] = {}
-    for asset, proxy in ws.ledger.render_states(profile_hash, kinds=("video",)):
-        masters[asset.asset_id] = asset.sha256
-        ref = assets.get(asset.asset_id)
-        if (ref is not None and proxy is not None and proxy.state == "done" and proxy.proxy_path
-                and Path(proxy.proxy_path).is_file()):
-            proxies[asset.asset_id] = ProxyRef(Path(proxy.proxy_path), proxy_rate(ref.fps), asset.audio_tracks > 0)
+    with RenditionsAtHand(ws) as at_hand:  # a proxy a worker elsewhere made is fetched from S3
+        for asset, proxy in ws.ledger.render_states(profile_hash, kinds=("video",)):
+            masters[asset.asset_id] = asset.sha256
+            ref = assets.get(asset.asset_id)
+            if ref is not None and proxy is not None and proxy.state == "done":
+                local = at_hand.path(proxy, "proxy")
+                if local is not None:
+                    proxies[asset.asset_id] = ProxyRef(local, proxy_rate(ref.fps), asset.audio_tracks > 0)
     plan = plan_cut(timeline, film_id, Fraction(ws.film.film.fps), assets, masters, proxies, profile_hash)
     cut = render_review_cut(plan, ws.film, ws.profile, ws.settings.renders, ws.home)
     runtime = plan.frames / plan.fps

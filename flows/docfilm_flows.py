@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import ExitStack
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -69,7 +70,9 @@ def ingest_flow(
     sources: list[str], scene: str | None = None, film: str | None = None, in_place: bool = False
 ) -> dict[str, Any]:
     """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
-    report = ingest_sources(sources, scene, _workspace(film), in_place)
+    ws = _workspace(film)
+    report = ingest_sources(sources, scene, ws, in_place)
+    masters = store_masters_task(report, ws) if ws.settings.s3.library_s3 else None
     rows = [{"file": Path(x.path).name, "result": "ingested", "scene": x.scene or "", "asset": x.asset_id}
             for x in report.ingested]
     rows += [{"file": Path(d.path).name, "result": "already in the library", "scene": "", "asset": d.asset_id}
@@ -83,17 +86,32 @@ def ingest_flow(
         description=f"Ingest: {len(report.ingested)} new, {len(report.duplicates)} already in the library, "
         f"{len(report.quarantined)} quarantined, {len(report.failed)} failed",
     )
-    return report.to_json()
+    result = report.to_json()
+    if masters is not None:
+        stored, failed = masters
+        result["masters"] = [m.to_json() for m in stored]
+        result["failed"] += [{"path": asset.path, "reason": f"master not stored in S3: {reason}"}
+                             for asset, reason in failed]
+    return result
+
+
+@task(name="store-masters", cache_policy=NO_CACHE)
+def store_masters_task(report: IngestReport, ws: Workspace) -> tuple[list[Any], list[tuple[Any, str]]]:
+    """DOCFILM_LIBRARY_S3=on: every ingested master (new, or a duplicate not yet stored) into S3 as masters/<sha256>."""
+    from flows.masters_steps import store_masters
+
+    ids = [x.asset_id for x in report.ingested] + [d.asset_id for d in report.duplicates]
+    return store_masters(ws, ids)
 
 
 @task(name="render-proxy", task_run_name="proxy {asset_id}", cache_policy=NO_CACHE)
 def render_proxy_task(
-    asset_id: str, ws: Workspace, asset: Any, tally: RenderTally | None = None
+    asset_id: str, ws: Workspace, asset: Any, tally: RenderTally | None = None, store: Any = None
 ) -> steps.RenderOutcome:
     if tally is not None:
         tally.clip_started(asset_id, asset.name)
     progress = (lambda frames: tally.advance(asset_id, frames)) if tally is not None else None
-    result = steps.render_asset(ws, asset, on_progress=progress)
+    result = steps.render_asset(ws, asset, on_progress=progress, store=store)
     if tally is not None:
         tally.clip_finished(asset_id, not result.failed)
     if result.failed:
@@ -125,6 +143,8 @@ def render_flow(
     The result's `seconds` is the wall time of the flow's own work (plan, renders, report), without the
     process's and Prefect's start.
     """
+    from delivery.store import open_store
+
     started = time.monotonic()
     ws = _workspace(film)
     todo, skipped = steps.render_plan(ws, everything=everything, scene=scene)
@@ -134,9 +154,11 @@ def render_flow(
         return Completed(name="SKIPPED", message=f"nothing stale; {skipped} proxies up to date", data=summary)
     tally = RenderTally({a.asset_id: a.duration_frames or 1 for a in todo}, _progress_publisher(todo))
     runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=jobs or default_jobs())
-    with runner:
-        futures = [runner.submit(render_proxy_task,
-                                 parameters={"asset_id": a.asset_id, "ws": ws, "asset": a, "tally": tally})
+    with runner, ExitStack() as stack:
+        # One S3 client for every clip when masters and proxies live in S3 (boto3 clients are thread-safe).
+        store = stack.enter_context(open_store(ws.settings.s3)) if ws.settings.s3.library_s3 else None
+        futures = [runner.submit(render_proxy_task, parameters={"asset_id": a.asset_id, "ws": ws, "asset": a,
+                                                                "tally": tally, "store": store})
                    for a in todo]
         results: list[steps.RenderOutcome] = [f.result() for f in futures]
     rendered = [r.to_json() for r in results if not r.failed]
@@ -201,10 +223,10 @@ def _transient(state: Any) -> bool:
 
 @task(name="publish-packet", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       retry_condition_fn=lambda task, run, state: _transient(state))
-def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any) -> dict[str, Any]:
+def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any, linked: Any = ()) -> dict[str, Any]:
     from flows.review_steps import publish_packet
 
-    return publish_packet(ws, client, bucket, result)
+    return publish_packet(ws, client, bucket, result, linked)
 
 
 @flow(name="packet", log_prints=False)
@@ -216,7 +238,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     the reason is returned as `hosted_error`.
     """
     from delivery.errors import S3Unreachable
-    from flows.review_steps import hosted_links, review_notes
+    from flows.review_steps import hosted_links, review_notes, stored_renditions
     from review.packet import build_packet
 
     ws = _workspace(film)
@@ -234,9 +256,10 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         s3 = ws.settings.s3
         try:
             with open_store(s3) as (client, bucket):
-                links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds)
+                stored = stored_renditions(ws)  # proxies/ objects render workers stored: linked, not copied
+                links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds, stored=stored)
                 result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links, figures=figures)
-                published = publish_packet_task(ws, client, bucket, result)
+                published = publish_packet_task(ws, client, bucket, result, set(stored))
         except S3Unreachable as exc:
             hosted_error = str(exc)
             get_run_logger().error("hosted packet not published: %s", exc)

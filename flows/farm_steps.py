@@ -17,14 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.leases import DONE, FAILED, LEASED, Lease, Leases, PlannedAsset
 from assets_manifest.ledger import Ledger
-from assets_manifest.store import Asset, Upload
-from core.vocabulary import content_type
 
 from .progress import RenderTally
 from .steps import clip_timeout_s, proxy_source
@@ -33,15 +30,6 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
-
-
-def proxy_key(profile_name: str, asset_id: str, suffix: str) -> str:
-    """Where the farm stores a proxy: `proxies/<profile>/<asset id>.<ext>`."""
-    return f"proxies/{profile_name}/{asset_id}{suffix.lower()}"
-
-
-def poster_key(profile_name: str, asset_id: str) -> str:
-    return f"posters/{profile_name}/{asset_id}.jpg"
 
 
 # ------------------------------------------------------------------------------------------------ worker side
@@ -88,11 +76,6 @@ class Heartbeat:
         self._thread.join()
 
 
-def master_path(ws: Workspace, asset: Asset) -> Path:
-    """The master to render from on this machine: the library copy the ledger names."""
-    return Path(asset.path)
-
-
 def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker: str,
                   ffmpeg_slot: Callable[[], Any] | None = None) -> LeasedRender:
     """Claim one asset, render it under a renewed lease, store its proxy and poster in S3 and record them, once.
@@ -100,8 +83,12 @@ def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker
     A render that fails (a bad clip) is recorded as failed and its lease given up; an error of the environment
     (S3, the database) propagates with the lease given back, so the planner puts the asset back into the plan.
     """
+    from assets_manifest.errors import MasterUnavailable
+    from delivery.keys import rendition_key
     from renders.errors import RenderError
     from renders.render import render_source
+
+    from .masters_steps import local_master, store_renditions
 
     settings = ws.settings.farm
     leases = Leases(ws.ledger)
@@ -118,12 +105,13 @@ def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker
                             key=state.proxy_key if state else None)
     try:
         with Heartbeat(leases, lease, settings.lease_seconds), (ffmpeg_slot() if ffmpeg_slot else _no_slot()):
-            src = replace(proxy_source(asset, Fraction(ws.film.film.fps)), path=master_path(ws, asset))
+            master = local_master(ws, asset, (client, bucket))
+            src = proxy_source(asset, Fraction(ws.film.film.fps), master)
             out_dir = ws.renders_dir
             out_dir.mkdir(parents=True, exist_ok=True)
             started = time.monotonic()
             result = render_source(src, profile, out_dir, ws.settings.renders, timeout_s=clip_timeout_s(asset))
-    except RenderError as exc:
+    except (RenderError, MasterUnavailable) as exc:  # the clip itself (or its master) is bad: recorded, given up
         ws.ledger.record_proxy(asset_id, profile_hash, state=FAILED, reason=str(exc))
         leases.release(lease, failed=True)
         log.error("render of %s failed: %s", asset.name, exc)
@@ -132,28 +120,19 @@ def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker
         _give_back(leases, lease)
         raise
     qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2))
+    files = {"proxy": result.proxy, "poster": result.poster}
+    if result.contact_sheet is not None:
+        files["sheet"] = result.contact_sheet
     sha256 = digest_file(result.proxy).sha256
-    key = proxy_key(profile.name, asset_id, result.proxy.suffix)
-    endpoint = client.meta.endpoint_url
+    key = rendition_key(profile_hash, asset_id, "proxy", result.proxy.suffix)
 
-    def record(s: Any) -> None:
-        from delivery.upload import upload_verified
-
-        stored = [(key, result.proxy, "proxy", sha256), (poster_key(profile.name, asset_id), result.poster,
-                                                         "poster", digest_file(result.poster).sha256)]
-        for object_key, path, role, digest in stored:
-            res = upload_verified(client, bucket, object_key, path, ws.settings.s3, sha256_hex=digest,
-                                  content_type=content_type(path.suffix.lower()),
-                                  metadata={"docfilm-role": role, "docfilm-master-asset": asset_id,
-                                            "docfilm-worker": worker})
-            s.merge(Upload(endpoint=endpoint, bucket=bucket, key=res.key, local_path=str(path), sha256=digest,
-                           checksum=res.checksum, bytes=res.bytes, etag=res.etag, version_id=res.version_id,
-                           asset_id=asset_id, role=role))
+    def record(s: Any, stored: dict[str, tuple[str, str]]) -> None:
         Ledger.put_proxy(s, asset_id, profile_hash, state=DONE, proxy_path=result.proxy, poster_path=result.poster,
-                         qc=qc.to_json())
+                         qc=qc.to_json(), stored=stored)
 
     try:
-        outcome = leases.finish(lease, worker=worker, sha256=sha256, key=key, record=record)
+        outcome = leases.finish(lease, worker=worker, sha256=sha256, key=key,
+                                store=lambda: store_renditions(ws, asset, files, (client, bucket)), record=record)
     except BaseException:
         _give_back(leases, lease)
         raise

@@ -5,6 +5,7 @@ ledger, and publishing the hosted packet to S3.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,22 +86,46 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
     }
 
 
-def hosted_links(client: Any, bucket: str, film_id: str, expires_s: int, now: datetime | None = None) -> HostedLinks:
-    """Presigned s3v4 GET links for the hosted packet's files, all valid until the same moment."""
+def hosted_links(client: Any, bucket: str, film_id: str, expires_s: int, now: datetime | None = None,
+                 stored: Mapping[str, str] | None = None) -> HostedLinks:
+    """Presigned s3v4 GET links for the hosted packet's files, all valid until the same moment.
+
+    `stored` (SHA-256 hex → key, see stored_renditions) names media already in the bucket: those objects are
+    linked where they are instead of being copied under packets/.
+    """
     from delivery.upload import presign_get
     from review.hosted import HostedLinks, hosted_key
 
     now = now or datetime.now(UTC)
     expires = (now + timedelta(seconds=expires_s)).replace(microsecond=0)
     return HostedLinks(sign=lambda name: presign_get(client, bucket, hosted_key(film_id, name), expires_s),
-                       expires=expires)
+                       expires=expires,
+                       stored={sha: presign_get(client, bucket, key, expires_s) for sha, key in (stored or {}).items()})
 
 
-def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult) -> dict[str, Any]:
+def stored_renditions(ws: Workspace) -> dict[str, str]:
+    """SHA-256 (hex) → S3 key of the current profile's proxies, posters and contact sheets that render workers
+    put into the bucket (DOCFILM_LIBRARY_S3=on)."""
+    from assets_manifest.store import STORED_ROLES
+
+    found: dict[str, str] = {}
+    for proxy in ws.ledger.proxies(ws.profile.profile_hash()).values():
+        if proxy.state != "done":
+            continue
+        for role in STORED_ROLES:
+            key, sha256 = getattr(proxy, f"{role}_key"), getattr(proxy, f"{role}_sha256")
+            if key and sha256:
+                found[sha256] = key
+    return found
+
+
+def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult,
+                   linked: Collection[str] = ()) -> dict[str, Any]:
     """Upload the packet's media, then its hosted index.html, each verified by SHA-256; return the hosted URL.
 
-    Objects already holding the same bytes are skipped. The index goes last, and only when every media file
-    is in place, so the hosted page never links a missing object.
+    Objects already holding the same bytes are skipped, and media whose SHA-256 is in `linked` (the hosted page
+    links its proxies/ object) is not stored again: `linked` in the result counts them. The index goes last, and
+    only when every media file is in place, so the hosted page never links a missing object.
     """
     from assets_manifest.hashing import digest_file
     from assets_manifest.store import Upload
@@ -115,7 +140,8 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
     failed: list[dict[str, Any]] = []
     skipped = 0
     rows: list[Upload] = []
-    files = [(name, result.folder / name, sha) for name, (_size, sha) in sorted(result.media_files().items())]
+    media = sorted(result.media_files().items())
+    files = [(name, result.folder / name, sha) for name, (_size, sha) in media if sha not in linked]
     files.append(("index.html", result.hosted_index, digest_file(result.hosted_index).sha256))
     for name, path, sha in files:
         key = hosted_key(film_id, name)
@@ -144,4 +170,4 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
         remaining = int((result.hosted_expires - datetime.now(UTC)).total_seconds())
         url = presign_get(client, bucket, hosted_key(film_id, "index.html"), max(1, remaining))
     return {"url": url, "expires": result.hosted_expires.isoformat(), "uploaded": uploaded, "skipped": skipped,
-            "failed": failed}
+            "failed": failed, "linked": len(media) - (len(files) - 1)}

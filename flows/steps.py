@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from assets_manifest.hashing import digest_file
-from assets_manifest.store import Asset, Upload
+from assets_manifest.store import STORED_ROLES, Asset, Upload
 from core.vocabulary import content_type
 from delivery.records import UploadResult
 
@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
-    """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's."""
+def proxy_source(asset: Asset, film_rate: Fraction, master: Path | None = None) -> Any:
+    """The render input for an asset of the ledger; one without a rate of its own (a still) runs at the film's.
+
+    `master` is where this machine reads the master (flows.masters_steps.local_master); default the library path.
+    """
     from core.vocabulary import HDR_TRANSFER_BY_NAME, MediaKind
     from renders.source import ProxySource, inspect_source
 
@@ -38,7 +41,7 @@ def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
     )
     src = ProxySource(
         asset_id=asset.asset_id,
-        path=Path(asset.path),
+        path=master or Path(asset.path),
         display_name=asset.name,
         fps_num=asset.fps_num if asset.fps_num and asset.fps_den else film_rate.numerator,
         fps_den=asset.fps_den if asset.fps_num and asset.fps_den else film_rate.denominator,
@@ -58,6 +61,9 @@ def proxy_source(asset: Asset, film_rate: Fraction) -> Any:
 
 
 def _proxy_files_present(proxy: Any) -> bool:
+    """The proxy's files are in S3 (a worker stored them: their keys are recorded) or on this machine's disk."""
+    if getattr(proxy, "proxy_key", None) and getattr(proxy, "poster_key", None):
+        return True
     paths = [proxy.proxy_path, proxy.poster_path, (proxy.qc or {}).get("contact_sheet")]
     return bool(proxy.proxy_path and proxy.poster_path) and all(Path(p).exists() for p in paths if p)
 
@@ -118,22 +124,38 @@ class RenderOutcome:
         }
 
 
-def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None) -> RenderOutcome:
+def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None,
+                 store: tuple[Any, str] | None = None) -> RenderOutcome:
     """Render one proxy and record the outcome; a failure is returned, not raised.
 
+    The master is read through flows.masters_steps.local_master (the library file, else a verified copy from
+    S3). With DOCFILM_LIBRARY_S3=on the proxy, poster and contact sheet go into S3 before the ledger records them
+    (`store`: an open (client, bucket) to reuse; else one is opened when needed).
+
     The ledger calls the proxy done only after its files are in place (renders renames them from temp
-    names on success), so a render killed at any point leaves the asset stale for the next run.
+    names on success; in S3 when masters are), so a render killed at any point leaves the asset stale for the
+    next run.
     """
+    from assets_manifest.errors import MasterUnavailable
     from renders.errors import RenderBusy, RenderError
     from renders.render import render_source
+
+    from .masters_steps import local_master
 
     profile_hash = ws.profile.profile_hash()
     out_dir = ws.renders_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
+        master = local_master(ws, asset, store)
+    except MasterUnavailable as exc:  # quarantined (a corrupt S3 object), or nowhere to be had: this asset fails
+        reason = str(exc)
+        ws.ledger.record_proxy(asset.asset_id, profile_hash, state="failed", reason=reason)
+        log.error("render of %s failed: %s", asset.name, reason)
+        return RenderOutcome(asset.asset_id, asset.name, reason=reason)
+    try:
         result = render_source(
-            proxy_source(asset, Fraction(ws.film.film.fps)), ws.profile, out_dir, ws.settings.renders,
+            proxy_source(asset, Fraction(ws.film.film.fps), master), ws.profile, out_dir, ws.settings.renders,
             timeout_s=clip_timeout_s(asset),
             on_progress=on_progress,
         )
@@ -147,9 +169,17 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
         log.error("render of %s failed: %s", asset.name, reason)
         return RenderOutcome(asset.asset_id, asset.name, reason=reason)
     qc = replace(result.qc, render_seconds=round(time.monotonic() - started, 2))
+    stored = None
+    if ws.settings.s3.library_s3:
+        from .masters_steps import store_renditions
+
+        files = {"proxy": result.proxy, "poster": result.poster}
+        if result.contact_sheet is not None:
+            files["sheet"] = result.contact_sheet
+        stored = store_renditions(ws, asset, files, store)
     ws.ledger.record_proxy(
         asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster,
-        qc=qc.to_json(),
+        qc=qc.to_json(), stored=stored,
     )
     return RenderOutcome(asset.asset_id, asset.name, result.proxy, result.poster, result.contact_sheet, qc)
 
@@ -221,36 +251,45 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
 
 
 def clip_records(ws: Workspace) -> list[Any]:
-    """The ledger's assets as the review package's plain records."""
-    from review.records import ClipRecord
+    """The ledger's assets as the review package's plain records, their proxies' files on this machine (fetched
+    from S3 into the cache when a worker elsewhere made them)."""
+    from .masters_steps import RenditionsAtHand
 
     proxies = ws.ledger.proxies(ws.profile.profile_hash())
-    records = []
-    for a in ws.ledger.assets():
-        p = proxies.get(a.asset_id)
-        records.append(
-            ClipRecord(
-                asset_id=a.asset_id,
-                name=a.name,
-                scene_id=a.scene_id,
-                shot_id=a.shot_id,
-                kind=a.kind,
-                duration_frames=a.duration_frames,
-                fps=a.fps,
-                width=a.width,
-                height=a.height,
-                rotation=a.rotation,
-                start_timecode=a.start_timecode,
-                sha256=a.sha256,
-                proxy=Path(p.proxy_path) if p and p.state == "done" and p.proxy_path else None,
-                poster=Path(p.poster_path) if p and p.state == "done" and p.poster_path else None,
-                proxy_state=p.state if p else None,
-                proxy_reason=p.reason if p else None,
-                qc=p.qc if p and p.qc else None,
-                contact_sheet=_contact_sheet(p) if p and p.state == "done" else None,
-            )
-        )
-    return records
+    with RenditionsAtHand(ws) as at_hand:
+        return [_clip_record(a, proxies.get(a.asset_id), at_hand) for a in ws.ledger.assets()]
+
+
+def _clip_record(a: Asset, p: Any, at_hand: Any) -> Any:
+    from review.records import ClipRecord
+
+    done = p is not None and p.state == "done"
+    proxy = poster = sheet = None
+    if done:
+        # A file neither here nor in S3 keeps its recorded path: review lists the clip as missing.
+        proxy = at_hand.path(p, "proxy") or (Path(p.proxy_path) if p.proxy_path else None)
+        poster = at_hand.path(p, "poster") or (Path(p.poster_path) if p.poster_path else None)
+        sheet = at_hand.path(p, "sheet") or _contact_sheet(p)
+    return ClipRecord(
+        asset_id=a.asset_id,
+        name=a.name,
+        scene_id=a.scene_id,
+        shot_id=a.shot_id,
+        kind=a.kind,
+        duration_frames=a.duration_frames,
+        fps=a.fps,
+        width=a.width,
+        height=a.height,
+        rotation=a.rotation,
+        start_timecode=a.start_timecode,
+        sha256=a.sha256,
+        proxy=proxy,
+        poster=poster,
+        proxy_state=p.state if p else None,
+        proxy_reason=p.reason if p else None,
+        qc=p.qc if p and p.qc else None,
+        contact_sheet=sheet,
+    )
 
 
 def _contact_sheet(proxy: Any) -> Path | None:
@@ -293,9 +332,8 @@ class ProxyRecord:
     reason: str | None
     rendered_at: str
     qc: dict[str, Any]
+    stored: dict[str, dict[str, str | None]] = field(default_factory=dict)  # role -> {"key", "sha256"} in S3
     worker: str | None = None  # the farm worker that made it (None: rendered by a local run)
-    key: str | None = None  # where the farm stored it in S3
-
 
     def qc_summary(self) -> dict[str, Any]:
         """The QC verdict at a glance: the rules flagged, loudness and decode errors."""
@@ -338,8 +376,11 @@ class AssetRecord:
         entry["proxy"] = None if proxy is None else {
             "state": proxy.state, "profile_hash": proxy.profile_hash, "path": proxy.path, "poster": proxy.poster,
             "contact_sheet": proxy.contact_sheet, "reason": proxy.reason, "rendered_at": proxy.rendered_at,
-            "qc_summary": proxy.qc_summary(), "qc": proxy.qc, "worker": proxy.worker, "key": proxy.key,
+            "key": (proxy.stored.get("proxy") or {}).get("key"), "s3": proxy.stored, "worker": proxy.worker,
+            "qc_summary": proxy.qc_summary(), "qc": proxy.qc,
         }
+        entry["master"] = {"library_path": a.path, "key": a.master_key, "etag": a.master_etag,
+                           "version_id": a.master_version_id}
         entry["stored"] = [
             {"role": o.role, "url": o.url, "endpoint": o.endpoint, "bucket": o.bucket, "key": o.key,
              "bytes": o.bytes, "sha256": o.sha256, "checksum": o.checksum, "etag": o.etag,
@@ -365,7 +406,9 @@ def asset_record(ws: Workspace, asset: Asset) -> AssetRecord:
         proxy = ProxyRecord(state=p.state, profile_hash=profile_hash, path=p.proxy_path, poster=p.poster_path,
                             contact_sheet=str(sheet) if (sheet := _contact_sheet(p)) else None, reason=p.reason,
                             rendered_at=p.rendered_at.isoformat(), qc=dict(p.qc or {}),
-                            worker=made.worker if made else None, key=made.proxy_key if made else None)
+                            stored={role: {"key": getattr(p, f"{role}_key"), "sha256": getattr(p, f"{role}_sha256")}
+                                    for role in STORED_ROLES if getattr(p, f"{role}_key")},
+                            worker=made.worker if made else None)
     current = {path for path in (p.proxy_path, p.poster_path) if path} if p is not None and p.state == "done" else set()
     stored = [
         StoredObject(role=u.role, endpoint=endpoint_of(u.endpoint), bucket=u.bucket, key=u.key, bytes=u.bytes,

@@ -6,8 +6,8 @@ packet file name into a URL (a presigned s3v4 GET of `hosted_key(film_id, name)`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -19,10 +19,19 @@ HOSTED_PREFIX = "packets"
 
 @dataclass(frozen=True)
 class HostedLinks:
-    """How the hosted page links packet file `name`: `sign(name)` gives its URL, valid until `expires` (aware)."""
+    """How the hosted page links packet file `name`: `sign(name)` gives its URL, valid until `expires` (aware).
+
+    `stored` maps the SHA-256 (hex) of media already in the bucket (the proxies/ objects a render worker put
+    there) to a URL for that object: the hosted page links it, and the media is not stored a second time.
+    """
 
     sign: Callable[[str], str]
     expires: datetime
+    stored: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, name: str, sha256: str | None = None) -> str:
+        """The hosted URL of packet file `name` whose bytes have `sha256`: the stored object's, else its own."""
+        return self.stored.get(sha256 or "") or self.sign(name)
 
 
 def hosted_key(film_id: str, name: str) -> str:

@@ -236,7 +236,7 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
                             generated_at=generated_at.isoformat(), ledger_revision=revision, manifest_sha256=digest)
     write_json(paths.build / MANIFEST_NAME, manifest_document(header, files))
     if hosted is not None:
-        urls = {name: hosted.sign(name) for name in plan.files}
+        urls = {name: hosted.url(name, media[name][1]) for name in plan.files}
         origins = {o for o in (origin_of(u) for u in urls.values()) if o}
         paths.hosted_tmp.write_text(variant(page, urls, origins, "hosted"), encoding="utf-8")
     write_zip(paths.build, film_id, paths.zip_tmp)

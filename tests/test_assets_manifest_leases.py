@@ -7,7 +7,7 @@ import hashlib
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,10 +56,17 @@ def add_assets(ledger: Ledger, n: int) -> list[str]:
     return ids
 
 
-def record_proxy(asset_id: str, path: str) -> object:
-    def record(s: Session) -> None:
-        Ledger.put_proxy(s, asset_id, PROFILE, state="done", proxy_path=Path(path), poster_path=Path(path + ".jpg"))
+def record_proxy(asset_id: str, path: str) -> Callable[[Session, str], None]:
+    def record(s: Session, stored: str) -> None:
+        Ledger.put_proxy(s, asset_id, PROFILE, state="done", proxy_path=Path(stored), poster_path=Path(path + ".jpg"))
     return record
+
+
+def store(path: str, calls: list[str]) -> Callable[[], str]:
+    def put() -> str:
+        calls.append(path)
+        return path
+    return put
 
 
 def test_sixteen_concurrent_claimers_claim_each_pair_exactly_once(ledger: Ledger) -> None:
@@ -115,13 +122,15 @@ def test_a_slow_worker_outlived_by_its_lease_cannot_record_a_second_proxy(ledger
     clock.advance(31)
     fast = leases.claim(a, PROFILE, "fast", ttl_s=30)
     assert fast is not None
+    stored: list[str] = []
     assert leases.finish(fast, worker="fast", sha256="1" * 64, key="proxies/review/a.mp4",
-                         record=record_proxy(a, "/fast/a.mp4")) == "recorded"
+                         store=store("/fast/a.mp4", stored), record=record_proxy(a, "/fast/a.mp4")) == "recorded"
     # The slow worker ends later with the same bytes (the render is deterministic) or with other bytes.
     assert leases.finish(slow, worker="slow", sha256="1" * 64, key="proxies/review/a.mp4",
-                         record=record_proxy(a, "/slow/a.mp4")) == "identical"
+                         store=store("/slow/a.mp4", stored), record=record_proxy(a, "/slow/a.mp4")) == "identical"
     assert leases.finish(slow, worker="slow", sha256="2" * 64, key="proxies/review/a.mp4",
-                         record=record_proxy(a, "/slow/a.mp4")) == "discarded"
+                         store=store("/slow/a.mp4", stored), record=record_proxy(a, "/slow/a.mp4")) == "discarded"
+    assert stored == ["/fast/a.mp4"], "the late finisher stored nothing over the kept proxy"
     with ledger.session() as s:
         proxies = s.scalars(select(Proxy).where(Proxy.asset_id == a)).all()
         assert [p.proxy_path for p in proxies] == ["/fast/a.mp4"], "exactly one proxy, the first finished"

@@ -80,7 +80,8 @@ def _print_show(r: dict[str, Any], lang: Lang | None = None) -> None:
         (w("kind"), f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
                     f"{r['duration_frames'] or '-'} {w('frames')}  {w('start')} {r['start_timecode'] or '-'}"),
         (w("scene"), f"{r['scene'] or '-'}  {w('shot')} {r['shot'] or '-'}"),
-        (w("master"), r["library_path"]),
+        (w("master"), r["library_path"] + (f"  ({r['master']['key']}, ETag {r['master']['etag']})"
+                                           if r.get("master", {}).get("key") else "")),
         ("sha256", r["sha256"]),
     ]
     rows += [(w("seen_at"), path) for path in r["sightings"]]
