@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .ledger import Ledger
-from .store import Asset, Proxy, RenderLease, utcnow
+from .store import WRITE, Asset, Proxy, RenderLease, utcnow
 
 QUEUED, LEASED, DONE, FAILED = "queued", "leased", "done", "failed"
 CHUNK = 1000  # pairs per statement: IN lists and multi-row inserts stay well under the drivers' limits
@@ -199,6 +199,43 @@ class Leases:
             row.state, row.holder, row.token, row.expires_at, row.updated_at = LEASED, worker, token, expires, now
             row.attempts += 1
             return Lease(asset_id, profile_hash, worker, token, expires)
+
+    def claim_next(self, profile_hash: str, worker: str, ttl_s: float, *, asset_ids: Sequence[str] | None = None,
+                   planner: str | None = None) -> Lease | None:
+        """Lease the next claimable pair (queued, or its lease expired) among `asset_ids` and/or those `planner`
+        queued, in one statement; None when none is left.
+
+        The pair is picked with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claimers never wait on
+        each other and never get the same pair; SQLite's one writer serialises them instead.
+        """
+        now = self._now()
+        token = _new_token()
+        expires = now + timedelta(seconds=ttl_s)
+        claimable = or_(RenderLease.state == QUEUED, and_(RenderLease.state == LEASED, RenderLease.expires_at <= now))
+        pick = select(RenderLease.asset_id).where(RenderLease.profile_hash == profile_hash, claimable)
+        if asset_ids is not None:
+            pick = pick.where(RenderLease.asset_id.in_(list(asset_ids)))
+        if planner is not None:
+            pick = pick.where(RenderLease.holder == planner)
+        chosen = pick.order_by(RenderLease.asset_id).limit(1).with_for_update(skip_locked=True).cte("next_pair")
+        stmt = (
+            update(RenderLease)
+            .where(RenderLease.profile_hash == profile_hash, RenderLease.asset_id == chosen.c.asset_id)
+            .values(state=LEASED, holder=worker, token=token, expires_at=expires, updated_at=now,
+                    attempts=RenderLease.attempts + 1)
+            .returning(RenderLease.asset_id)
+        )
+        writer = self.ledger.engine.execution_options(**WRITE)
+        while True:
+            with writer.begin() as conn:  # Core, not the ORM: a claim is one statement and one round trip
+                asset_id = conn.execute(stmt).scalar()
+            if asset_id is not None:
+                return Lease(asset_id, profile_hash, worker, token, expires)
+            # Nothing picked: none left, or every claimable pair was locked by another claimer at that instant.
+            with self.ledger.engine.connect() as conn:
+                left = conn.execute(pick.limit(1)).first() is not None
+            if not left:
+                return None
 
     def heartbeat(self, lease: Lease, ttl_s: float) -> bool:
         """Renew a lease; False when it was lost (expired and claimed by another, or finished)."""

@@ -367,7 +367,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None) -> dict[str
     from core.errors import EnvironmentProblem
     from delivery.store import open_store
     from farm.settings import host_limit_name
-    from flows.farm_steps import render_leased
+    from flows.farm_steps import render_batch
 
     logger = get_run_logger()
     try:
@@ -376,7 +376,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None) -> dict[str
         ws.ledger  # noqa: B018  (reach the database before taking any work)
         slot = _host_slot(host_limit_name())
         with open_store(ws.settings.s3) as (client, bucket):
-            done = [render_leased(ws, client, bucket, asset_id, worker, ffmpeg_slot=slot) for asset_id in asset_ids]
+            done = render_batch(ws, client, bucket, asset_ids, worker, ffmpeg_slot=slot)
     except EnvironmentProblem as exc:
         logger.error("exit %d: %s", exc.exit_code, exc)
         raise

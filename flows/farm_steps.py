@@ -76,12 +76,40 @@ class Heartbeat:
         self._thread.join()
 
 
-def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker: str,
-                  ffmpeg_slot: Callable[[], Any] | None = None) -> LeasedRender:
-    """Claim one asset, render it under a renewed lease, store its proxy and poster in S3 and record them, once.
+def render_batch(ws: Workspace, client: Any, bucket: str, asset_ids: Sequence[str], worker: str,
+                 ffmpeg_slot: Callable[[], Any] | None = None) -> list[LeasedRender]:
+    """A flow run's assets: claim the next claimable one (SKIP LOCKED), render it, until none is left to claim;
+    the rest is done or held by other workers."""
+    leases = Leases(ws.ledger)
+    profile_hash = ws.profile.profile_hash()
+    ttl = ws.settings.farm.lease_seconds
+    remaining = list(dict.fromkeys(asset_ids))
+    done: list[LeasedRender] = []
+    while remaining:
+        lease = leases.claim_next(profile_hash, worker, ttl, asset_ids=remaining)
+        if lease is None:  # a pair no planner queued (the deployment run by hand) has no row yet
+            lease = next((got for a in remaining if (got := leases.claim(a, profile_hash, worker, ttl))), None)
+        if lease is None:
+            break
+        remaining.remove(lease.asset_id)
+        done.append(render_leased(ws, client, bucket, lease, worker, ffmpeg_slot))
+    for asset_id in remaining:
+        state = leases.of_asset(asset_id, profile_hash)
+        finished = state is not None and state.state == DONE
+        done.append(LeasedRender(asset_id, "done" if finished else "held",
+                                 (state.worker if state and finished else None) or worker,
+                                 key=state.proxy_key if state else None))
+    return done
 
-    A render that fails (a bad clip) is recorded as failed and its lease given up; an error of the environment
-    (S3, the database) propagates with the lease given back, so the planner puts the asset back into the plan.
+
+def render_leased(ws: Workspace, client: Any, bucket: str, lease: Lease, worker: str,
+                  ffmpeg_slot: Callable[[], Any] | None = None) -> LeasedRender:
+    """Render one claimed asset under its renewed lease, store its proxy, poster and sheet in S3 and record them,
+    once.
+
+    A render that fails (a bad clip, a corrupt master) is recorded as failed and its lease given up; an error of
+    the environment (S3, the database) propagates with the lease given back, so the planner puts the asset back
+    into the plan.
     """
     from assets_manifest.errors import MasterUnavailable
     from delivery.keys import rendition_key
@@ -94,15 +122,11 @@ def render_leased(ws: Workspace, client: Any, bucket: str, asset_id: str, worker
     leases = Leases(ws.ledger)
     profile = ws.profile
     profile_hash = profile.profile_hash()
+    asset_id = lease.asset_id
     asset = ws.ledger.asset(asset_id)
     if asset is None:
+        leases.release(lease, failed=True)
         return LeasedRender(asset_id, "missing", worker, reason="no such asset in the ledger")
-    lease = leases.claim(asset_id, profile_hash, worker, settings.lease_seconds)
-    if lease is None:
-        state = leases.of_asset(asset_id, profile_hash)
-        done = state is not None and state.state == DONE
-        return LeasedRender(asset_id, "done" if done else "held", (state.worker if state and done else None) or worker,
-                            key=state.proxy_key if state else None)
     try:
         with Heartbeat(leases, lease, settings.lease_seconds), (ffmpeg_slot() if ffmpeg_slot else _no_slot()):
             master = local_master(ws, asset, (client, bucket))

@@ -96,6 +96,32 @@ def test_sixteen_concurrent_claimers_claim_each_pair_exactly_once(ledger: Ledger
     assert len({w for _, w in claimed}) > 1, "the claims were spread over several claimers"
 
 
+def test_sixteen_claimers_taking_the_next_queued_pair_skip_locked_ones_and_never_share_one(ledger: Ledger) -> None:
+    ids = add_assets(ledger, 48)
+    leases = Leases(ledger)
+    assert leases.reserve(ids, PROFILE, planner="plan", ttl_s=60) == ids
+    claimed: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def claimer(n: int) -> None:
+        start.wait()
+        while (lease := leases.claim_next(PROFILE, f"worker-{n}", ttl_s=60, planner="plan")) is not None:
+            with lock:
+                claimed.append(lease.asset_id)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+    # Among a flow run's own assets only, and an expired lease is claimable again.
+    later = Leases(ledger, lambda: datetime.now(UTC) + timedelta(minutes=5))
+    again = later.claim_next(PROFILE, "w", ttl_s=60, asset_ids=[ids[7], ids[3]])
+    assert again is not None and again.asset_id == min(ids[7], ids[3])
+
+
 def test_a_lease_is_renewed_by_its_heartbeat_and_claimable_again_once_expired(ledger: Ledger) -> None:
     [asset_id] = add_assets(ledger, 1)
     clock = Clock()
