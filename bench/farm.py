@@ -85,6 +85,7 @@ def bench_claims(cluster: PostgresCluster, pairs: int = 2000, claimers: int = 16
         with lock:
             claimed.extend(mine)
 
+    bare = bare_transactions(cluster, "claims", pairs, claimers)
     threads = [threading.Thread(target=claimer, args=(n,)) for n in range(claimers)]
     ledger.engine.pool.dispose()
     for t in threads:
@@ -97,7 +98,32 @@ def bench_claims(cluster: PostgresCluster, pairs: int = 2000, claimers: int = 16
     ledger.close()
     duplicates = len(claimed) - len(set(claimed))
     return {"pairs": pairs, "claimed": len(claimed), "duplicates": duplicates, "seconds": seconds,
-            "claims_per_s": len(claimed) / seconds}
+            "claims_per_s": len(claimed) / seconds, "bare_per_s": bare}
+
+
+def bare_transactions(cluster: PostgresCluster, database: str, total: int, threads: int) -> float:
+    """The bare tool on the same machine at the same moment: psycopg transactions of one `SELECT 1` from as many
+    threads, per second (the ceiling a claim, one statement in a transaction, is held against)."""
+    import psycopg
+
+    start = threading.Barrier(threads + 1)
+
+    def run(n: int) -> None:
+        with psycopg.connect(host="127.0.0.1", port=cluster.port, user="docfilm", password=cluster.password,
+                             dbname=database) as conn:
+            start.wait()
+            for _ in range(total // threads):
+                with conn.transaction():
+                    conn.execute("SELECT 1").fetchone()
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for t in workers:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in workers:
+        t.join()
+    return (total // threads * threads) / (time.perf_counter() - began)
 
 
 def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, float]:
@@ -112,6 +138,14 @@ def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, flo
     filled = time.perf_counter() - began
     with ledger.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=cluster.port, user="docfilm", password=cluster.password,
+                         dbname="plan") as conn:
+        t0 = time.perf_counter()
+        conn.execute("SELECT asset_id, name, scene_id, duration_frames FROM assets WHERE asset_id NOT IN "
+                     "(SELECT asset_id FROM proxies WHERE state = 'done')").fetchall()
+        bare = time.perf_counter() - t0
     leases = Leases(ledger)
     times = []
     for _ in range(3):
@@ -119,7 +153,7 @@ def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, flo
         planned = leases.plan(PROFILE, planner="bench")
         times.append(time.perf_counter() - t0)
     ledger.close()
-    return {"assets": assets, "stale": len(planned), "seconds": min(times), "fill_seconds": filled}
+    return {"assets": assets, "stale": len(planned), "seconds": min(times), "fill_seconds": filled, "bare_s": bare}
 
 
 def make_clips(folder: Path, clips: int, seconds: int) -> None:
@@ -204,10 +238,13 @@ def main() -> None:
         print(f"(b) lease claims, 16 claimers on PostgreSQL: {claims['claims_per_s']:.0f} claims/s "
               f"({claims['claimed']:.0f} of {claims['pairs']:.0f} queued pairs in {claims['seconds']:.2f} s, each "
               f"claimer taking the next one with SKIP LOCKED), duplicates {claims['duplicates']:.0f} "
-              f"(goal ≥ 500/s, none)", flush=True)
+              f"(goal ≥ 500/s, none); bare psycopg `SELECT 1` transactions from 16 threads at the same time: "
+              f"{claims['bare_per_s']:.0f}/s (claims at {claims['claims_per_s'] / claims['bare_per_s']:.2f} of it); "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
         plan = bench_plan(cluster, 20_000 if args.quick else 100_000)
         print(f"(c) plan query, {plan['assets']:.0f} assets ({plan['stale']:.0f} stale): {plan['seconds']:.3f} s "
-              "(goal ≤ 1 s)", flush=True)
+              f"(goal ≤ 1 s); the bare stale-set SELECT by psycopg: {plan['bare_s']:.3f} s "
+              f"(ratio {plan['seconds'] / plan['bare_s']:.2f}); load average {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         cluster.stop()
     if not args.skip_overhead:

@@ -1,0 +1,98 @@
+"""The farm's planner without Prefect (flows.farm_steps.run_farm): work a dead worker held, or a flow run that
+failed, goes back into the plan and is rendered once by another; an asset no flow run can finish is reported
+failed with the reason. The "workers" here are the real lease calls, done where a flow run would do them."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assets_manifest.leases import Leases
+from assets_manifest.ledger import Ledger
+from assets_manifest.store import Asset, SourceSighting
+from flows.farm_steps import run_farm
+from flows.settings import DocfilmSettings
+from flows.workspace import Workspace, film_path
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    for name in ("DOCFILM_DATABASE_URL", "DOCFILM_FARM_BATCH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DOCFILM_FARM_LEASE_SECONDS", "2")
+    monkeypatch.setenv("DOCFILM_FARM_POLL_SECONDS", "0.1")
+    monkeypatch.setenv("DOCFILM_FARM_ATTEMPTS", "2")
+    workspace = Workspace(film_path(None), DocfilmSettings.load())
+    for i in range(3):
+        sha = hashlib.sha256(f"farm clip {i}".encode()).hexdigest()
+        raw = f"/card/c{i}.mov".encode()
+        workspace.ledger.add_asset(
+            Asset(asset_id=sha[:16], sha256=sha, xxh128=sha[:32], size=1, name=f"c{i}.mov", path=f"/lib/c{i}.mov",
+                  path_bytes=raw, kind="video", container="mov", duration_frames=250, fps_num=25, fps_den=1,
+                  probe={}),
+            SourceSighting(path=raw.decode(), path_bytes=raw, size=1, mtime_ns=1))
+    return workspace
+
+
+class Farm:
+    """Flow runs as the planner sees them: each submission is "run" by the next behaviour in the list."""
+
+    def __init__(self, ws: Workspace, behaviours: list[str]) -> None:
+        self.ws, self.behaviours = ws, iter(itertools.chain(behaviours, itertools.repeat("render")))
+        self.leases = Leases(ws.ledger)
+        self.states: dict[int, tuple[str, str]] = {}
+        self.submitted: list[list[str]] = []
+
+    def submit(self, asset_ids: list[str]) -> int:
+        run_id = len(self.submitted)
+        self.submitted.append(asset_ids)
+        behaviour = next(self.behaviours)
+        profile = self.ws.profile.profile_hash()
+        worker = f"w{run_id}"
+        if behaviour == "killed":  # claims its first asset, then is never heard from again
+            self.leases.claim_next(profile, worker, 2, asset_ids=asset_ids)
+            self.states[run_id] = ("RUNNING", "")
+        elif behaviour == "unreachable":  # cannot reach S3: the flow run fails with exit 3, nothing claimed
+            self.states[run_id] = ("FAILED", "exit 3: S3 at 127.0.0.1:9 cannot be reached")
+        else:
+            while (lease := self.leases.claim_next(profile, worker, 2, asset_ids=asset_ids)) is not None:
+                def record(s: Any, stored: str, lease: Any = lease) -> None:
+                    Ledger.put_proxy(s, lease.asset_id, profile, state="done", proxy_path=Path(stored),
+                                     poster_path=Path(stored + ".jpg"))
+                self.leases.finish(lease, worker=worker, sha256=lease.asset_id * 4, key=f"k/{lease.asset_id}",
+                                   store=lambda lease=lease: f"/{worker}/{lease.asset_id}.mp4", record=record)
+            self.states[run_id] = ("COMPLETED", "")
+        return run_id
+
+    def run_states(self, ids: list[Any]) -> dict[Any, tuple[str, str]]:
+        return {i: self.states[i] for i in ids}
+
+
+def test_a_killed_workers_and_a_failed_runs_assets_are_rendered_once_by_another(ws: Workspace) -> None:
+    farm = Farm(ws, ["killed", "unreachable"])
+    result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
+                      online_workers=3)
+    assert result["failed"] == []
+    rendered = {r["asset_id"]: r for r in result["rendered"]}
+    assert len(rendered) == 3 and result["flow_runs"] >= 4
+    killed_asset = farm.submitted[0][0]
+    assert rendered[killed_asset]["worker"] not in ("w0", "w1")
+    states = Leases(ws.ledger).states(list(rendered), ws.profile.profile_hash())
+    assert {s.state for s in states.values()} == {"done"}
+    assert states[killed_asset].attempts == 2, "claimed by the killed worker, then once more"
+    again = run_farm(ws, planner="q", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
+                     online_workers=3)
+    assert (again["rendered"], again["skipped"]) == ([], 3), "nothing stale is submitted again"
+
+
+def test_an_asset_no_flow_run_can_finish_is_reported_failed_with_the_last_reason(ws: Workspace) -> None:
+    farm = Farm(ws, ["unreachable"] * 10)
+    result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
+                      online_workers=1)
+    assert result["rendered"] == [] and len(result["failed"]) == 3
+    assert all("2 tries" in f["reason"] and "exit 3" in f["reason"] for f in result["failed"])
