@@ -96,3 +96,25 @@ def test_an_asset_no_flow_run_can_finish_is_reported_failed_with_the_last_reason
                       online_workers=1)
     assert result["rendered"] == [] and len(result["failed"]) == 3
     assert all("2 tries" in f["reason"] and "exit 3" in f["reason"] for f in result["failed"])
+
+
+def test_a_worker_that_cannot_reach_s3_fails_with_exit_3_and_gives_its_asset_back(ws: Workspace,
+                                                                                    tmp_path: Path) -> None:
+    from cli_support import closed_port, make_clip
+
+    from assets_manifest.ingest import ingest
+    from core.errors import EXIT_ENV, DocfilmError
+    from delivery.client import s3_client
+    from flows.farm_steps import render_batch
+
+    clip = make_clip(tmp_path / "card" / "shot.mp4", "01:00:00:00", seconds=1)
+    [item] = ingest([clip], ws.ledger, scene_ids=ws.scene_ids(), film_rate=None).ingested
+    profile = ws.profile.profile_hash()
+    Leases(ws.ledger).reserve([item.asset_id], profile, planner="p", ttl_s=60)
+    client = s3_client(f"http://127.0.0.1:{closed_port()}", "key", "secret", "us-east-1")
+    with pytest.raises(DocfilmError) as raised:
+        render_batch(ws, client, "docfilm", [item.asset_id], "w1")
+    assert raised.value.exit_code == EXIT_ENV, raised.value
+    state = Leases(ws.ledger).of_asset(item.asset_id, profile)
+    assert state is not None and state.state == "queued", "given back at once, for the planner to hand out again"
+    assert ws.ledger.proxies(profile) == {}, "nothing recorded"
