@@ -118,3 +118,12 @@ def test_a_worker_that_cannot_reach_s3_fails_with_exit_3_and_gives_its_asset_bac
     state = Leases(ws.ledger).of_asset(item.asset_id, profile)
     assert state is not None and state.state == "queued", "given back at once, for the planner to hand out again"
     assert ws.ledger.proxies(profile) == {}, "nothing recorded"
+
+
+def test_render_farm_without_a_prefect_server_is_refused_with_what_to_set(tmp_path: Path) -> None:
+    from cli_support import assert_no_traceback, docfilm_cli, user_env
+
+    done = docfilm_cli("render", "--farm", env=user_env(tmp_path / "home"))
+    assert done.returncode == 2, done.stderr
+    assert "PREFECT_API_URL" in done.stderr and "farm local" in done.stderr
+    assert_no_traceback(done)
