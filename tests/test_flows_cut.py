@@ -28,6 +28,7 @@ def film(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any) -> P
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", embedded_s3.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", embedded_s3.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    (tmp_path / "film").mkdir()
     return small_film(tmp_path / "film" / "film.yaml", film_id="can-tho-xiv", scene_id="S01")
 
 
@@ -48,7 +49,7 @@ def test_the_review_cut_is_rendered_only_when_stale(prefect_harness: None, film:
     cut = first["cut"]
     assert cut["rendered"] is True and set(cut) >= CUT_KEYS
     assert [(s["scene"], s["rendered"]) for s in cut["segments"]] == [("S01", True)]
-    assert cut["resolved"] == 2 and Path(cut["path"]).is_file()
+    assert Path(cut["path"]).is_file() and cut["frames"] > 0
     before = _cut_files(home)
 
     # Nothing changed: the cut is not rendered (no segment, no join), decided before any ffmpeg.
