@@ -273,8 +273,8 @@ def test_aaf_written_by_the_adapter_itself(home: Path, tmp_path: Path) -> None:
     r25 = Fraction(25)
 
     def clip(name: str, first: int, frames: int) -> otio.schema.Clip:
-        ref = otio.schema.ExternalReference(target_url=f"file:///Volumes/MEDIA/{name}")
         rng = otio.opentime.TimeRange(otio.opentime.RationalTime(first, 25), otio.opentime.RationalTime(frames, 25))
+        ref = otio.schema.ExternalReference(target_url=f"file:///Volumes/MEDIA/{name}", available_range=rng)
         return otio.schema.Clip(name=Path(name).stem, media_reference=ref, source_range=rng)
 
     timeline = otio.schema.Timeline(name="aaf")
