@@ -12,6 +12,8 @@ import hashlib
 import json
 import shutil
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -60,7 +62,7 @@ class ReviewCut:
     subtitles: dict[str, Path]
     segments: list[SegmentOutcome]
     qc: dict[str, Any]
-    elapsed_s: float  # ffmpeg time spent this run
+    elapsed_s: float  # seconds spent in ffmpeg this run (segments as the wall time of rendering them)
     segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
 
 
@@ -103,8 +105,14 @@ def scene_spans(plan: CutPlan) -> list[tuple[str, Fraction, Fraction]]:
     return [(scene, s, e) for scene, (s, e) in spans.items()]
 
 
-def audible_spans(plan: CutPlan) -> list[tuple[Fraction, Fraction]]:
-    """The spans of the cut (seconds from its start) that carry a take's sound, consecutive ones merged."""
+def audible_spans(plan: CutPlan, margin: Fraction = Fraction(3)) -> list[tuple[Fraction, Fraction]]:
+    """The spans of the cut (seconds from its start) within `margin` of a take's sound, overlapping ones merged.
+
+    Only these are measured for loudness: beyond them the cut is digital silence, whose R128 blocks fall under
+    the -70 LUFS absolute gate and hold no peak. The margin (ebur128's 3 s short-term window) keeps every block
+    and window that reaches into sound as it is in the whole cut.
+    """
+    total = Fraction(plan.frames) / plan.fps
     spans: list[tuple[Fraction, Fraction]] = []
     for seg in plan.segments:
         for piece in seg.pieces:
@@ -112,8 +120,9 @@ def audible_spans(plan: CutPlan) -> list[tuple[Fraction, Fraction]]:
                 continue
             start = Fraction(piece.record_in - plan.start_frame) / plan.fps
             end = start + Fraction(piece.frames) / plan.fps
-            if spans and spans[-1][1] == start:
-                spans[-1] = (spans[-1][0], end)
+            start, end = max(Fraction(0), start - margin), min(total, end + margin)
+            if spans and spans[-1][1] >= start:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
             else:
                 spans.append((start, end))
     return spans
@@ -262,9 +271,9 @@ def stale_reasons(plan: CutPlan, film: Film, home: Path) -> list[str]:
 
 def render_review_cut(
     plan: CutPlan, film: Film, profile: RenderProfile, settings: RendersSettings, home: Path,
-    timeout_s: float | None = None,
+    timeout_s: float | None = None, jobs: int = 2,
 ) -> ReviewCut:
-    """Render what is stale of the review cut and return where everything is.
+    """Render what is stale of the review cut (`jobs` segments at a time) and return where everything is.
 
     QC flags the cut's loudness and true peak under the settings' rules (QCVN 115: -23 LUFS ± 1 LU, true peak
     at most -1 dBTP by default), and a runtime over the film's target (rule `runtime`, in seconds).
@@ -274,16 +283,18 @@ def render_review_cut(
     seg_dir.mkdir(parents=True, exist_ok=True)
     exe = ffmpeg_exe(settings)
     font = font_file(settings)
-    outcomes: list[SegmentOutcome] = []
-    elapsed = 0.0
-    for seg in plan.segments:
-        path = seg_dir / f"{seg.key}.mp4"
-        rendered = False
-        if not path.is_file():
-            elapsed += render_segment(seg, plan, profile, exe, font, path, timeout_s)
-            rendered = True
-        outcomes.append(SegmentOutcome(seg.scene, seg.frames, rendered, path))
-    segments_s = elapsed
+    todo = [seg for seg in plan.segments if not (seg_dir / f"{seg.key}.mp4").is_file()]
+    started = time.monotonic()
+    # Two segments at a time: one short ffmpeg run leaves cores idle while it starts, seeks and flushes.
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
+        for future in [pool.submit(render_segment, seg, plan, profile, exe, font, seg_dir / f"{seg.key}.mp4",
+                                   timeout_s) for seg in todo]:
+            future.result()
+    segments_s = time.monotonic() - started if todo else 0.0
+    elapsed = segments_s
+    keys = {seg.key for seg in todo}
+    outcomes = [SegmentOutcome(seg.scene, seg.frames, seg.key in keys, seg_dir / f"{seg.key}.mp4")
+                for seg in plan.segments]
 
     texts = cut_texts(plan, film)
     chapters = folder / "chapters.vtt"
