@@ -1,12 +1,14 @@
-"""The review cut's ffmpeg graphs: one segment from proxies, the join by stream copy, the loudness pass, a poster.
+"""The review cut's ffmpeg graphs: runs of takes and cards as parts of a segment, the segment's mux (pictures
+joined by stream copy, its sound encoded once), the join by stream copy, the loudness pass, a poster.
 
 Each take reads its proxy from an accurate input seek half a frame before its first frame (so timestamp
 rounding can neither keep the frame before nor lose the first one), then keeps exactly its frames (trim by
 frame count), so the frame at record position r shows source frame source_in + (r - record_in). A take at
 another rate than the timeline is converted with the fps filter: each source frame held for its duration.
-Cards and gaps are black with their text. The record timecode runs top right; the clip name and its source
-timecode sit small at the bottom left. Segments are encoded with a fixed GOP and no scene-cut keyframes, so
-each starts on a keyframe and the concat demuxer joins them by stream copy.
+Cards and gaps are black with their text, encoded once a GOP long and repeated. The record timecode runs top
+right over takes (a card shows its record span there); the clip name and its source timecode sit small at the
+bottom left. Every part is encoded with the same options, a fixed GOP and no scene-cut keyframes, so each starts
+on a keyframe and the concat demuxer joins parts and segments by stream copy.
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
         err.print("review cut up to date (SKIPPED)")
     else:
         with _flows() as flows:
-            report = flows.cut_render_flow(film=str(ws.film_file))
+            state = flows.cut_render_flow(film=str(ws.film_file), return_state=True)
+        report = state.result()
     _emit(report, as_json, _print_render)
 
 
