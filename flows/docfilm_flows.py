@@ -375,19 +375,19 @@ def cut_render_flow(film: str | None = None) -> Any:
 
 
 def _cut_stage(film: str | None) -> dict[str, Any]:
-    """The review cut in a pipeline: rendered (a subflow) only when stale; a take without a proxy (its render
-    failed) is reported, not raised, so the packet is still built."""
-    from editorial.errors import EditorialError
+    """The review cut in a pipeline: rendered (a subflow) only when stale. A take without a proxy (its render
+    failed) or a cut ffmpeg cannot render is reported, not raised, so upload and packet still happen."""
+    from core.errors import DocfilmError
 
     ws = _workspace(film)
     try:
         staleness = cut_steps.review_cut_staleness(ws)
-    except EditorialError as exc:
+        if not staleness.stale:
+            return staleness.summary()
+        report = cast(dict[str, Any], cut_render_flow(film=film))
+    except DocfilmError as exc:
         get_run_logger().warning("review cut not rendered: %s", exc)
         return {"rendered": False, "version": None, "reason": str(exc), "error": True}
-    if not staleness.stale:
-        return staleness.summary()
-    report = cast(dict[str, Any], cut_render_flow(film=film))
     return {"rendered": True} | report
 
 
