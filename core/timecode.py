@@ -18,6 +18,7 @@ this module only decides *which* rate timecode counts at and whether it drops fr
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ def _whole_or_ntsc(rate: Fraction) -> Fraction:
     return Fraction(max(1, round(rate)))
 
 
+@functools.lru_cache(maxsize=256)  # pure in its rate, and asked for each of thousands of clips
 def frames_per_count(fps: Fraction) -> int:
     """How many frames of a clip at `fps` share one timecode frame: 1 up to 60 fps, 2 at 120, 4 at 240.
 
@@ -82,11 +84,13 @@ def review_rate(fps: Fraction) -> Fraction:
     return fps / frames_per_count(fps)
 
 
+@functools.lru_cache(maxsize=256)  # pure in its rate, and asked for each of thousands of clips
 def counting_rate(fps: Fraction) -> Fraction:
     """The rate timecode counts at for a clip at `fps` (see the module's rules)."""
     return _whole_or_ntsc(_whole_or_ntsc(fps) / frames_per_count(fps))
 
 
+@functools.lru_cache(maxsize=256)  # pure in its rate, and asked for each of thousands of clips
 def has_timecode(rate: Fraction) -> bool:
     """Whether SMPTE timecode numbers frames at `rate` (a counting rate, see `counting_rate`)."""
     return bool(opentime.RationalTime.is_valid_timecode_rate(float(rate)))

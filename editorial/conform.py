@@ -16,6 +16,7 @@ event not conformed becomes a "missing media" slate of its length, as NLEs show 
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections import defaultdict
@@ -31,7 +32,7 @@ from opentimelineio import opentime
 from storyboard.integrity import SCENE_ID_PATTERN
 
 from .assemble import SLATE_KIND, _range
-from .catalog import AssetRef, name_key
+from .catalog import AssetRef, name_key, timecode_span
 from .errors import CutForAnotherFilm, NoVideoTrack
 from .rates import exact_rate
 from .versions import METADATA_KEY
@@ -115,27 +116,45 @@ def event_number(clip: otio.schema.Clip, position: int) -> int:
 
 
 class _Index:
+    """The ledger's assets by file name, stem, reel and timecode span (per counting rate, sorted, so an event's
+    source range finds the spans that hold it without a pass over every asset)."""
+
     def __init__(self, assets: list[AssetRef]) -> None:
         self.by_file: dict[str, list[AssetRef]] = defaultdict(list)
         self.by_stem: dict[str, list[AssetRef]] = defaultdict(list)
         self.by_reel: dict[str, list[AssetRef]] = defaultdict(list)
-        self.by_rate: dict[Fraction, list[tuple[int, int, AssetRef]]] = defaultdict(list)
+        spans: dict[Fraction, list[tuple[int, int, AssetRef]]] = defaultdict(list)
         for a in assets:
+            stem = a.stem
             self.by_file[name_key(a.name)].append(a)
-            self.by_stem[name_key(a.stem)].append(a)
-            for reel in {a.reel, a.stem, a.stem[:8]}:
+            self.by_stem[name_key(stem)].append(a)
+            for reel in {a.reel, stem, stem[:8]}:
                 if reel:
                     self.by_reel[name_key(reel)].append(a)
-            clock = a.clock()
-            if clock is not None:
-                start = clock.count(0) or 0
-                self.by_rate[clock.rate].append((start, start + a.frames // clock.per_count, a))
+            span = timecode_span(a)
+            if span is not None:
+                spans[span[0]].append((span[1], span[2], a))
+        # Per rate: spans sorted by start, their starts, and the furthest end of any span up to each index.
+        self.by_rate: dict[Fraction, tuple[list[tuple[int, int, AssetRef]], list[int], list[int]]] = {}
+        for rate, found in spans.items():
+            found.sort(key=lambda span: (span[0], span[1], span[2].asset_id))
+            reach, furthest = [], -1
+            for _lo, hi, _a in found:
+                furthest = max(furthest, hi)
+                reach.append(furthest)
+            self.by_rate[rate] = (found, [lo for lo, _hi, _a in found], reach)
 
     def by_timecode(self, start: opentime.RationalTime, end: opentime.RationalTime) -> list[AssetRef]:
+        """The assets whose timecode span holds [start, end)."""
         found = []
-        for rate, spans in self.by_rate.items():
+        for rate, (spans, starts, reach) in self.by_rate.items():
             s, e = _frames(start, rate), _frames(end, rate)
-            found += [a for lo, hi, a in spans if lo <= s and e <= hi]
+            j = bisect.bisect_right(starts, s) - 1  # the last span starting at or before s
+            while j >= 0 and reach[j] >= e:  # no span at or before j ends late enough once reach < e
+                lo, hi, a = spans[j]
+                if lo <= s and e <= hi:
+                    found.append(a)
+                j -= 1
         return found
 
 

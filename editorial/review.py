@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import ffmpeg
+
+from core.timecode import rate_text
 from renders.cut import (
     CutPiece,
+    card_stream,
     concat_list,
     ffmetadata_chapters,
     join_args,
     loudness_stream,
     poster_stream,
-    segment_stream,
+    segment_mux_stream,
+    takes_stream,
 )
 from renders.flags import QcRules, qc_flags
 from renders.measurements import Loudness, Measurements
@@ -53,7 +62,7 @@ class ReviewCut:
     subtitles: dict[str, Path]
     segments: list[SegmentOutcome]
     qc: dict[str, Any]
-    elapsed_s: float  # ffmpeg time spent this run
+    elapsed_s: float  # seconds spent in ffmpeg this run (segments as the wall time of rendering them)
     segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
 
 
@@ -96,17 +105,175 @@ def scene_spans(plan: CutPlan) -> list[tuple[str, Fraction, Fraction]]:
     return [(scene, s, e) for scene, (s, e) in spans.items()]
 
 
+def audible_spans(plan: CutPlan, margin: Fraction = Fraction(3)) -> list[tuple[Fraction, Fraction]]:
+    """The spans of the cut (seconds from its start) within `margin` of a take's sound, overlapping ones merged.
+
+    Only these are measured for loudness: beyond them the cut is digital silence, whose R128 blocks fall under
+    the -70 LUFS absolute gate and hold no peak. The margin (ebur128's 3 s short-term window) keeps every block
+    and window that reaches into sound as it is in the whole cut.
+    """
+    total = Fraction(plan.frames) / plan.fps
+    spans: list[tuple[Fraction, Fraction]] = []
+    for seg in plan.segments:
+        for piece in seg.pieces:
+            if piece.kind != "take" or not piece.has_audio:
+                continue
+            start = Fraction(piece.record_in - plan.start_frame) / plan.fps
+            end = start + Fraction(piece.frames) / plan.fps
+            start, end = max(Fraction(0), start - margin), min(total, end + margin)
+            if spans and spans[-1][1] >= start:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+            else:
+                spans.append((start, end))
+    return spans
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     data = text.encode("utf-8")
     if not (path.is_file() and path.read_bytes() == data):
         write_new_file(path, data)
 
 
+def render_segment(seg: Segment, plan: CutPlan, profile: RenderProfile, exe: str, font: Path, path: Path,
+                   timeout_s: float | None = None) -> float:
+    """Render one segment to `path`; the ffmpeg seconds it took.
+
+    Its pictures are made in parts joined by stream copy: each run of consecutive takes in one pass (the record
+    timecode running), each card, slate or gap as one GOP-long unit repeated (plus one unit of the remaining
+    frames), so a 2-minute slate costs two short encodes, not 3,000 frames. Units are kept under
+    `segments/units/`, named by what they show. The sound of all pieces is one AAC encode beside the copied
+    pictures.
+    """
+    pieces = _pieces(seg)
+    units = path.parent / "units"
+    units.mkdir(parents=True, exist_ok=True)
+    profile_hash = profile.profile_hash()
+    gop = profile.gop_frames(plan.fps)
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=".parts-"))
+    elapsed = 0.0
+    parts: list[tuple[Path, int]] = []
+    outputs: list[Any] = []  # every part not made yet, rendered by one ffmpeg command
+    renames: list[tuple[Path, Path]] = []
+    try:
+        i = 0
+        while i < len(pieces):
+            first = seg.pieces[i]
+            if first.kind == "take":
+                j = i
+                while j < len(pieces) and seg.pieces[j].kind == "take":
+                    j += 1
+                part = scratch / f"takes{i}.mp4"
+                outputs.append(takes_stream(pieces[i:j], plan.fps, plan.record_timecode(first.record_in), profile,
+                                            font, temp_path(part), first_index=i))
+                renames.append((temp_path(part), part))
+                parts.append((part, sum(p.frames for p in pieces[i:j])))
+                i = j
+                continue
+            corner = f"{plan.record_timecode(first.record_in)} – {plan.record_timecode(first.record_in + first.frames)}"
+            whole, rest = divmod(first.frames, gop)
+            for frames, times in ((gop, whole), (rest, 1)):
+                if not frames or not times:
+                    continue
+                key = hashlib.sha256(json.dumps(
+                    [profile_hash, rate_text(plan.fps), frames, list(first.lines), corner]).encode()).hexdigest()[:24]
+                unit = units / f"{key}.mp4"
+                if not unit.is_file() and (temp_path(unit), unit) not in renames:
+                    outputs.append(card_stream(first.lines, frames, plan.fps, corner, profile, font, temp_path(unit),
+                                               index=len(pieces) + len(outputs)))
+                    renames.append((temp_path(unit), unit))
+                parts += [(unit, frames)] * times
+            i += 1
+        if outputs:
+            args = ffmpeg.merge_outputs(*outputs).compile(cmd=exe)
+            elapsed += run_ffmpeg(args, renames, timeout_s, label=f"segment {seg.scene}: parts").elapsed_s
+        list_file = scratch / "parts.ffconcat"
+        write_new_file(list_file, concat_list([(p, Fraction(n) / plan.fps) for p, n in parts]).encode())
+        graph = segment_mux_stream(list_file, pieces, plan.fps, profile, temp_path(path))
+        elapsed += run_ffmpeg(graph.compile(cmd=exe), [(temp_path(path), path)], timeout_s,
+                              label=f"segment {seg.scene}").elapsed_s
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return elapsed
+
+
+@dataclass(frozen=True)
+class CutTexts:
+    """What the review cut writes besides its pictures: WebVTT chapters and subtitles, the MP4's chapter metadata."""
+
+    chapters: str
+    subtitles: dict[str, str]
+    metadata: str
+
+
+def cut_texts(plan: CutPlan, film: Film) -> CutTexts:
+    """Chapters per scene (its titles) and the narration (vi, en) over each scene's span on the cut."""
+    scenes = {s.id: s for s in film.scenes}
+    spans = scene_spans(plan)
+
+    def title(scene: str) -> str:
+        s = scenes.get(scene)
+        return f"{scene} {s.title.vi} / {s.title.en}" if s is not None else scene
+
+    subtitles = {}
+    for lang in ("vi", "en"):
+        cues = [(a, b, str(getattr(scenes[sc].narration, lang))) for sc, a, b in spans if sc in scenes]
+        subtitles[lang] = _vtt([c for c in cues if c[2].strip()])
+    return CutTexts(
+        chapters=_vtt([(a, b, title(sc)) for sc, a, b in spans]),
+        subtitles=subtitles,
+        metadata=ffmetadata_chapters([(title(sc), a, b) for sc, a, b in spans], f"{film.film.id} review cut"),
+    )
+
+
+def _made_from(segment_files: list[str], texts: CutTexts) -> str:
+    """What the joined file is made from: its segments (by key) and its chapters."""
+    return hashlib.sha256(json.dumps([segment_files, texts.metadata]).encode()).hexdigest()
+
+
+def _read_state(state_file: Path) -> dict[str, Any]:
+    if state_file.is_file():
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except ValueError:
+            return {}
+        return state if isinstance(state, dict) else {}
+    return {}
+
+
+def stale_reasons(plan: CutPlan, film: Film, home: Path) -> list[str]:
+    """Why the review cut of `plan` is not up to date on disk (empty when rendering it would change nothing).
+
+    Reads files only (no ffmpeg): a segment whose key (its events, their masters and proxies, card texts, the
+    render profile) has no file, a join made from other segments or chapters, subtitles or chapters whose text
+    changed, a missing output.
+    """
+    folder = review_dir(home, plan.film_id)
+    reasons = []
+    missing = [seg.scene for seg in plan.segments if not (folder / "segments" / f"{seg.key}.mp4").is_file()]
+    if missing:
+        reasons.append(f"{len(missing)} segment(s) to render ({', '.join(dict.fromkeys(missing))})")
+    texts = cut_texts(plan, film)
+    names = [f"{seg.key}.mp4" for seg in plan.segments]
+    out = folder / f"{plan.film_id}-review.mp4"
+    poster = folder / f"{plan.film_id}-review.jpg"
+    if not (out.is_file() and poster.is_file()):
+        reasons.append("no review cut rendered yet")
+    elif _read_state(folder / "state.json").get("made_from") != _made_from(names, texts):
+        reasons.append("the join is of other segments or chapters")
+    files = {folder / "chapters.vtt": texts.chapters}
+    files |= {folder / f"subtitles.{lang}.vtt": text for lang, text in texts.subtitles.items()}
+    changed = [path.name for path, text in files.items()
+               if not (path.is_file() and path.read_bytes() == text.encode("utf-8"))]
+    if changed:
+        reasons.append(f"{', '.join(changed)} changed")
+    return reasons
+
+
 def render_review_cut(
     plan: CutPlan, film: Film, profile: RenderProfile, settings: RendersSettings, home: Path,
-    timeout_s: float | None = None,
+    timeout_s: float | None = None, jobs: int = 2,
 ) -> ReviewCut:
-    """Render what is stale of the review cut and return where everything is.
+    """Render what is stale of the review cut (`jobs` segments at a time) and return where everything is.
 
     QC flags the cut's loudness and true peak under the settings' rules (QCVN 115: -23 LUFS ± 1 LU, true peak
     at most -1 dBTP by default), and a runtime over the film's target (rule `runtime`, in seconds).
@@ -116,48 +283,33 @@ def render_review_cut(
     seg_dir.mkdir(parents=True, exist_ok=True)
     exe = ffmpeg_exe(settings)
     font = font_file(settings)
-    outcomes: list[SegmentOutcome] = []
-    elapsed = 0.0
-    for seg in plan.segments:
-        path = seg_dir / f"{seg.key}.mp4"
-        rendered = False
-        if not path.is_file():
-            graph = segment_stream(_pieces(seg), plan.fps, plan.record_timecode(seg.record_in), profile, font,
-                                   temp_path(path))
-            result = run_ffmpeg(graph.compile(cmd=exe), [(temp_path(path), path)], timeout_s,
-                                label=f"segment {seg.scene}")
-            elapsed += result.elapsed_s
-            rendered = True
-        outcomes.append(SegmentOutcome(seg.scene, seg.frames, rendered, path))
-    segments_s = elapsed
+    todo = [seg for seg in plan.segments if not (seg_dir / f"{seg.key}.mp4").is_file()]
+    started = time.monotonic()
+    # Two segments at a time: one short ffmpeg run leaves cores idle while it starts, seeks and flushes.
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
+        for future in [pool.submit(render_segment, seg, plan, profile, exe, font, seg_dir / f"{seg.key}.mp4",
+                                   timeout_s) for seg in todo]:
+            future.result()
+    segments_s = time.monotonic() - started if todo else 0.0
+    elapsed = segments_s
+    keys = {seg.key for seg in todo}
+    outcomes = [SegmentOutcome(seg.scene, seg.frames, seg.key in keys, seg_dir / f"{seg.key}.mp4")
+                for seg in plan.segments]
 
-    scenes = {s.id: s for s in film.scenes}
-    spans = scene_spans(plan)
-
-    def title(scene: str) -> str:
-        s = scenes.get(scene)
-        return f"{scene} {s.title.vi} / {s.title.en}" if s is not None else scene
-
+    texts = cut_texts(plan, film)
     chapters = folder / "chapters.vtt"
-    _write_if_changed(chapters, _vtt([(a, b, title(sc)) for sc, a, b in spans]))
+    _write_if_changed(chapters, texts.chapters)
     subtitles = {}
-    for lang in ("vi", "en"):
-        cues = [(a, b, str(getattr(scenes[sc].narration, lang))) for sc, a, b in spans if sc in scenes]
-        cues = [c for c in cues if c[2].strip()]
+    for lang, text in texts.subtitles.items():
         subtitles[lang] = folder / f"subtitles.{lang}.vtt"
-        _write_if_changed(subtitles[lang], _vtt(cues))
+        _write_if_changed(subtitles[lang], text)
 
     out = folder / f"{plan.film_id}-review.mp4"
     poster = folder / f"{plan.film_id}-review.jpg"
-    meta_text = ffmetadata_chapters([(title(sc), a, b) for sc, a, b in spans], f"{film.film.id} review cut")
+    meta_text = texts.metadata
     state_file = folder / "state.json"
-    made_from = hashlib.sha256(json.dumps([[o.path.name for o in outcomes], meta_text]).encode()).hexdigest()
-    state: dict[str, Any] = {}
-    if state_file.is_file():
-        try:
-            state = json.loads(state_file.read_text(encoding="utf-8"))
-        except ValueError:
-            state = {}
+    made_from = _made_from([o.path.name for o in outcomes], texts)
+    state = _read_state(state_file)
     if state.get("made_from") != made_from or not out.is_file() or not poster.is_file():
         list_file = folder / ".segments.ffconcat"
         meta_file = folder / ".chapters.ffmeta"
@@ -171,13 +323,17 @@ def render_review_cut(
             list_file.unlink(missing_ok=True)
             meta_file.unlink(missing_ok=True)
         loud_file = folder / ".loudness.txt"
-        result = run_ffmpeg(loudness_stream(out, loud_file).compile(cmd=exe), [], timeout_s,
-                            label="review cut loudness", scratch=[])
-        elapsed += result.elapsed_s
-        try:
-            measured = loudness(loud_file.read_text(encoding="utf-8"))
-        finally:
-            loud_file.unlink(missing_ok=True)
+        spans = audible_spans(plan)
+        if spans:
+            result = run_ffmpeg(loudness_stream(out, loud_file, spans).compile(cmd=exe), [], timeout_s,
+                                label="review cut loudness", scratch=[])
+            elapsed += result.elapsed_s
+            try:
+                measured = loudness(loud_file.read_text(encoding="utf-8"))
+            finally:
+                loud_file.unlink(missing_ok=True)
+        else:
+            measured = Loudness(integrated_lufs=-70.0, range_lu=0.0, true_peak_dbtp=None)  # ebur128's silence
         at = min(Fraction(plan.frames, 2), Fraction(plan.fps)) / plan.fps
         graph = poster_stream(out, at, profile, temp_path(poster))
         elapsed += run_ffmpeg(graph.compile(cmd=exe), [(temp_path(poster), poster)], timeout_s,

@@ -42,6 +42,7 @@ class ProxyRef:
     path: Path
     fps: Fraction
     has_audio: bool
+    stamp: str = ""  # which file it is (size, mtime): a proxy rendered again changes its segments' keys
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Piece:
     master_sha256: str | None = None
     proxy: str | None = None
     proxy_fps: Fraction | None = None
+    proxy_stamp: str = ""
     has_audio: bool = False
     source_in: int = 0  # proxy frames
     source_timecode: str | None = None  # timecode of the first source frame shown
@@ -188,7 +190,7 @@ def plan_cut(
         pieces.append((scene, Piece(
             "take", record, length, item.name, number, asset_id=asset.asset_id,
             master_sha256=masters.get(asset.asset_id), proxy=str(proxy.path), proxy_fps=proxy.fps,
-            has_audio=proxy.has_audio, source_in=proxy_in,
+            proxy_stamp=proxy.stamp, has_audio=proxy.has_audio, source_in=proxy_in,
             source_timecode=clock.at(first) if clock is not None else None,
             source_rate=count_rate,
         )))

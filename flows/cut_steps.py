@@ -1,11 +1,14 @@
-"""The cut's steps over a Workspace (no Prefect here): assemble the string-out, render the review cut.
+"""The cut's steps over a Workspace (no Prefect here): assemble the string-out, import the editor's timeline,
+decide whether the review cut is stale, render it.
 
-`cut assemble`/`cut render` and `docfilm demo` share them.
+The `cut` commands and the cut flows (flows/docfilm_flows.py) share them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from .workspace import Workspace
@@ -30,13 +33,68 @@ def assemble_step(ws: Workspace) -> dict[str, Any]:
     }
 
 
-def review_cut_step(ws: Workspace) -> dict[str, Any]:
-    """Render what is stale of the current cut's review cut; the `cut render --json` report.
-
-    Raises NoCut before the first cut and MissingProxies when a take's asset has no proxy yet.
-    """
+def import_step(ws: Workspace, file: Path, rate: str | None) -> tuple[dict[str, Any], bool]:
+    """The editor's timeline conformed and saved as the current cut: (the `cut import --json` report, whether
+    some events could not be conformed)."""
     from editorial.catalog import video_assets
-    from editorial.review import render_review_cut
+    from editorial.conform import conform
+    from editorial.rates import cut_rate
+    from editorial.timelines import read_timeline
+    from editorial.versions import file_sha256, save_cut
+
+    fps = cut_rate(rate) if rate is not None else Fraction(ws.film.film.fps)
+    timeline = read_timeline(file, fps)
+    result = conform(timeline, video_assets(ws.ledger, ws.profile.profile_hash()), ws.film.film.id, str(file), fps)
+    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "imported",
+                            source=file.absolute(), source_sha256=file_sha256(file))
+    report = {
+        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
+        "source": str(file), "source_sha256": version.source_sha256,
+        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
+        "start_frame": result.start_frame, "events": len(result.resolved) + len(result.unresolved),
+        "resolved": [{"event": e.event, "name": e.name, "asset_id": e.asset_id, "matched_by": e.matched_by,
+                      "record_in": e.record_in, "record_out": e.record_out, "source_in": e.source_in,
+                      "source_out": e.source_out, "scene": e.scene} for e in result.resolved],
+        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in result.unresolved],
+        "scenes": result.scenes,
+    }
+    return report, bool(result.failed)
+
+
+@dataclass(frozen=True)
+class CutStaleness:
+    """Whether the review cut of the current cut version is up to date, and why not."""
+
+    version: int | None  # None: the film has no cut yet
+    reasons: tuple[str, ...]
+
+    @property
+    def stale(self) -> bool:
+        return self.version is not None and bool(self.reasons)
+
+    def summary(self) -> dict[str, Any]:
+        """What `run` reports for the cut when it renders nothing."""
+        reason = "no cut yet" if self.version is None else "; ".join(self.reasons) or "up to date"
+        return {"rendered": False, "version": self.version, "reason": reason}
+
+
+def review_cut_staleness(ws: Workspace) -> CutStaleness:
+    """Is the review cut stale? Its cut version, a segment's inputs (takes' proxies and masters, card texts, the
+    render profile) or its subtitles and chapters changed. Ledger queries and file reads only, no ffmpeg.
+
+    Raises MissingProxies when a take's asset has no proxy yet.
+    """
+    from editorial.review import stale_reasons
+
+    if ws.ledger.current_cut(ws.film.film.id) is None:
+        return CutStaleness(None, ())
+    version, plan = _plan(ws)
+    return CutStaleness(version.version, tuple(stale_reasons(plan, ws.film, ws.home)))
+
+
+def _plan(ws: Workspace) -> tuple[Any, Any]:
+    """(current cut version, its review cut plan relinked to the proxies)."""
+    from editorial.catalog import video_assets
     from editorial.segments import ProxyRef, plan_cut, proxy_rate
     from editorial.versions import current_cut
 
@@ -55,8 +113,26 @@ def review_cut_step(ws: Workspace) -> dict[str, Any]:
             if ref is not None and proxy is not None and proxy.state == "done":
                 local = at_hand.path(proxy, "proxy")
                 if local is not None:
-                    proxies[asset.asset_id] = ProxyRef(local, proxy_rate(ref.fps), asset.audio_tracks > 0)
+                    proxies[asset.asset_id] = ProxyRef(local, proxy_rate(ref.fps), asset.audio_tracks > 0,
+                                                       _stamp(local))
     plan = plan_cut(timeline, film_id, Fraction(ws.film.film.fps), assets, masters, proxies, profile_hash)
+    return version, plan
+
+
+def _stamp(path: Path) -> str:
+    """Which file a proxy is (size, modification time): a proxy rendered again makes its segments stale."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def review_cut_step(ws: Workspace) -> dict[str, Any]:
+    """Render what is stale of the current cut's review cut; the `cut render --json` report.
+
+    Raises NoCut before the first cut and MissingProxies when a take's asset has no proxy yet.
+    """
+    from editorial.review import render_review_cut
+
+    version, plan = _plan(ws)
     cut = render_review_cut(plan, ws.film, ws.profile, ws.settings.renders, ws.home)
     runtime = plan.frames / plan.fps
     return {

@@ -1,4 +1,5 @@
-"""Prefect flows: ingest, render, upload, packet, facts import and check, and the pipeline chaining them.
+"""Prefect flows: ingest, render, upload, packet, facts import and check, the cut (assemble, import, render),
+and the pipeline chaining them.
 
 This module's name cannot collide with a domain package: Prefect imports flow files with their own
 folder first on sys.path.
@@ -30,7 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
 from figures.check import check_film_figures
-from flows import steps, steps_facts
+from flows import cut_steps, steps, steps_facts
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
@@ -331,6 +332,88 @@ def facts_check_flow(as_of: date | None = None, film: str | None = None) -> dict
     return summary
 
 
+@flow(name="cut-assemble", log_prints=False)
+def cut_assemble_flow(film: str | None = None) -> dict[str, Any]:
+    """The string-out (scenes in storyboard order, a title card each, each shot's chosen take) as the film's
+    current cut, unless it is the current cut already."""
+    report = cut_steps.assemble_step(_workspace(film))
+    state = "a new version" if report["new"] else "unchanged"
+    create_markdown_artifact(
+        key="cut-assemble",
+        markdown=f"String-out: cut v{report['version']} ({state}), {len(report['scenes'])} scenes, "
+        f"{report['events']} takes, {report['slates']} slates, {report['frames']} frames at {report['fps']} fps\n\n"
+        f"- `{_md_escape(report['path'])}`\n",
+    )
+    return report
+
+
+@flow(name="cut-import", log_prints=False)
+def cut_import_flow(file: str, rate: str | None = None, film: str | None = None) -> dict[str, Any]:
+    """The editor's timeline (`file` on the worker's machine: .otio, .edl, FCP 7 .xml, .fcpxml, .aaf) conformed
+    to the ledger as the current cut; `rate` is an EDL's. The artifact lists the events not conformed.
+
+    Events that cannot be conformed are kept as missing-media slates: the run completes and says how many (the
+    result's `unresolved`); a file no adapter reads fails it.
+    """
+    report, failed = cut_steps.import_step(_workspace(film), Path(file), rate)
+    rows = [{"event": u["event"], "name": u["name"], "reason": u["reason"]} for u in report["unresolved"]]
+    create_table_artifact(
+        key="cut-import", table=rows or [{"event": "", "name": "", "reason": "every event conformed"}],
+        description=f"Cut v{report['version']} from {_md_escape(Path(file).name)}: {len(report['resolved'])} "
+        f"of {report['events']} events conformed",
+    )
+    if failed:
+        get_run_logger().warning("%d event(s) of %s not conformed: kept as missing-media slates",
+                                 len(rows) - sum(1 for u in report["unresolved"] if u["reason"] == "generator"),
+                                 Path(file).name)
+    return report
+
+
+@flow(name="cut-render", log_prints=False)
+def cut_render_flow(film: str | None = None) -> Any:
+    """The review cut of the current cut version, rendering only what is stale; SKIPPED when nothing is (the
+    cut version, the segments' inputs, subtitles and chapters all as rendered)."""
+    ws = _workspace(film)
+    staleness = cut_steps.review_cut_staleness(ws)
+    if not staleness.stale:
+        report = cut_steps.review_cut_step(ws)  # nothing to render: the report of what is on disk
+        create_markdown_artifact(key="cut-render", markdown=f"Review cut v{report['version']} up to date.")
+        return Completed(name="SKIPPED", message="review cut up to date", data=report)
+    get_run_logger().info("review cut stale: %s", "; ".join(staleness.reasons))
+    report = cut_steps.review_cut_step(ws)
+    rendered = sum(1 for s in report["segments"] if s["rendered"])
+    loud = report["qc"]["loudness"]
+    create_markdown_artifact(
+        key="cut-render",
+        markdown=f"Review cut v{report['version']}: {report['frames']} frames at {report['fps']} fps from "
+        f"{report['start_timecode']}, {rendered} of {len(report['segments'])} segments rendered "
+        f"({report['render_seconds']} s, {report['speed']}x real time)\n\n"
+        f"- `{_md_escape(report['path'])}`\n- loudness {loud.get('integrated_lufs')} LUFS, true peak "
+        f"{loud.get('true_peak_dbtp')} dBTP; runtime {report['qc']['runtime_seconds']} s of "
+        f"{report['qc']['target_seconds']} s\n"
+        + "".join(f"- QC {_md_escape(f['rule'])}: {f.get('value')} (limit {f.get('limit')})\n"
+                  for f in report["qc"]["flags"]),
+    )
+    return report
+
+
+def _cut_stage(film: str | None) -> dict[str, Any]:
+    """The review cut in a pipeline: rendered (a subflow) only when stale. A take without a proxy (its render
+    failed) or a cut ffmpeg cannot render is reported, not raised, so upload and packet still happen."""
+    from core.errors import DocfilmError
+
+    ws = _workspace(film)
+    try:
+        staleness = cut_steps.review_cut_staleness(ws)
+        if not staleness.stale:
+            return staleness.summary()
+        report = cast(dict[str, Any], cut_render_flow(film=film))
+    except DocfilmError as exc:
+        get_run_logger().warning("review cut not rendered: %s", exc)
+        return {"rendered": False, "version": None, "reason": str(exc), "error": True}
+    return {"rendered": True} | report
+
+
 @flow(name="pipeline", log_prints=False)
 def pipeline_flow(
     sources: list[str],
@@ -338,22 +421,29 @@ def pipeline_flow(
     jobs: int | None = None,
     as_of: date | None = None,
     film: str | None = None,
+    assemble_cut: bool = False,
 ) -> dict[str, Any]:
-    """Ingest → render → upload → packet, then the figures' check, as one flow run.
+    """Ingest → render → review cut → upload → packet, then the figures' check, as one flow run.
 
-    Figures that are not sourced are a warning here (`facts` in the result, and the check's artifact): the
-    packet, which shows them, is still built.
+    The review cut of the current cut is rendered only when stale (`assemble_cut`: first make the string-out the
+    current cut, as the demo does). Figures that are not sourced are a warning here (`facts` in the result, and
+    the check's artifact): the packet, which shows them, is still built.
     """
     ingested = ingest_flow(sources, scene=scene, film=film)
     stage_finished("ingest", ingested)
     rendered = render_flow(jobs=jobs, film=film)
     stage_finished("render", rendered)
+    if assemble_cut:
+        cut_assemble_flow(film=film)
+    cut = _cut_stage(film)
+    stage_finished("cut", cut)
     uploaded = upload_flow(film=film)
     stage_finished("upload", uploaded)
     packet = packet_flow(as_of=as_of, film=film)
     stage_finished("packet", packet)
     facts = facts_check_flow(as_of=as_of, film=film)
-    return {"ingest": ingested, "render": rendered, "upload": uploaded, "packet": packet, "facts": facts}
+    return {"ingest": ingested, "render": rendered, "cut": cut, "upload": uploaded, "packet": packet,
+            "facts": facts}
 
 
 @flow(name="render-asset", log_prints=False)
@@ -477,10 +567,11 @@ def _flow_run_states(ids: list[Any]) -> dict[Any, tuple[str, str]]:
 
 @flow(name="nightly-render", log_prints=False)
 def nightly_render_flow(jobs: int | None = None, film: str | None = None, farm: bool = False) -> dict[str, Any]:
-    """The scheduled night run: render what is stale (on the farm when `farm`), deliver it, rebuild the packet,
-    check the figures."""
+    """The scheduled night run: render what is stale (on the farm when `farm`; proxies, then the review cut),
+    deliver it, rebuild the packet, check the figures."""
     rendered = render_farm_flow(film=film) if farm else render_flow(jobs=jobs, film=film)
+    cut = _cut_stage(film)
     uploaded = upload_flow(film=film)
     packet = packet_flow(film=film)
     facts = facts_check_flow(film=film)
-    return {"render": rendered, "upload": uploaded, "packet": packet, "facts": facts}
+    return {"render": rendered, "cut": cut, "upload": uploaded, "packet": packet, "facts": facts}

@@ -265,3 +265,31 @@ def test_export_round_trip(home: Path, tmp_path: Path, cut: str, rate: str, fmt:
     assert again["start_frame"] == first["start_frame"]  # e.g. 00:59:53:11 survives the EDL writer
     assert all(e["matched_by"] == "file-name" for e in again["resolved"])  # relinked to the masters
     assert [u for u in again["unresolved"] if u["reason"] != "generator"] == []
+
+
+def test_aaf_written_by_the_adapter_itself(home: Path, tmp_path: Path) -> None:
+    """An AAF as otio-aaf-adapter writes it (it needs a mob id per clip; it makes empty ones when asked): the
+    clips conform by their media's file names, record and source frames exact."""
+    r25 = Fraction(25)
+
+    def clip(name: str, first: int, frames: int) -> otio.schema.Clip:
+        rng = otio.opentime.TimeRange(otio.opentime.RationalTime(first, 25), otio.opentime.RationalTime(frames, 25))
+        ref = otio.schema.ExternalReference(target_url=f"file:///Volumes/MEDIA/{name}", available_range=rng)
+        return otio.schema.Clip(name=Path(name).stem, media_reference=ref, source_range=rng)
+
+    timeline = otio.schema.Timeline(name="aaf")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    track.append(clip("A001C003.mov", tc("01:00:10:00", r25), 25))
+    track.append(otio.schema.Gap(duration=otio.opentime.RationalTime(9, 25)))
+    track.append(clip("INTERVIEW_01.mov", tc("10:00:00:05", r25), 25))
+    path = tmp_path / "avid.aaf"
+    otio.adapters.write_to_file(timeline, str(path), use_empty_mob_ids=True)
+    p, r = run_import(home, path)
+    assert p.returncode == 0, p.stderr
+    ids = asset_ids(home)
+    assert [(e["event"], e["asset_id"], e["matched_by"], e["record_in"], e["record_out"], e["source_in"],
+             e["source_out"]) for e in r["resolved"]] == [
+        (1, ids["A001C003.mov"], "file-name", 0, 25, 0, 25),
+        (2, ids["INTERVIEW_01.mov"], "file-name", 34, 59, 5, 30),
+    ]

@@ -224,3 +224,28 @@ def test_a_clip_at_another_rate_holds_each_source_frame_for_its_duration(
     numbers = read_numbers(cut.path)
     # record frame r shows the source frame on screen at that moment: the last one to start at or before it
     assert numbers == [10 + (r * source_rate / timeline_rate).__floor__() for r in range(plan.frames)]
+
+
+def test_long_cards_are_encoded_once_and_repeated_frame_exact(tmp_path: Path) -> None:
+    """A slate of 2 GOPs and 3 frames is one GOP-long unit twice plus a 3-frame unit, joined by stream copy: the
+    takes around it keep their exact frames and the sound stays as long as the pictures."""
+    rate, record_start, source_start = CASES["25"]
+    events = [("S01", "take", "A", 7, 12), ("S01", "slate", None, 0, 53), ("S01", "take", "A", 40, 10)]
+    timeline, assets, proxies = build(tmp_path, rate, record_start, source_start, events)
+    plan = plan_for(timeline, assets, proxies, rate)
+    home = tmp_path / "home"
+    cut = render_review_cut(plan, load_film(bundled_film_path()), RenderProfile(), RendersSettings(), home)
+    numbers = read_numbers(cut.path)
+    assert len(numbers) == 75
+    assert numbers[:12] == list(range(7, 19)) and numbers[65:] == list(range(40, 50))
+    assert set(numbers[12:65]) == {0}  # black, its text in the middle rows only
+    units = sorted((home / "cuts" / "can-tho-xiv" / "review" / "segments" / "units").iterdir())
+    with av.open(str(units[0])) as a, av.open(str(units[1])) as b:
+        assert sorted([a.streams.video[0].frames, b.streams.video[0].frames]) == [3, 25]
+    with av.open(str(cut.path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.frames == 75
+        seconds = float(audio.duration * audio.time_base)
+        assert abs(seconds - 3.0) < 0.05, seconds
+    # the cut's loudness is measured over the takes' sound only: the slate is digital silence
+    assert cut.qc["loudness"]["integrated_lufs"] > -70

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .application import EXIT_PARTIAL, FilmOpt, JsonOpt, _emit, _workspace, app, out
+from .application import EXIT_PARTIAL, FilmOpt, JsonOpt, _emit, _flows, _workspace, app, err, out
 
 cut_app = typer.Typer(help="The film as cut: string-out, the editor's import, versions in the ledger.",
                       no_args_is_help=True)
@@ -43,31 +43,11 @@ def cut_import(
 ) -> None:
     """Take the editor's timeline as the current cut, each event conformed to a ledger asset (exit 1 when some
     cannot be: each is kept as a missing-media slate and listed)."""
-    from editorial.catalog import video_assets
-    from editorial.conform import conform
-    from editorial.rates import cut_rate
-    from editorial.timelines import read_timeline
-    from editorial.versions import file_sha256, save_cut
+    from ..cut_steps import import_step
 
-    ws = _workspace(film)
-    fps = cut_rate(rate) if rate is not None else Fraction(ws.film.film.fps)
-    timeline = read_timeline(file, fps)
-    result = conform(timeline, video_assets(ws.ledger, ws.profile.profile_hash()), ws.film.film.id, str(file), fps)
-    version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "imported",
-                            source=file.absolute(), source_sha256=file_sha256(file))
-    report = {
-        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
-        "source": str(file), "source_sha256": version.source_sha256,
-        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
-        "start_frame": result.start_frame, "events": len(result.resolved) + len(result.unresolved),
-        "resolved": [{"event": e.event, "name": e.name, "asset_id": e.asset_id, "matched_by": e.matched_by,
-                      "record_in": e.record_in, "record_out": e.record_out, "source_in": e.source_in,
-                      "source_out": e.source_out, "scene": e.scene} for e in result.resolved],
-        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in result.unresolved],
-        "scenes": result.scenes,
-    }
+    report, failed = import_step(_workspace(film), file, rate)
     _emit(report, as_json, _print_import)
-    if result.failed:
+    if failed:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -122,9 +102,19 @@ def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """The review cut: one MP4 from the proxies with the record and source timecode burnt in, chapters per
     scene, narration subtitles (vi, en), a poster and QC; only the scenes whose segments changed are rendered.
     Takes without a proxy stop it (exit 1, listed): run `docfilm render` first."""
-    from ..cut_steps import review_cut_step
+    from ..cut_steps import review_cut_staleness, review_cut_step
 
-    report = review_cut_step(_workspace(film))
+    ws = _workspace(film)
+    staleness = review_cut_staleness(ws)
+    if not staleness.stale:
+        # Decided from the ledger and the files, without Prefect or ffmpeg (the cut-render flow ends SKIPPED
+        # the same way); the report is read back from what is on disk.
+        report = review_cut_step(ws)  # before the first cut: NoCut, saying how to make one
+        err.print("review cut up to date (SKIPPED)")
+    else:
+        with _flows() as flows:
+            state = flows.cut_render_flow(film=str(ws.film_file), return_state=True)
+        report = state.result()
     _emit(report, as_json, _print_render)
 
 

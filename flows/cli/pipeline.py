@@ -63,6 +63,7 @@ def run(
 STAGE_WORDS = {
     "ingest": ("new", "already in the library"),
     "render": ("rendered", "up to date"),
+    "cut": ("segments rendered", "reused"),
     "upload": ("uploaded", "already in S3"),
     "packet": ("built", ""),
 }
@@ -78,6 +79,7 @@ class StageCounts:
     problems: int
     problem_word: str
     seconds: float | None = None
+    note: str = ""
 
     @classmethod
     def of(cls, stage: str, r: dict[str, Any], seconds: float | None = None) -> StageCounts:
@@ -85,6 +87,12 @@ class StageCounts:
             quarantined, failed = len(r["quarantined"]), len(r.get("failed") or [])
             word = "quarantined" if not failed else "failed" if not quarantined else "quarantined or failed"
             return cls(stage, len(r["ingested"]), len(r["duplicates"]), quarantined + failed, word, seconds)
+        if stage == "cut":
+            segments = r.get("segments")
+            if segments is None:  # not rendered: up to date, no cut yet, or a take without a proxy
+                return cls(stage, 0, None, 1 if r.get("error") else 0, "not rendered", seconds, r.get("reason", ""))
+            done = sum(1 for x in segments if x["rendered"])
+            return cls(stage, done, len(segments) - done, 0, "", seconds, f"cut v{r['version']}")
         if stage == "packet":
             return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, "hosted copy failed", seconds)
         done = r["rendered"] if stage == "render" else r["uploaded"]
@@ -97,6 +105,8 @@ class StageCounts:
             parts.append(f"{self.already} {already_word}")
         if self.problems:
             parts.append(f"{self.problems} {self.problem_word}")
+        if self.note:
+            parts.append(self.note)
         took = f"  ({self.seconds:.1f} s)" if self.seconds is not None else ""
         return f"{self.stage:<7} {', '.join(parts)}{took}"
 
@@ -118,14 +128,17 @@ class StageLines:
 
 
 def _run_pipeline(
-    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path
+    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path,
+    assemble_cut: bool = False,
 ) -> tuple[dict[str, Any], StageLines]:
-    """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal."""
+    """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal
+    (`assemble_cut`: the string-out becomes the current cut before the review cut stage, as in the demo)."""
     from ..progress import reporting_stages
 
     stages = StageLines(err)
     with _bars(), reporting_stages(stages), _flows() as flows:
-        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file))
+        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file),
+                                     assemble_cut=assemble_cut)
     return result, stages
 
 
@@ -141,7 +154,7 @@ def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expecte
                           ("seconds", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for stage in STAGE_WORDS:
-        c = timed.get(stage) or StageCounts.of(stage, r[stage])
+        c = timed.get(stage) or StageCounts.of(stage, r.get(stage) or {})
         table.add_row(stage, str(c.done), "" if c.already is None else str(c.already), str(c.problems),
                       "" if c.seconds is None else f"{c.seconds:.1f}")
     out.print(table)
@@ -159,6 +172,11 @@ def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expecte
             out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
         for x in r["upload"]["failed"]:
             out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
+    cut = r.get("cut") or {}
+    if cut.get("error"):
+        out.print(f"review cut not rendered: {cut['reason']}", markup=False, soft_wrap=True)
+    elif cut.get("path"):
+        out.print(f"review cut: {cut['path']}", markup=False, soft_wrap=True)
     if r["packet"].get("hosted_error"):
         out.print(f"hosted copy not published: {r['packet']['hosted_error']}", markup=False, soft_wrap=True)
     facts = r.get("facts") or {}
@@ -184,26 +202,11 @@ def demo(
     start_prefect()  # boots while the footage is made
     folder = (out_dir or ws.home / "demo-footage").absolute()
     footage = make_demo_footage(ws.film, folder, ws.settings.renders, console=err)
-    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file)
+    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file, assemble_cut=True)
     expected = {str(p) for p in footage.broken}
-    _demo_cut(ws)
     _print_pipeline(result, stages, expected)
     unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
     # Last on the terminal: where to open the packet.
     err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
     if unexpected or result["ingest"]["failed"] or result["render"]["failed"] or result["upload"]["failed"]:
         raise typer.Exit(EXIT_PARTIAL)
-
-
-def _demo_cut(ws: Any) -> None:
-    """The string-out assembled and rendered as the review cut, told in one stage line like the pipeline's."""
-    from ..cut_steps import assemble_step, review_cut_step
-
-    started = time.monotonic()
-    assembled = assemble_step(ws)
-    cut = review_cut_step(ws)
-    rendered = sum(1 for s in cut["segments"] if s["rendered"])
-    reused = len(cut["segments"]) - rendered
-    version = f"v{assembled['version']}" + (" new" if assembled["new"] else "")
-    err.print(f"{'cut':<7} {rendered} segments rendered, {reused} reused, cut {version}  "
-              f"({time.monotonic() - started:.1f} s)", markup=False, highlight=False, soft_wrap=True)
