@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from editorial.resolve import CutMap
     from review.hosted import HostedLinks
     from review.notes import ReviewNote
     from review.packet import PacketResult
+    from review.records import CutRecord
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
     from .steps import clip_records
 
     notes_file, file_sha256 = read_notes_file(path)
-    incoming = check_notes(notes_file, ws.film, clip_records(ws), path.name, file_sha256)
+    cuts = cut_maps(ws) if any(n.cut for n in notes_file.notes) else {}
+    incoming = check_notes(notes_file, ws.film, clip_records(ws), path.name, file_sha256, cuts)
     stored = review_notes(ws)
     fresh = new_notes(incoming, stored, path.name)
     added = ws.ledger.add_review_notes(
@@ -82,7 +86,133 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
         "imported": len(added),
         "already": len(incoming) - len(added),
         "scenes": [{"id": scene_id, "review": states.get(scene_id, "no-review")} for scene_id in touched],
+        "on_film": _film_notes(notes_file, cuts),
     }
+
+
+def _film_notes(notes_file: Any, cuts: dict[str, CutMap]) -> list[dict[str, Any]]:
+    """Each note taken on the film, with what is under its frame of the cut version it was taken on."""
+    from editorial.resolve import resolve
+
+    out = []
+    for note in notes_file.notes:
+        cut = cuts.get(note.cut or "")
+        if cut is None or note.frame is None:
+            continue
+        resolution = resolve(cut, note.frame)
+        out.append({"id": note.id, "cut_version": cut.version, **(resolution.to_json() if resolution else {})})
+    return out
+
+
+def cut_maps(ws: Workspace) -> dict[str, CutMap]:
+    """Every stored cut version of the film as a map (editorial.resolve), keyed by the version's SHA-256."""
+    import opentimelineio as otio
+
+    from editorial.catalog import video_assets
+    from editorial.resolve import cut_map
+
+    film_id = ws.film.film.id
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    maps = {}
+    for row in ws.ledger.cut_versions(film_id):
+        if Path(row.path).is_file():
+            timeline = otio.adapters.read_from_file(row.path, "otio_json")
+            maps[row.sha256] = cut_map(timeline, film_id, Fraction(ws.film.film.fps), assets, row.version, row.sha256)
+    return maps
+
+
+def current_cut_map(ws: Workspace) -> CutMap | None:
+    """The film's current cut as a map (editorial.resolve), None before the first cut."""
+    from editorial.catalog import video_assets
+    from editorial.resolve import cut_map
+    from editorial.versions import current_cut
+
+    film_id = ws.film.film.id
+    if ws.ledger.current_cut(film_id) is None:
+        return None
+    version, timeline = current_cut(ws.ledger, film_id)
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    return cut_map(timeline, film_id, Fraction(ws.film.film.fps), assets, version.version, version.sha256)
+
+
+def packet_cut(ws: Workspace) -> CutRecord | None:
+    """The current cut as the packet shows it: its map, and its rendered review cut when that is current.
+
+    None before the first cut. The review cut is current when `docfilm cut render` joined it from the current
+    cut's segments (its state.json was made from them); otherwise the packet says there is no rendered cut.
+    """
+    from editorial.catalog import video_assets
+    from editorial.errors import EditorialError
+    from editorial.versions import current_cut
+    from review.records import CutRecord
+
+    cmap = current_cut_map(ws)
+    if cmap is None:
+        return None
+    _version, timeline = current_cut(ws.ledger, ws.film.film.id)
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    reason: str | None
+    try:
+        rendered = _rendered_review_cut(ws, timeline, assets)
+    except EditorialError as exc:  # a take without a proxy: the review cut cannot be current
+        rendered, reason = None, str(exc)
+    else:
+        reason = None
+    if rendered is None:
+        return CutRecord(cmap, None, None, {}, "", reason)
+    folder, out, poster = rendered
+    subtitles = {lang: (folder / f"subtitles.{lang}.vtt").read_text(encoding="utf-8") for lang in ("vi", "en")
+                 if (folder / f"subtitles.{lang}.vtt").is_file()}
+    chapters = folder / "chapters.vtt"
+    return CutRecord(cmap, out, poster if poster.is_file() else None, subtitles,
+                     chapters.read_text(encoding="utf-8") if chapters.is_file() else "")
+
+
+def _rendered_review_cut(ws: Workspace, timeline: Any, assets: dict[str, Any]) -> tuple[Path, Path, Path] | None:
+    """(folder, review cut, poster) when the rendered review cut was joined from the current cut's plan."""
+    import hashlib
+    import json
+
+    from editorial.review import review_dir, scene_spans
+    from editorial.segments import ProxyRef, plan_cut, proxy_rate
+    from renders.cut import ffmetadata_chapters
+
+    film = ws.film
+    folder = review_dir(ws.home, film.film.id)
+    out, poster, state_file = folder / f"{film.film.id}-review.mp4", folder / f"{film.film.id}-review.jpg", \
+        folder / "state.json"
+    if not (out.is_file() and state_file.is_file()):
+        return None
+    try:  # the render's own judgement, where the cut steps have one
+        from .cut_steps import review_cut_staleness  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        return None if review_cut_staleness(ws).stale else (folder, out, poster)
+    profile_hash = ws.profile.profile_hash()
+    masters: dict[str, str] = {}
+    proxies: dict[str, ProxyRef] = {}
+    for asset, proxy in ws.ledger.render_states(profile_hash, kinds=("video",)):
+        masters[asset.asset_id] = asset.sha256
+        ref = assets.get(asset.asset_id)
+        if ref is not None and proxy is not None and proxy.state == "done" and proxy.proxy_path:
+            proxies[asset.asset_id] = ProxyRef(Path(proxy.proxy_path), proxy_rate(ref.fps), asset.audio_tracks > 0)
+    plan = plan_cut(timeline, film.film.id, Fraction(film.film.fps), assets, masters, proxies, profile_hash)
+    # The same recipe editorial.review writes into state.json: the segments joined and the chapters.
+    scenes = {s.id: s for s in film.scenes}
+
+    def title(scene: str) -> str:
+        s = scenes.get(scene)
+        return f"{scene} {s.title.vi} / {s.title.en}" if s is not None else scene
+
+    meta_text = ffmetadata_chapters([(title(sc), a, b) for sc, a, b in scene_spans(plan)], f"{film.film.id} review cut")
+    joined = [f"{seg.key}.mp4" for seg in plan.segments]
+    made_from = hashlib.sha256(json.dumps([joined, meta_text]).encode()).hexdigest()
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (folder, out, poster) if isinstance(state, dict) and state.get("made_from") == made_from else None
 
 
 def hosted_links(client: Any, bucket: str, film_id: str, expires_s: int, now: datetime | None = None) -> HostedLinks:
