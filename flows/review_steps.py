@@ -165,7 +165,18 @@ def packet_cut(ws: Workspace) -> CutRecord | None:
                  if (folder / f"subtitles.{lang}.vtt").is_file()}
     chapters = folder / "chapters.vtt"
     return CutRecord(cmap, out, poster if poster.is_file() else None, subtitles,
-                     chapters.read_text(encoding="utf-8") if chapters.is_file() else "")
+                     chapters.read_text(encoding="utf-8") if chapters.is_file() else "",
+                     video_start=_first_picture_time(out))
+
+
+def _first_picture_time(path: Path) -> float:
+    """When a file presents its first video frame, in seconds (PyAV, the container's own timestamps)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = stream.start_time
+        return float(start * stream.time_base) if start and stream.time_base else 0.0
 
 
 def _rendered_review_cut(ws: Workspace, timeline: Any, assets: dict[str, Any]) -> tuple[Path, Path, Path] | None:

@@ -183,8 +183,9 @@ def cut_view(film: Film, record: CutRecord, changes: CutChanges | None) -> CutVi
 
 
 def script_cut(record: CutRecord) -> dict[str, object]:
-    """The cut as the page's script reads it: record clock and pieces (see editorial.resolve)."""
-    return record.map.to_json()
+    """The cut as the page's script reads it: record clock and pieces (see editorial.resolve), and when the
+    rendered file presents its first picture."""
+    return {**record.map.to_json(), "video_start": record.video_start}
 
 
 # ---------------------------------------------------------------- cut-level changes

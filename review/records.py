@@ -56,6 +56,9 @@ class CutRecord:
     `path` and `poster` are the rendered review cut's local files (None when the current cut is not rendered:
     the packet then says so and shows the clips alone). `subtitles` holds the WebVTT text per language and
     `chapters` the chapters' WebVTT text, carried inside the page (Chromium loads no <track src> over file://).
+    `video_start` is measured on the file: the MP4 join may present its first picture after 0 (by the AAC
+    priming delay, 1024/48000 s); the page counts frames from there, so its record timecode names the frame on
+    screen.
     """
 
     map: CutMap
@@ -64,3 +67,4 @@ class CutRecord:
     subtitles: Mapping[str, str]
     chapters: str
     reason: str | None = None  # why there is no rendered cut to show, for the page
+    video_start: float = 0.0  # when the review cut's first picture is presented, in seconds (an MP4 may delay it)

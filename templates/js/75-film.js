@@ -13,7 +13,18 @@
     if (!rate) return null;
     var start = data.cut.start_timecode;
     var clock = tcClock(rate, start);
-    return { rate: rate, clock: clock, startFrames: tcToFrames(start, clock), frames: data.cut.frames };
+    return { rate: rate, clock: clock, startFrames: tcToFrames(start, clock), frames: data.cut.frames,
+      offset: Number(data.cut.video_start) || 0 };
+  }
+  // The cut's frame on screen. The file may present its first picture a little after 0 (`video_start`): frames
+  // count from there. The presented frame's own time (requestVideoFrameCallback) is preferred when it is the one
+  // under currentTime.
+  function cutFrameAt(video, info) {
+    var t = video.currentTime;
+    var shown = video.__docfilmMediaTime;
+    if (typeof shown === "number" && t >= shown && t - shown < info.rate.den / info.rate.num) t = shown;
+    var frame = Math.floor((t - info.offset) * info.rate.num / info.rate.den + 1e-3);
+    return Math.max(0, Math.min(frame, info.frames - 1));
   }
   function resolveFrame(frame) {
     var events = (data.cut && data.cut.events) || [];
@@ -47,7 +58,7 @@
   function cutHead() {
     var info = cutClock();
     if (!info || !cutVideo) return null;
-    var frame = frameAt(cutVideo, info.rate, info.frames);
+    var frame = cutFrameAt(cutVideo, info);
     var r = resolveFrame(frame);
     return { frame: frame, timecode: framesToTc(info.startFrames + frame, info.clock),
       fps: info.rate.num + "/" + info.rate.den, scene: r ? r.scene : null, resolved: r };
@@ -63,7 +74,7 @@
     var info = cutClock();
     if (!info || !cutVideo) return;
     // The middle of the frame's interval: the frame itself, whatever the decoder rounds.
-    cutVideo.currentTime = (frame + 0.5) * info.rate.den / info.rate.num;
+    cutVideo.currentTime = info.offset + (frame + 0.5) * info.rate.den / info.rate.num;
   }
   function showSubtitles(lang) {
     if (!cutVideo) return;
