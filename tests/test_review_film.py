@@ -94,11 +94,11 @@ def film(tmp_path_factory: pytest.TempPathFactory, embedded_s3: Any, review_medi
     proxies = {}
     for asset, tone in (("cutA", 440), ("cutB", 660)):
         proxies[asset] = home / f"{asset}.mp4"
-        make_numbered(proxies[asset], RATE, 120, tone)
+        make_numbered(proxies[asset], RATE, 64, tone)
     ws = ledger_workspace(home / "home", monkeypatch, (proxies["cutA"], review_media[1]), [
-        LedgerClip("cutA", "S01", "S01-01", "Bến Ninh Kiều A.mov", "10:00:00:00", frames=120)])
+        LedgerClip("cutA", "S01", "S01-01", "Bến Ninh Kiều A.mov", "10:00:00:00", frames=64)])
     ws = ledger_workspace(home / "home", monkeypatch, (proxies["cutB"], review_media[1]), [
-        LedgerClip("cutB", "S02", "S02-01", "Cầu Cần Thơ B.mov", "11:00:00:00", frames=120)])
+        LedgerClip("cutB", "S02", "S02-01", "Cầu Cần Thơ B.mov", "11:00:00:00", frames=64)])
     save_cut(timeline_of(ws, EVENTS), ws.ledger, ws.home, ws.film.film.id, "assembled")
     rendered = review_cut_step(ws)
     assert rendered["frames"] == sum(e[4] for e in EVENTS)
@@ -133,12 +133,14 @@ SEEK = """async ([frame, click]) => {
   else v.currentTime = JSON.parse(document.getElementById("packet-data").textContent).cut.video_start +
     (frame + 0.5) / 25;
   await seeked;
-  await new Promise(r => { v.requestVideoFrameCallback(() => r()); setTimeout(r, 3000); });
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   return {tc: document.getElementById("cut-tc").textContent, where: document.getElementById("cut-where").textContent,
           time: v.currentTime};
 }"""
 
+ACTIVE = """(lang) => { const t = Array.from(document.getElementById("cut-video").textTracks)
+  .find(t => t.kind === "subtitles" && t.language === lang);
+  return t.mode === "showing" && t.activeCues !== null && t.activeCues.length > 0; }"""
 CUES = """(lang) => {
   const v = document.getElementById("cut-video");
   const tracks = Array.from(v.textTracks).filter(t => t.kind === "subtitles");
@@ -195,10 +197,12 @@ def test_the_film_plays_with_chapters_subtitles_and_the_record_timecode(
         # Subtitles ride in the page: Vietnamese by default, English on request.
         page.evaluate(SEEK, [40, None])  # in S06
         s06 = next(s for s in film.ws.film.scenes if s.id == "S06")
+        page.wait_for_function(ACTIVE, arg="vi")
         vi = page.evaluate(CUES, "vi")
         assert vi["modes"] == {"vi": "showing", "en": "disabled"} and vi["cues"] == 3
         assert vi["active"] == [unicodedata.normalize("NFC", s06.narration.vi.strip())]
         page.click("button.subtitle-lang[data-lang=en]")
+        page.wait_for_function(ACTIVE, arg="en")  # a track switched on loads its cues then
         en = page.evaluate(CUES, "en")
         assert en["modes"] == {"vi": "disabled", "en": "showing"} and en["active"] == [s06.narration.en.strip()]
         assert "ệ" in page.locator("#chapters").inner_text() or "ả" in page.locator("#chapters").inner_text()
