@@ -194,12 +194,12 @@ def _rendered_review_cut(ws: Workspace, timeline: Any, assets: dict[str, Any]) -
         folder / "state.json"
     if not (out.is_file() and state_file.is_file()):
         return None
-    try:  # the render's own judgement, where the cut steps have one
-        from .cut_steps import review_cut_staleness  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        return None if review_cut_staleness(ws).stale else (folder, out, poster)
+    # The render's own judgement where the cut steps have one (it knows every input of a segment's key).
+    from . import cut_steps
+
+    staleness = getattr(cut_steps, "review_cut_staleness", None)
+    if staleness is not None:
+        return None if staleness(ws).stale else (folder, out, poster)
     profile_hash = ws.profile.profile_hash()
     masters: dict[str, str] = {}
     proxies: dict[str, ProxyRef] = {}
