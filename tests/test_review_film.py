@@ -323,3 +323,27 @@ def test_a_retrimmed_shot_shows_as_a_cut_change_and_a_stale_cut_is_said_plainly(
     assert 'href="#scene-S02">S02</a> <span class="num">+2</span>' in section
     assert "shot-replaced" not in section and "scene-added" not in section
     assert f"v{version.version - 1} → v{version.version}" in section
+
+
+def test_cut_changes_name_scenes_added_removed_retimed_and_shots_replaced() -> None:
+    from editorial.resolve import CutEvent, CutMap
+    from review.cut import compare_cuts, cut_snapshot
+
+    def cut(version: int, events: list[tuple[str, str | None, int, int]]) -> CutMap:
+        out, at = [], 0
+        for scene, asset, src_in, frames in events:
+            kind = "take" if asset else "card"
+            out.append(CutEvent(at, frames, scene, kind, asset or "title", len(out) + 1, asset,
+                                f"{scene}-01" if asset else None, src_in, RATE if asset else None, "10:00:00:00"))
+            at += frames
+        return CutMap("can-tho-xiv", version, "0" * 64, RATE, 90000, at, tuple(out))
+
+    before = cut(1, [("S01", None, 0, 50), ("S01", "a", 0, 100), ("S02", "b", 10, 80), ("S03", "c", 0, 60)])
+    after = cut(2, [("S01", None, 0, 50), ("S01", "x", 0, 100), ("S02", "b", 10, 70), ("S04", "d", 0, 40)])
+    changes = compare_cuts(cut_snapshot(after), cut_snapshot(before))
+    assert changes is not None and changes.since_version == 1
+    assert changes.added == ("S04",) and changes.removed == ("S03",) and changes.retimed == (("S02", -10),)
+    assert [(c.scene, c.before, c.name) for c in changes.replaced] == [("S01", "a", "x")]
+    assert [(c.scene, c.in_delta, c.frames_delta) for c in changes.retrimmed] == [("S02", 0, -10)]
+    assert changes.count == 5
+    assert compare_cuts(cut_snapshot(after), None) is None
