@@ -105,6 +105,8 @@ def resolved_text(resolution: Resolution | None, clip_names: Mapping[str, str]) 
 
 
 def _note_view(note: ReviewNote, clip_names: Mapping[str, str], cut: CutMap | None = None) -> NoteView:
+    """A received note; one taken on the film shows what is under its record timecode of `cut` (the current cut:
+    the ledger keeps a film note's record timecode and the scene resolved at import, not its cut version)."""
     from editorial.resolve import resolve_timecode
 
     on_cut = note.asset_id is None and note.timecode is not None
