@@ -239,7 +239,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     the reason is returned as `hosted_error`.
     """
     from delivery.errors import S3Unreachable
-    from flows.review_steps import hosted_links, review_notes, stored_renditions
+    from flows.review_steps import hosted_links, packet_cut, review_notes, stored_renditions
     from review.packet import build_packet
 
     ws = _workspace(film)
@@ -248,6 +248,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     clips, notes = steps.clip_records(ws), review_notes(ws)
     out_root = settings.packet_root()
     figures = check_film_figures(ws.film_file, ws.film, as_of=as_of).figures
+    cut = packet_cut(ws)
     result = None
     published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}
     hosted_error = None
@@ -259,7 +260,8 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
             with open_store(s3) as (client, bucket):
                 stored = stored_renditions(ws)  # proxies/ objects render workers stored: linked, not copied
                 links = hosted_links(client, bucket, ws.film.film.id, s3.presign_expiry_seconds, stored=stored)
-                result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links, figures=figures)
+                result = build_packet(ws.film, clips, out_root, as_of, notes=notes, hosted=links, figures=figures,
+                                      cut=cut)
                 published = publish_packet_task(ws, client, bucket, result, set(stored))
         except S3Unreachable as exc:
             hosted_error = str(exc)
@@ -267,7 +269,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         if published["failed"] and hosted_error is None:
             hosted_error = f"{len(published['failed'])} object(s) not uploaded: {published['failed'][0]['reason']}"
     if result is None:
-        result = build_packet(ws.film, clips, out_root, as_of, notes=notes, figures=figures)
+        result = build_packet(ws.film, clips, out_root, as_of, notes=notes, figures=figures, cut=cut)
     create_markdown_artifact(
         key="review-packet",
         markdown=f"Review packet {result.packet_id} as of {as_of.isoformat()}: {result.scenes} scenes, "

@@ -7,15 +7,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from editorial.resolve import CutMap
     from review.hosted import HostedLinks
     from review.notes import ReviewNote
     from review.packet import PacketResult
+    from review.records import CutRecord
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
     from .steps import clip_records
 
     notes_file, file_sha256 = read_notes_file(path)
-    incoming = check_notes(notes_file, ws.film, clip_records(ws), path.name, file_sha256)
+    cuts = cut_maps(ws) if any(n.cut for n in notes_file.notes) else {}
+    incoming = check_notes(notes_file, ws.film, clip_records(ws), path.name, file_sha256, cuts)
     stored = review_notes(ws)
     fresh = new_notes(incoming, stored, path.name)
     added = ws.ledger.add_review_notes(
@@ -83,7 +87,108 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
         "imported": len(added),
         "already": len(incoming) - len(added),
         "scenes": [{"id": scene_id, "review": states.get(scene_id, "no-review")} for scene_id in touched],
+        "on_film": _film_notes(notes_file, cuts),
     }
+
+
+def _film_notes(notes_file: Any, cuts: dict[str, CutMap]) -> list[dict[str, Any]]:
+    """Each note taken on the film, with what is under its frame of the cut version it was taken on."""
+    from editorial.resolve import resolve
+
+    out = []
+    for note in notes_file.notes:
+        cut = cuts.get(note.cut or "")
+        if cut is None or note.frame is None:
+            continue
+        resolution = resolve(cut, note.frame)
+        out.append({"id": note.id, "cut_version": cut.version, **(resolution.to_json() if resolution else {})})
+    return out
+
+
+def cut_maps(ws: Workspace) -> dict[str, CutMap]:
+    """Every stored cut version of the film as a map (editorial.resolve), keyed by the version's SHA-256."""
+    import opentimelineio as otio
+
+    from editorial.catalog import video_assets
+    from editorial.resolve import cut_map
+
+    film_id = ws.film.film.id
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    maps = {}
+    for row in ws.ledger.cut_versions(film_id):
+        if Path(row.path).is_file():
+            timeline = otio.adapters.read_from_file(row.path, "otio_json")
+            maps[row.sha256] = cut_map(timeline, film_id, Fraction(ws.film.film.fps), assets, row.version, row.sha256)
+    return maps
+
+
+def current_cut_map(ws: Workspace) -> CutMap | None:
+    """The film's current cut as a map (editorial.resolve), None before the first cut."""
+    from editorial.catalog import video_assets
+    from editorial.resolve import cut_map
+    from editorial.versions import current_cut
+
+    film_id = ws.film.film.id
+    if ws.ledger.current_cut(film_id) is None:
+        return None
+    version, timeline = current_cut(ws.ledger, film_id)
+    assets = {a.asset_id: a for a in video_assets(ws.ledger)}
+    return cut_map(timeline, film_id, Fraction(ws.film.film.fps), assets, version.version, version.sha256)
+
+
+def packet_cut(ws: Workspace) -> CutRecord | None:
+    """The current cut as the packet shows it: its map, and its rendered review cut when that is current.
+
+    None before the first cut. The review cut is current when `docfilm cut render` joined it from the current
+    cut's segments (its state.json was made from them); otherwise the packet says there is no rendered cut.
+    """
+    from editorial.errors import EditorialError
+    from review.records import CutRecord
+
+    cmap = current_cut_map(ws)
+    if cmap is None:
+        return None
+    reason: str | None
+    try:
+        rendered = _rendered_review_cut(ws)
+    except EditorialError as exc:  # a take without a proxy: the review cut cannot be current
+        rendered, reason = None, str(exc)
+    else:
+        reason = None
+    if rendered is None:
+        return CutRecord(cmap, None, None, {}, "", reason)
+    folder, out, poster = rendered
+    subtitles = {lang: (folder / f"subtitles.{lang}.vtt").read_text(encoding="utf-8") for lang in ("vi", "en")
+                 if (folder / f"subtitles.{lang}.vtt").is_file()}
+    chapters = folder / "chapters.vtt"
+    return CutRecord(cmap, out, poster if poster.is_file() else None, subtitles,
+                     chapters.read_text(encoding="utf-8") if chapters.is_file() else "",
+                     video_start=_first_picture_time(out))
+
+
+def _first_picture_time(path: Path) -> float:
+    """When a file presents its first video frame, in seconds (PyAV, the container's own timestamps)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = stream.start_time
+        return float(start * stream.time_base) if start and stream.time_base else 0.0
+
+
+def _rendered_review_cut(ws: Workspace) -> tuple[Path, Path, Path] | None:
+    """(folder, review cut, poster) when the rendered review cut is current: the cut steps' own judgement
+    (it knows every input of a segment's key), None when it is stale or was never rendered."""
+    from editorial.review import review_dir
+
+    from .cut_steps import review_cut_staleness
+
+    film_id = ws.film.film.id
+    folder = review_dir(ws.home, film_id)
+    out, poster = folder / f"{film_id}-review.mp4", folder / f"{film_id}-review.jpg"
+    if not (out.is_file() and (folder / "state.json").is_file()):
+        return None
+    return None if review_cut_staleness(ws).stale else (folder, out, poster)
 
 
 def hosted_links(client: Any, bucket: str, film_id: str, expires_s: int, now: datetime | None = None,

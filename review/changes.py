@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from review.cut import CutChanges, compare_cuts
 from review.manifest import STATE_NAME, HashCache
 from review.notes import canonical_json
 
@@ -35,14 +36,21 @@ class Snapshot:
     generated_at: str
     scenes: dict[str, str]
     clips: dict[str, str | None]
+    cut: dict[str, object] | None = None  # the film it showed (review.cut.cut_snapshot), when it had one
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(canonical_json({"scenes": self.scenes, "clips": self.clips})).hexdigest()
+        body: dict[str, object] = {"scenes": self.scenes, "clips": self.clips}
+        if self.cut is not None:
+            body["cut"] = self.cut
+        return hashlib.sha256(canonical_json(body)).hexdigest()
 
     def to_json(self) -> dict[str, object]:
-        return {"packet_id": self.packet_id, "generated_at": self.generated_at, "scenes": self.scenes,
-                "clips": self.clips}
+        data: dict[str, object] = {"packet_id": self.packet_id, "generated_at": self.generated_at,
+                                   "scenes": self.scenes, "clips": self.clips}
+        if self.cut is not None:
+            data["cut"] = self.cut
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> Snapshot | None:
@@ -51,7 +59,9 @@ class Snapshot:
         scenes, clips = data.get("scenes"), data.get("clips")
         if not isinstance(scenes, dict) or not isinstance(clips, dict):
             return None
-        return cls(str(data.get("packet_id", "")), str(data.get("generated_at", "")), scenes, clips)
+        cut = data.get("cut")
+        return cls(str(data.get("packet_id", "")), str(data.get("generated_at", "")), scenes, clips,
+                   cut if isinstance(cut, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -118,17 +128,21 @@ class Changes:
     changed_scenes: set[str] = field(default_factory=set)
     new_clips: set[str] = field(default_factory=set)
     updated_proxies: set[str] = field(default_factory=set)
+    cut: CutChanges | None = None  # the film's changes, when both packets showed a cut
 
     @property
     def count(self) -> int:
-        return len(self.new_scenes) + len(self.changed_scenes) + len(self.new_clips) + len(self.updated_proxies)
+        return (len(self.new_scenes) + len(self.changed_scenes) + len(self.new_clips) + len(self.updated_proxies)
+                + (self.cut.count if self.cut is not None else 0))
 
 
 def compare(current: Snapshot, since: Snapshot | None) -> Changes:
-    """New and changed scenes, new clips and clips whose proxy is new or re-rendered."""
+    """New and changed scenes, new clips, clips whose proxy is new or re-rendered, and the film's changes."""
     changes = Changes(since=since)
     if since is None:
         return changes
+    if current.cut is not None:
+        changes.cut = compare_cuts(current.cut, since.cut)
     for scene_id, print_ in current.scenes.items():
         before = since.scenes.get(scene_id)
         if before is None:

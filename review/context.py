@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from review.cards import clip_view, figure_views, scene_facts
 from review.changes import Changes
 from review.coverage import Coverage, SceneFootage
+from review.cut import CutView
 from review.labels import (
     MILESTONE_STATES,
     REVIEW_STATES,
@@ -47,6 +48,7 @@ from review.views import (
 )
 
 if TYPE_CHECKING:
+    from editorial.resolve import CutMap, Resolution
     from figures.check import FigureCheck
     from storyboard.models import Film, Milestone, Scene, Shot, Text, Theme
 
@@ -91,7 +93,24 @@ def vn_time(moment: datetime) -> str:
     return f"{local.day:02d}/{local.month:02d}/{local.year} {local.hour:02d}:{local.minute:02d}"
 
 
-def _note_view(note: ReviewNote, clip_names: Mapping[str, str]) -> NoteView:
+def resolved_text(resolution: Resolution | None, clip_names: Mapping[str, str]) -> str | None:
+    """A note's frame of the film in words: shot · clip · source timecode, or the card (scene only)."""
+    if resolution is None:
+        return None
+    if resolution.asset_id is None:
+        return resolution.name
+    clip = clip_names.get(resolution.asset_id, resolution.name)
+    parts = [p for p in (resolution.shot, clip, resolution.source_timecode) if p]
+    return " · ".join(parts)
+
+
+def _note_view(note: ReviewNote, clip_names: Mapping[str, str], cut: CutMap | None = None) -> NoteView:
+    """A received note; one taken on the film shows what is under its record timecode of `cut` (the current cut:
+    the ledger keeps a film note's record timecode and the scene resolved at import, not its cut version)."""
+    from editorial.resolve import resolve_timecode
+
+    on_cut = note.asset_id is None and note.timecode is not None
+    resolution = resolve_timecode(cut, note.timecode) if on_cut and cut is not None and note.timecode else None
     return NoteView(
         id=note.note_id,
         reviewer=note.reviewer,
@@ -102,6 +121,8 @@ def _note_view(note: ReviewNote, clip_names: Mapping[str, str]) -> NoteView:
         clip=clip_names.get(note.asset_id, note.asset_id) if note.asset_id else None,
         asset_id=note.asset_id,
         written=vn_time(note.written_at),
+        on_cut=on_cut,
+        resolved=resolved_text(resolution, clip_names),
     )
 
 
@@ -109,8 +130,8 @@ class _PageBuilder:
     """What every scene view needs: the film, the media plan, the notes and what changed."""
 
     def __init__(self, film: Film, clips: list[ClipRecord], as_of: date, plan: MediaPlan,
-                 notes: list[ReviewNote], changes: Changes) -> None:
-        self.film, self.as_of, self.plan, self.changes = film, as_of, plan, changes
+                 notes: list[ReviewNote], changes: Changes, cut: CutMap | None = None) -> None:
+        self.film, self.as_of, self.plan, self.changes, self.cut = film, as_of, plan, changes, cut
         self.scene_ids = {scene.id for scene in film.scenes}
         self.clip_names = {c.asset_id: c.name for c in clips}
         self.grouped = notes_by_scene(notes)
@@ -153,7 +174,7 @@ class _PageBuilder:
             clip_count=len(clips),
             review=review,
             review_label=REVIEW_STATES[review],
-            notes=tuple(_note_view(n, self.clip_names) for n in self.grouped.get(scene.id, [])),
+            notes=tuple(_note_view(n, self.clip_names, self.cut) for n in self.grouped.get(scene.id, [])),
             change=change,
             clip_changes=sum(1 for c in cards if c.change),
         )
@@ -234,11 +255,15 @@ def packet_page(
     changes: Changes,
     packet: PacketInfo,
     figures: Iterable[FigureCheck] = (),
+    cut: CutView | None = None,
+    cut_map: CutMap | None = None,
 ) -> PacketPage:
-    """Everything the template shows. `plan` must already hold every clip of `coverage` (`MediaPlan.add_clip`)."""
+    """Everything the template shows. `plan` must already hold every clip of `coverage` (`MediaPlan.add_clip`).
+
+    Notes taken on the film show what is under their frame of `cut_map` (the current cut)."""
     notes = [n for n in notes if n.film_id == film.film.id]
     clips = list(clips_in_order(film, coverage))
-    build = _PageBuilder(film, clips, as_of, plan, notes, changes)
+    build = _PageBuilder(film, clips, as_of, plan, notes, changes, cut_map)
     fps = film.film.fps
     themes = tuple(
         _theme_view(theme, tuple(build.scene(s, coverage.of(s)) for s in _scenes_of(film, theme.id)), fps)
@@ -294,4 +319,5 @@ def packet_page(
         changes=_changes_view(changes, all_scenes, {c.asset_id: c for c in all_clips}),
         packet=packet,
         figures=figure_views(film, figures, as_of),
+        cut=cut,
     )

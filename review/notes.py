@@ -4,7 +4,7 @@ A notes file is self-describing JSON written by the packet's page:
 
     {"schema": "docfilm.review-notes", "version": 1, "film": "<film id>", "packet_id": "...",
      "manifest_sha256": "<hex>", "reviewer": "...", "exported_at": "<ISO 8601 UTC>",
-     "notes": [{"id", "scene", "asset", "verdict", "text", "frame", "timecode", "fps", "written_at",
+     "notes": [{"id", "scene", "asset", "cut", "verdict", "text", "frame", "timecode", "fps", "written_at",
                 "packet_id"}, ...],
      "integrity": {"algorithm": "sha256", "digest": "<hex>"}}
 
@@ -13,7 +13,10 @@ spaces, UTF-8, non-ASCII kept as is: `canonical_json`). It shows whether the fil
 file damaged or changed after export is refused; it is not a signature and proves nothing about who wrote it.
 `frame` counts frames from the clip's first frame at the rate the packet plays it (`fps`: its own up to 60 fps,
 above that its timecode's base rate, as its proxy; see core.timecode) and `timecode` is the source timecode of
-that frame; both are null for a note on a whole scene.
+that frame; both are null for a note on a whole scene. A note taken on the film (the review cut at the top of the
+packet) names the cut version's SHA-256 in `cut` (absent or null otherwise), has no `asset`, and its `frame`,
+`timecode` and `fps` are the cut's: frames from the cut's first, the record timecode, the cut's rate. Its scene,
+shot, clip and source timecode are resolved from that cut version (`editorial.resolve`) at import.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from review.errors import (
 from review.records import ClipRecord
 
 if TYPE_CHECKING:
+    from editorial.resolve import CutMap
     from storyboard.models import Film
 
 NOTES_SCHEMA = "docfilm.review-notes"
@@ -64,6 +68,8 @@ class NoteEntry(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{7,63}$", description="Unique id made by the browser.")
     scene: str = Field(min_length=1, max_length=32, description="Scene id the note is about.")
     asset: str | None = Field(max_length=64, description="Clip (asset id) the note is about; null for the scene.")
+    cut: str | None = Field(None, pattern=_HEX64, description="SHA-256 of the cut version a note on the film was "
+                            "taken on; null (or absent) for a note on a scene or a clip.")
     verdict: Verdict
     text: str = Field(max_length=20_000)
     frame: int | None = Field(ge=0, description="Frame from the clip's start, at the clip's rate.")
@@ -200,13 +206,38 @@ def read_notes_file(path: Path) -> tuple[NotesFile, str]:
     return notes_file, file_sha256
 
 
+def _check_film_note(note: NoteEntry, where: str, source_name: str, film: Film, cuts: Mapping[str, CutMap]) -> str:
+    """A note on the film: its cut version known, its record timecode the one its frame gives; its scene."""
+    from editorial.resolve import resolve
+
+    cut = cuts.get(note.cut or "")
+    if cut is None:
+        raise NotesUnknownTarget(source_name, f"{where}.cut", f"no cut version {note.cut} of film {film.film.id} "
+                                 "in the ledger")
+    if note.asset is not None:
+        raise NotesInvalid(source_name, f"{where}.asset", "a note on the film names no clip")
+    if note.frame is None or note.fps is None or parse_rate(note.fps) != cut.fps:
+        raise NotesInvalid(source_name, f"{where}.fps", f"{note.fps!r}; cut v{cut.version} runs at {cut.fps}")
+    resolution = resolve(cut, note.frame)
+    if resolution is None or note.timecode != resolution.record_timecode:
+        expected = resolution.record_timecode if resolution else f"past its end ({cut.frames} frames)"
+        raise NotesInvalid(source_name, f"{where}.timecode",
+                           f"{note.timecode!r}; frame {note.frame} of cut v{cut.version} is {expected}")
+    if resolution.scene not in {s.id for s in film.scenes}:
+        raise NotesUnknownTarget(source_name, f"{where}.frame",
+                                 f"frame {note.frame} of cut v{cut.version} is in no scene of film {film.film.id}")
+    return resolution.scene
+
+
 def check_notes(
-    notes_file: NotesFile, film: Film, clips: Iterable[ClipRecord], source_name: str, file_sha256: str
+    notes_file: NotesFile, film: Film, clips: Iterable[ClipRecord], source_name: str, file_sha256: str,
+    cuts: Mapping[str, CutMap] | None = None,
 ) -> list[ReviewNote]:
     """The file's notes as ledger records, once every one is shown to belong to this film and ledger.
 
     Refused (nothing returned) when the file is for another film, a note names a scene not in the film or a
-    clip not in the ledger, a clip note's timecode is not the one its frame gives, or an id is repeated.
+    clip not in the ledger, a clip note's timecode is not the one its frame gives, or an id is repeated. A note
+    on the film is checked against its cut version in `cuts` (by SHA-256) and takes the scene under its frame.
     """
     if notes_file.film != film.film.id:
         raise NotesForAnotherFilm(
@@ -223,7 +254,10 @@ def check_notes(
         seen.add(note.id)
         if note.scene not in scene_ids:
             raise NotesUnknownTarget(source_name, f"{where}.scene", f"no scene {note.scene!r} in film {film.film.id}")
-        if note.asset is not None:
+        scene_id = note.scene
+        if note.cut is not None:
+            scene_id = _check_film_note(note, where, source_name, film, cuts or {})
+        elif note.asset is not None:
             clip = by_id.get(note.asset)
             if clip is None:
                 raise NotesUnknownTarget(source_name, f"{where}.asset", f"no clip {note.asset!r} in the ledger")
@@ -246,7 +280,7 @@ def check_notes(
             ReviewNote(
                 note_id=note.id,
                 film_id=notes_file.film,
-                scene_id=note.scene,
+                scene_id=scene_id,
                 asset_id=note.asset,
                 reviewer=_nfc(notes_file.reviewer.strip()),
                 verdict=note.verdict,

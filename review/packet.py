@@ -32,6 +32,7 @@ from review.cards import clean_reason, fact_is_known
 from review.changes import Snapshot, compare, next_state, read_state, scene_fingerprint
 from review.context import clips_in_order, packet_page
 from review.coverage import assign_clips
+from review.cut import CUT_MEDIA, CUT_POSTER, cut_snapshot, cut_view, script_cut
 from review.errors import PacketWriteFailed, UnsafeFilmId
 from review.hosted import HostedLinks, origin_of
 from review.labels import expiry_label
@@ -57,7 +58,7 @@ from review.page import (
     templates_dir,
     variant,
 )
-from review.records import ClipRecord
+from review.records import ClipRecord, CutRecord
 from review.views import HostedView, PacketInfo
 from review.writing import BuildPaths, build_lock, remove_leftovers, swap_in, write_zip
 
@@ -153,6 +154,7 @@ def build_packet(
     notes: Iterable[ReviewNote] = (),
     hosted: HostedLinks | None = None,
     figures: Iterable[FigureCheck] = (),
+    cut: CutRecord | None = None,
 ) -> PacketResult:
     """Build (or rebuild) the review packet `out_root/<film id>/index.html` and `out_root/<film id>.zip`.
 
@@ -162,7 +164,9 @@ def build_packet(
     figures not yet known on `as_of` are shown as such; imported `notes` are shown per scene with each
     scene's review state; `figures` (from `figures.check`, run with the same as-of date) fill the figures
     section, contradictions and unsourced figures first. With `hosted`, the hosted page is written too
-    (`PacketResult.hosted_index`), its media links made by `hosted.sign(name)`.
+    (`PacketResult.hosted_index`), its media links made by `hosted.sign(name)`. With `cut`, the page opens on
+    the film: the rendered review cut's player (when `cut.path` is set; otherwise the page says there is none),
+    its chapters, subtitles and runtime per theme, and what changed at cut level since the last packet.
     """
     film_id = film.film.id
     if not _SAFE_FILM_ID.match(film_id):
@@ -178,7 +182,7 @@ def build_packet(
         with build_lock(out_root, film_id):
             remove_leftovers(out_root, film_id)
             try:
-                result = _build(film, clips, notes, as_of, generated_at, hosted, paths, figures)
+                result = _build(film, clips, notes, as_of, generated_at, hosted, paths, figures, cut)
             except BaseException:
                 paths.discard()
                 raise
@@ -193,13 +197,18 @@ def build_packet(
 
 
 def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: date, generated_at: datetime,
-           hosted: HostedLinks | None, paths: BuildPaths, figures: list[FigureCheck]) -> PacketResult:
+           hosted: HostedLinks | None, paths: BuildPaths, figures: list[FigureCheck],
+           cut: CutRecord | None = None) -> PacketResult:
     film_id = film.film.id
     paths.build.mkdir()
     coverage = assign_clips(film, clips)
     plan = MediaPlan()
     for clip in clips_in_order(film, coverage):
         plan.add_clip(clip)
+    if cut is not None and cut.path is not None:
+        plan.files[CUT_MEDIA] = cut.path
+        if cut.poster is not None:
+            plan.files[CUT_POSTER] = cut.poster
     previous_state = read_state(paths.final)
     cache = HashCache(previous=dict(previous_state.hash_cache) if previous_state else {})
     media = {name: cache.entry(name, source) for name, source in plan.files.items()}
@@ -212,16 +221,20 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
         generated_at.isoformat(),
         {scene.id: scene_fingerprint(film, scene) for scene in film.scenes},
         {asset_id: media[name][1] if name in media else None for asset_id, name in proxies.items()},
+        cut_snapshot(cut.map) if cut is not None else None,
     )
     state = next_state(previous_state, snapshot, cache)
     info = PacketInfo(
         id=packet_id,
         manifest_sha256=digest,
         ledger_revision=revision,
-        data=script_data(film_id, packet_id, digest, as_of.isoformat(), (n.note_id for n in notes)),
+        data=script_data(film_id, packet_id, digest, as_of.isoformat(), (n.note_id for n in notes),
+                         script_cut(cut) if cut is not None else None),
     )
-    view = packet_page(film, coverage, as_of, generated_at, plan, notes, compare(snapshot, state.baseline), info,
-                       figures)
+    changes = compare(snapshot, state.baseline)
+    film_view = cut_view(film, cut, changes.cut) if cut is not None else None
+    view = packet_page(film, coverage, as_of, generated_at, plan, notes, changes, info, figures, film_view,
+                       cut.map if cut is not None else None)
     hosted_view = HostedView(expiry_label(hosted.expires), hosted.expires.isoformat()) if hosted else None
     page = render_once(view, hosted_view)
     html = variant(page, str, (), "offline" if hosted is not None else None)

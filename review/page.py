@@ -91,8 +91,10 @@ def json_for_script(value: object) -> Markup:
     return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def script_data(film_id: str, packet_id: str, manifest_sha256: str, as_of: str, imported: Iterable[str]) -> Markup:
-    """The page's data block: the packet's identity, notes already imported, and the script's words."""
+def script_data(film_id: str, packet_id: str, manifest_sha256: str, as_of: str, imported: Iterable[str],
+                cut: Mapping[str, object] | None = None) -> Markup:
+    """The page's data block: the packet's identity, notes already imported, the script's words and the film's
+    map (record clock and pieces, `editorial.resolve.CutMap.to_json`) when the packet shows a cut."""
     words = {key: {"vi": label.vi, "en": label.en} for key, label in SCRIPT_LABELS.items()}
     verdicts = [{"id": v, "vi": VERDICT_LABELS[v].vi, "en": VERDICT_LABELS[v].en} for v in VERDICTS]
     return json_for_script({
@@ -103,15 +105,18 @@ def script_data(film_id: str, packet_id: str, manifest_sha256: str, as_of: str, 
         "imported": sorted(imported),
         "verdicts": verdicts,
         "words": words,
+        "cut": dict(cut) if cut is not None else None,
     })
 
 
 def csp(script_hash: str, origins: Iterable[str]) -> str:
-    """The page's Content-Security-Policy: its one script, no network, media from itself (and `origins`)."""
+    """The page's Content-Security-Policy: its one script, no network, media from itself (and `origins`).
+
+    Media may also be data: URLs: the film's subtitles and chapters are WebVTT carried inside the page."""
     extra = "".join(f" {origin}" for origin in sorted(set(origins)))
     return (
         f"default-src 'none'; script-src '{script_hash}'; style-src 'unsafe-inline'; "
-        f"img-src 'self' data:{extra}; media-src 'self'{extra}; base-uri 'none'; form-action 'none'"
+        f"img-src 'self' data:{extra}; media-src 'self' data:{extra}; base-uri 'none'; form-action 'none'"
     )
 
 

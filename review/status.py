@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 from core.timecode import parse_rate
 from core.vocabulary import ReviewState
 from review.coverage import assign_clips
+from review.cut import Runtimes, runtimes
 from review.labels import rescale_frames
 from review.notes import ReviewNote, notes_by_scene, scene_review_states
 from review.records import ClipRecord
 
 if TYPE_CHECKING:
+    from editorial.resolve import CutMap
     from review.labels import Lang
     from review.status_tables import StatusTables
     from storyboard.models import Film, Milestone
@@ -163,6 +165,19 @@ class UnassignedRow:
 
 
 @dataclass(frozen=True)
+class CutRuntime:
+    """The current cut's runtime per theme as cut against planned, and the film's target (frames at film fps)."""
+
+    version: int
+    fps: str  # the cut's own rate
+    frames: int  # at the cut's rate
+    runtimes: Runtimes
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.version, "fps": self.fps, "frames": self.frames, **self.runtimes.to_json()}
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """The whole report; `to_json()` is the `docfilm status --json` object (DESIGN.md's keys and more)."""
 
@@ -175,6 +190,7 @@ class StatusReport:
     planned_frames: int
     target_runtime_frames: int
     unassigned: tuple[UnassignedRow, ...]
+    cut: CutRuntime | None = None  # the current cut's runtime per theme, when the film has a cut
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -187,6 +203,7 @@ class StatusReport:
             "planned_frames": self.planned_frames,
             "target_runtime_frames": self.target_runtime_frames,
             "unassigned": [u.to_json() for u in self.unassigned],
+            "cut": self.cut.to_json() if self.cut is not None else None,
         }
 
 
@@ -211,6 +228,7 @@ def status_report(
     as_of: date,
     notes: Iterable[ReviewNote] = (),
     blocked_by: Mapping[str, Sequence[FigureBlock]] | None = None,
+    cut: CutMap | None = None,
 ) -> StatusReport:
     """Where `film` stands with the ledger's `clips` on `as_of`.
 
@@ -222,6 +240,7 @@ def status_report(
     imported `notes` are listed per scene (`notes`) with the scene's `review` state: "approved",
     "changes-requested" or "no-review" (see `review.notes.scene_review_states`). `blocked_by` gives, per scene
     id, the figures its texts state that are not sourced (from `figures.check`): such a scene is not ready.
+    With the film's current `cut` (editorial.resolve.CutMap), `cut` gives its runtime per theme against planned.
     """
     coverage = assign_clips(film, clips)
     notes = [n for n in notes if n.film_id == film.film.id]
@@ -274,6 +293,8 @@ def status_report(
         planned_frames=sum(scene.planned_frames for scene in film.scenes),
         target_runtime_frames=film.film.target_runtime_frames,
         unassigned=tuple(UnassignedRow(c.asset_id, c.name, c.scene_id, c.shot_id) for c in coverage.unassigned),
+        cut=CutRuntime(cut.version, f"{cut.fps.numerator}/{cut.fps.denominator}", cut.frames, runtimes(film, cut))
+        if cut is not None else None,
     )
 
 

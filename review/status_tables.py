@@ -135,6 +135,17 @@ def _specs(report: StatusReport) -> Iterator[_Spec]:
     yield scenes
     yield footage
 
+    if report.cut is not None:
+        r = report.cut.runtimes
+        title: list[Cell] = [_W["runtime"], f" — v{report.cut.version}, ", _W["target"], f" {r.target}"]
+        runtime = _Spec(title, [_Column(_W["theme"], flexible=True), _Column(_W["as_cut"], "right"),
+                                _Column(_W["planned"], "right"), _Column(_W["difference"], "right")])
+        for row in r.themes:
+            runtime.add(row.title, row.cut, row.planned, row.delta)
+        runtime.add(r.total.title, r.total.cut, r.total.planned, r.total.delta,
+                    style="bold red" if r.over_target else "bold")
+        yield runtime
+
     noted = [s for s in report.scenes if s.notes]
     if noted:
         notes = _Spec([_W["notes"]], [_Column(_W["scene"]), _Column(_W["reviewer"]), _Column(_W["verdict"]),

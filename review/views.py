@@ -11,6 +11,7 @@ from typing import Literal
 
 from markupsafe import Markup
 
+from review.cut import CutView
 from review.labels import Label
 
 # How a clip shows in the packet: playable (its proxy is in media/), failed (with the reason), pending (not
@@ -121,6 +122,8 @@ class NoteView:
     clip: str | None  # the clip's name
     asset_id: str | None
     written: str  # Vietnam time, dd/mm/yyyy hh:mm
+    on_cut: bool = False  # taken on the film: `timecode` is the record timecode
+    resolved: str | None = None  # what is under that frame of the cut: shot · clip · source timecode
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ class PacketPage:
     changes: ChangesView
     packet: PacketInfo
     figures: tuple[FigureView, ...] = ()
+    cut: CutView | None = None
 
     def template_names(self) -> dict[str, object]:
         """The fields as the template's names (one level: the records inside stay records)."""

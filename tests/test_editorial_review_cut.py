@@ -6,17 +6,16 @@ the picture, which the test reads back from the rendered cut with PyAV.
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import imageio_ffmpeg
 import opentimelineio as otio
 import pytest
+from cut_support import make_numbered, read_numbers
 
-from core.timecode import Clock, rate_text
+from core.timecode import Clock
 from editorial.assemble import slate, title_card
 from editorial.catalog import AssetRef
 from editorial.review import render_review_cut
@@ -25,41 +24,6 @@ from editorial.versions import METADATA_KEY
 from renders.profile import RenderProfile
 from renders.settings import RendersSettings
 from storyboard.loader import bundled_film_path, load_film
-
-BITS = 11
-W, H = 960, 540
-
-
-def make_numbered(path: Path, rate: Fraction, frames: int, tone: int | None) -> None:
-    """A proxy-like MP4 whose frame n shows n in binary: stripe k (of BITS, left to right) white when bit k is set."""
-    lum = f"if(mod(floor(N/pow(2,floor(X*{BITS}/W))),2),235,16)"
-    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"color=black:s=176x96:r={rate_text(rate)},format=yuv420p,"
-            f"geq=lum='{lum}':cb=128:cr=128,scale={W}:{H}:flags=neighbor"]
-    if tone is not None:
-        args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000"]
-    args += ["-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-g", "25",
-             "-pix_fmt", "yuv420p"]
-    if tone is not None:
-        args += ["-c:a", "aac", "-shortest"]
-    subprocess.run([*args, str(path)], check=True, capture_output=True, timeout=120)
-
-
-def read_numbers(path: Path) -> list[int]:
-    """The number each frame of `path` shows (the stripes' middles, at half height)."""
-    numbers = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            plane = frame.reformat(format="gray").planes[0]
-            data = bytes(plane)
-            row = data[(H // 2) * plane.line_size:(H // 2) * plane.line_size + W]
-            value = 0
-            for k in range(BITS):
-                x = int((k + 0.5) * W / BITS)
-                if row[x] > 128:
-                    value |= 1 << k
-            numbers.append(value)
-    return numbers
 
 
 def take(asset: AssetRef, first: int, frames: int, scene: str, rate: Fraction) -> otio.schema.Clip:

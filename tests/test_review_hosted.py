@@ -102,7 +102,7 @@ def test_expiry_is_printed_and_no_secret_is_anywhere(hosted: Hosted) -> None:
     assert hosted.result.hosted_expires.isoformat() in text
     csp = htmlmod.unescape(re.search(r'Content-Security-Policy" content="([^"]+)"', text).group(1))  # type: ignore[union-attr]
     origin = re.match(r"https?://[^/]+", hosted.published["url"]).group(0)  # type: ignore[union-attr]
-    assert f"media-src 'self' {origin}" in csp and "connect-src" not in csp
+    assert f"media-src 'self' data: {origin}" in csp and "connect-src" not in csp
     secret = hosted.secret_key
     offline = [p for p in hosted.result.folder.rglob("*") if p.is_file()] + [hosted.result.zip]
     for path in [hosted.result.hosted_index, *offline]:

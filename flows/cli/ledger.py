@@ -23,15 +23,17 @@ def status(
     as_json: JsonOpt = False,
     lang: LangOpt = None,
 ) -> None:
-    """Where each theme and scene stands against the milestones (no Prefect needed)."""
+    """Where each theme and scene stands against the milestones, and the current cut's runtime per theme against
+    planned and the film's target (no Prefect needed)."""
     from review.status import status_report, status_table
 
-    from ..review_steps import review_notes
+    from ..review_steps import current_cut_map, review_notes
     from ..steps import clip_records
 
     day = _parse_date(as_of)
     ws = _workspace(film)
-    report = status_report(ws.film, clip_records(ws), day, review_notes(ws), _figure_blocks(ws, day))
+    report = status_report(ws.film, clip_records(ws), day, review_notes(ws), _figure_blocks(ws, day),
+                           current_cut_map(ws))
     if as_json:
         _emit(report.to_json(), True, lambda r: None)
     else:

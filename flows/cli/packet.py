@@ -93,7 +93,10 @@ def notes_import(
     film: FilmOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take a reviewer's exported notes into the ledger; a file damaged or changed since export is refused (exit 2)."""
+    """Take a reviewer's exported notes into the ledger; a file damaged or changed since export is refused (exit 2).
+
+    A note taken on the film is resolved to the scene, shot, clip and source timecode under its record timecode
+    (of the cut version it was taken on); a note on a title card, slate or gap to its scene only."""
     from ..review_steps import import_notes
 
     ws = _workspace(film)
@@ -105,5 +108,9 @@ def notes_import(
                   f"{r['already']} already in the ledger", markup=False, soft_wrap=True)
         for scene in r["scenes"]:
             out.print(f"  {scene['id']}: {scene['review']}", markup=False, soft_wrap=True)
+        for n in r["on_film"]:
+            under = " · ".join(str(p) for p in (n.get("shot"), n.get("asset_id"), n.get("source_timecode")) if p)
+            out.print(f"  film v{n['cut_version']} {n.get('record_timecode')}: {n.get('scene')}"
+                      f"{' · ' + under if under else ' (' + str(n.get('kind')) + ')'}", markup=False, soft_wrap=True)
 
     _emit(result, as_json, human)

@@ -80,6 +80,7 @@
       frames: Number(figure.getAttribute("data-frames") || 0) };
   }
   function playheadOf(figure) {
+    if (isFilm(figure)) return cutHead();
     var video = figure.querySelector("video");
     var info = clipInfo(figure);
     if (!info || info.startFrames === null) return null;

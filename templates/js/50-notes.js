@@ -30,7 +30,8 @@
     badge.appendChild(bi(label.vi, label.en));
     li.appendChild(badge);
     var where = " " + note.scene + (note.asset ? " · " + clipName(note.asset) : "") +
-      (note.timecode ? " · " + note.timecode : "");
+      (note.timecode ? " · " + (note.cut ? word("film").vi + "/" + word("film").en + " " : "") + note.timecode : "") +
+      (note.cut && note.frame !== null ? " → " + resolvedText(resolveFrame(note.frame)) : "");
     li.appendChild(el("span", "note-where", where));
     li.appendChild(el("p", "note-text", note.text));
     var del = el("button", "note-delete");
@@ -65,7 +66,9 @@
     form.noValidate = true;
     var target = el("p", "note-target");
     var tc = el("span", "tc");
-    target.appendChild(document.createTextNode(scene + (figure ? " · " + clipName(figure.getAttribute("data-asset")) : "")));
+    var what = isFilm(figure) ? word("film").vi + " / " + word("film").en :
+      figure ? clipName(figure.getAttribute("data-asset")) : "";
+    target.appendChild(document.createTextNode(scene + (what ? " · " + what : "")));
     if (figure) {
       target.appendChild(document.createTextNode(" · "));
       target.appendChild(tc);
@@ -118,10 +121,12 @@
         return;
       }
       var head = figure ? playheadOf(figure) : null;
+      var onFilm = isFilm(figure) && !!head && !!data.cut;
       notes.push({
         id: newId(),
-        scene: scene,
-        asset: figure ? figure.getAttribute("data-asset") : null,
+        scene: onFilm && head.scene ? head.scene : scene,
+        asset: figure && !onFilm ? figure.getAttribute("data-asset") : null,
+        cut: onFilm ? data.cut.sha256 : null,
         verdict: verdict,
         text: text,
         frame: head ? head.frame : null,

@@ -18,8 +18,8 @@
       reviewer: reviewer,
       exported_at: new Date().toISOString(),
       notes: notes.map(function (n) {
-        return { id: n.id, scene: n.scene, asset: n.asset, verdict: n.verdict, text: n.text, frame: n.frame,
-          timecode: n.timecode, fps: n.fps, written_at: n.written_at, packet_id: n.packet_id };
+        return { id: n.id, scene: n.scene, asset: n.asset, cut: n.cut || null, verdict: n.verdict, text: n.text,
+          frame: n.frame, timecode: n.timecode, fps: n.fps, written_at: n.written_at, packet_id: n.packet_id };
       })
     };
     doc.integrity = { algorithm: "sha256", digest: sha256Hex(canonicalJson(doc)) };

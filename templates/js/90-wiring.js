@@ -17,6 +17,13 @@
     } else if (button.classList.contains("note-clip")) {
       var figure = button.closest("figure.clip");
       openForm(button.parentNode, figure.getAttribute("data-scene"), figure);
+    } else if (button.classList.contains("note-cut")) {
+      var head = cutHead();
+      openForm(button.parentNode, head && head.scene ? head.scene : "", filmPlayer);
+    } else if (button.classList.contains("chapter")) {
+      seekFilm(Number(button.getAttribute("data-frame")));
+    } else if (button.classList.contains("subtitle-lang")) {
+      showSubtitles(button.getAttribute("data-lang"));
     } else if (button.classList.contains("note-scene")) {
       openForm(button.parentNode, button.closest(".notes").getAttribute("data-scene"), null);
     } else if (button.classList.contains("note-delete")) {
@@ -33,7 +40,7 @@
   nameInput.addEventListener("change", function () { store(NAME_KEY, wellFormed(nameInput.value).trim()); });
 
   setLang(load(LANG_KEY, "vi") === "en" ? "en" : "vi");
-  var hidden = document.querySelectorAll("#toolbar, #my-notes, .clip-actions, .scene-actions");
+  var hidden = document.querySelectorAll("#toolbar, #my-notes, .clip-actions, .scene-actions, .film-tools");
   Array.prototype.forEach.call(hidden, function (node) { node.hidden = false; });
   renderNotes();
   if (!persistent) {
@@ -45,6 +52,8 @@
       return framesToTc(tcToFrames(start, tcClock(rate, start)) + frames, tcClock(rate, start));
     },
     playhead: function (assetId) { return playheadOf(document.getElementById("clip-" + assetId)); },
+    filmHead: cutHead,
+    resolveFilmFrame: resolveFrame,
     sha256Hex: sha256Hex,
     canonicalJson: canonicalJson,
     ready: performance.now()
