@@ -31,8 +31,9 @@ from renders.qc import loudness
 from renders.runner import run_ffmpeg, temp_path
 from renders.settings import RendersSettings
 from renders.tools import ffmpeg_exe, font_file
-from storyboard.models import Film
+from storyboard.models import Film, Scene
 
+from .paths import SUBTITLE_LANGS, chapters_file, review_dir, subtitles_file
 from .segments import CutPlan, Segment
 from .versions import write_new_file
 
@@ -55,10 +56,6 @@ class ReviewCut:
     qc: dict[str, Any]
     elapsed_s: float  # ffmpeg time spent this run
     segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
-
-
-def review_dir(home: Path, film_id: str) -> Path:
-    return home / "cuts" / film_id / "review"
 
 
 def _pieces(segment: Segment) -> list[CutPiece]:
@@ -102,6 +99,29 @@ def _write_if_changed(path: Path, text: str) -> None:
         write_new_file(path, data)
 
 
+def _chapter_title(scenes: dict[str, Scene], scene: str) -> str:
+    s = scenes.get(scene)
+    return f"{scene} {s.title.vi} / {s.title.en}" if s is not None else scene
+
+
+def write_cut_texts(plan: CutPlan, film: Film, folder: Path) -> tuple[Path, dict[str, Path]]:
+    """The cut's chapters (one per scene, titled "<scene id> <vi> / <en>") and subtitles (each scene's narration
+    over its span), rewritten only when they change; `facts check` reads them back."""
+    scenes = {s.id: s for s in film.scenes}
+    spans = scene_spans(plan)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chapters = chapters_file(folder)
+    _write_if_changed(chapters, _vtt([(a, b, _chapter_title(scenes, sc)) for sc, a, b in spans]))
+    subtitles = {}
+    for lang in SUBTITLE_LANGS:
+        cues = [(a, b, str(getattr(scenes[sc].narration, lang))) for sc, a, b in spans if sc in scenes]
+        cues = [c for c in cues if c[2].strip()]
+        subtitles[lang] = subtitles_file(folder, lang)
+        _write_if_changed(subtitles[lang], _vtt(cues))
+    return chapters, subtitles
+
+
 def render_review_cut(
     plan: CutPlan, film: Film, profile: RenderProfile, settings: RendersSettings, home: Path,
     timeout_s: float | None = None,
@@ -134,22 +154,12 @@ def render_review_cut(
     scenes = {s.id: s for s in film.scenes}
     spans = scene_spans(plan)
 
-    def title(scene: str) -> str:
-        s = scenes.get(scene)
-        return f"{scene} {s.title.vi} / {s.title.en}" if s is not None else scene
-
-    chapters = folder / "chapters.vtt"
-    _write_if_changed(chapters, _vtt([(a, b, title(sc)) for sc, a, b in spans]))
-    subtitles = {}
-    for lang in ("vi", "en"):
-        cues = [(a, b, str(getattr(scenes[sc].narration, lang))) for sc, a, b in spans if sc in scenes]
-        cues = [c for c in cues if c[2].strip()]
-        subtitles[lang] = folder / f"subtitles.{lang}.vtt"
-        _write_if_changed(subtitles[lang], _vtt(cues))
+    chapters, subtitles = write_cut_texts(plan, film, folder)
 
     out = folder / f"{plan.film_id}-review.mp4"
     poster = folder / f"{plan.film_id}-review.jpg"
-    meta_text = ffmetadata_chapters([(title(sc), a, b) for sc, a, b in spans], f"{film.film.id} review cut")
+    meta_text = ffmetadata_chapters([(_chapter_title(scenes, sc), a, b) for sc, a, b in spans],
+                                    f"{film.film.id} review cut")
     state_file = folder / "state.json"
     made_from = hashlib.sha256(json.dumps([[o.path.name for o in outcomes], meta_text]).encode()).hexdigest()
     state: dict[str, Any] = {}

@@ -22,6 +22,7 @@ from typing import Literal
 
 from figures.mentions import Mention, find_mentions, years_in
 from figures.numbers import Amount, Unit, parse_value, unit_of
+from figures.subtitles import Cue, cue_position, cut_subtitles
 from storyboard.models import Fact, Film
 
 Result = Literal["sourced", "contradicts", "unsourced", "status-mismatch", "not-yet-known"]
@@ -294,11 +295,45 @@ def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator
     return CheckReport(results)
 
 
-def check_film_figures(path: Path, film: Film | None = None, as_of: date | None = None) -> CheckReport:
-    """Every figure a storyboard file states, located as FILE:LINE:COL and checked against all its facts."""
+def _cue_locator(cues: Sequence[Cue]) -> Locator:
+    def where(loc: TextLoc, text: str, offset: int) -> tuple[int, int]:
+        return cue_position(cues[int(loc[-1])], offset)
+    return where
+
+
+def subtitle_figures(film: Film, home: Path, as_of: date | None = None,
+                     index: FactIndex | None = None) -> list[FigureCheck]:
+    """The figures of the review cut's subtitles (none before `cut render` wrote them), located in the .vtt files.
+
+    Each cue belongs to the scene whose chapter on the cut contains it; its year comes from the cue, else that scene.
+    """
+    from editorial.paths import SUBTITLE_LANGS, chapters_file, review_dir, subtitles_file
+
+    folder = review_dir(home, film.film.id)
+    files = cut_subtitles(chapters_file(folder), {lang: subtitles_file(folder, lang) for lang in SUBTITLE_LANGS})
+    found: list[FigureCheck] = []
+    for sub in files:
+        texts = [FilmText(scene or "", ("subtitles", sub.lang, i), sub.lang, cue.text)
+                 for i, (cue, scene) in enumerate(zip(sub.cues, sub.scenes, strict=True))]
+        index = index or FactIndex(film.facts)
+        found += check_texts(film, texts, str(sub.path), _cue_locator(sub.cues), as_of,
+                             index).figures
+    return found
+
+
+def check_film_figures(path: Path, film: Film | None = None, as_of: date | None = None,
+                       home: Path | None = None) -> CheckReport:
+    """Every figure a storyboard file states, located as FILE:LINE:COL and checked against all its facts.
+
+    With `home` (DOCFILM_HOME), the review cut's subtitles are checked too once `cut render` has written them.
+    """
     from figures.positions import TextLocator
     from storyboard.loader import load_film
 
     film = film or load_film(path)
     locator = TextLocator(path)
-    return check_texts(film, list(film_texts(film)), str(path), locator.locate, as_of)
+    index = FactIndex(film.facts)
+    report = check_texts(film, list(film_texts(film)), str(path), locator.locate, as_of, index)
+    if home is None:
+        return report
+    return CheckReport(report.figures + subtitle_figures(film, home, as_of, index))
