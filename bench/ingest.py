@@ -11,8 +11,10 @@ when this process may drop it (root: /proc/sys/vm/drop_caches) and from a warm o
 - docfilm: `ingest()` into a fresh ledger and library: one read feeding SHA-256, XXH128 and the copy, fsync,
   read-back of the copy from the device, probe, ledger rows, an ASC MHL generation.
 
-It prints the throughput ratio docfilm / baseline (target ≥ 0.8), then the per-file overhead of ingesting
-`--small` tiny WAV files (target < 20 ms). Everything it makes is deleted at the end unless --keep.
+It prints the throughput ratio docfilm / baseline (target ≥ 1.0 against cp + openssl), then the per-file
+overhead of ingesting `--small` tiny WAV files (target ≤ 5 ms), each with where docfilm's time goes (reading,
+hashing and writing in one pass, the fsync, the read-back from the device, folder flushes, probe, ledger, MHL).
+Everything it makes is deleted at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -104,15 +106,71 @@ def time_openssl(files: list[Path]) -> float | None:
     return time.perf_counter() - t
 
 
-def time_ingest(card: Path, home: Path) -> tuple[float, dict[str, int]]:
+class Split:
+    """Time spent in the ingest's parts, by wrapping them for one run (a few microseconds a call)."""
+
+    PARTS = (
+        ("read+hash+write", "assets_manifest.copying", "digest_stream"),
+        ("fsync file", "assets_manifest.copying.os", "fsync"),
+        ("read-back", "assets_manifest.copying", "xxh128_file"),
+        ("fsync folders", "assets_manifest.ingest", "fsync_dir"),
+        ("probe", "assets_manifest.ingest", "probe"),
+        ("MHL", "assets_manifest.ingest", "mhl.write_generation"),
+    )
+    LEDGER = ("asset_by_sighting", "asset_by_path", "asset_by_sha256", "add_asset")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def _wrap(self, label: str, owner: object, name: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def install(self, ledger: Ledger) -> None:
+        import importlib
+
+        for label, module, name in self.PARTS:
+            owner: object = importlib.import_module(module) if not module.endswith(".os") else os
+            if "." in name:
+                head, name = name.split(".")
+                owner = getattr(owner, head)
+            self._wrap(label, owner, name)
+        for name in self.LEDGER:
+            self._wrap("ledger", ledger, name)
+
+    def remove(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+    def lines(self, total: float, files: int) -> list[str]:
+        parts = {**self.seconds, "other (walk, names, stat, partial files, links)": total - sum(self.seconds.values())}
+        return [f"    {label:48s} {s:7.2f} s {100 * s / total:5.1f} %  {1000 * s / files:7.2f} ms a file"
+                for label, s in parts.items()]
+
+
+def time_ingest(card: Path, home: Path) -> tuple[float, dict[str, int], Split]:
     ledger = Ledger.open(LedgerSettings(home=home))
+    split = Split()
+    split.install(ledger)
     try:
         t = time.perf_counter()
         report = ingest([card], ledger, scene_ids=set(), library=home / "library")
         elapsed = time.perf_counter() - t
     finally:
+        split.remove()
         ledger.close()
-    return elapsed, {k: len(v) for k, v in report.to_json().items()}
+    return elapsed, {k: len(v) for k, v in report.to_json().items()}, split
 
 
 def main() -> int:
@@ -140,12 +198,12 @@ def main() -> int:
         drop_caches()
         openssl = time_openssl(big)
         drop_caches()
-        took, counts = time_ingest(work / "A001", work / "home-big")
+        took, counts, big_split = time_ingest(work / "A001", work / "home-big")
         assert counts["ingested"] == args.files, counts
 
         small = make_small_wavs(work / "S001", args.small)
         drop_caches()
-        small_took, small_counts = time_ingest(work / "S001", work / "home-small")
+        small_took, small_counts, small_split = time_ingest(work / "S001", work / "home-small")
         assert small_counts["ingested"] == len(small), small_counts
 
         result = {
@@ -169,10 +227,17 @@ def main() -> int:
         print(f"  cp + sha256sum: {base['total_s']:.2f} s (cp {base['cp_s']:.2f} s, "
               f"sha256sum {base['sha256sum_s']:.2f} s) = {result['baseline_mb_s']} MB/s")
         print(f"  docfilm ingest: {took:.2f} s = {result['docfilm_mb_s']} MB/s (copy, fsync, read-back, probe, MHL)")
-        print(f"  ratio docfilm / (cp + sha256sum): {result['ratio']}  (target ≥ 0.8)")
+        print(f"  ratio docfilm / (cp + sha256sum): {result['ratio']}")
         if openssl is not None:
-            print(f"  stricter: cp + openssl sha256 ({openssl:.2f} s, cold): ratio {result['ratio_vs_cp_openssl']}")
-        print(f"small files: {len(small)} in {small_took:.2f} s = {result['per_file_ms']} ms a file  (target < 20 ms)")
+            print(f"  stricter: cp + openssl sha256 ({openssl:.2f} s, cold): ratio {result['ratio_vs_cp_openssl']} "
+                  "(target ≥ 1.0; cp's writes are flushed untimed, by the cache drop that follows it)")
+        print("  where docfilm's time goes (the device is shared: read, write and read-back each cost a pass):")
+        print("\n".join(big_split.lines(took, args.files)))
+        print(f"small files: {len(small)} in {small_took:.2f} s = {result['per_file_ms']} ms a file  (target ≤ 5 ms)")
+        print("  where the time goes:")
+        print("\n".join(small_split.lines(small_took, len(small))))
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on this machine "
+              "slows both sides; compare ratios from the same run)")
         print(json.dumps(result))
         return 0
     finally:

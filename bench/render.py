@@ -202,6 +202,59 @@ def sheet_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
                                      **jpeg_options(profile)))
 
 
+def stage_commands(clip: Clip, profile: RenderProfile, out: Path) -> list[tuple[str, list[str]]]:
+    """(e) The one pass built up a part at a time, each a full run: decode alone, then each part added.
+
+    The difference between two neighbours is what that part costs inside the one pass.
+    """
+    src = clip.src
+    source = ffmpeg.input(str(src.path.absolute()))
+    audio = audio_source(source, src, profile)
+    decoded = [source["v:0"], *([audio] if audio is not None else [])]
+    _source, video = _decoded(src, profile)
+    picture = [fit_to_frame(video, profile, hdr=src.hdr)]
+    audio_again = audio_source(_source, src, profile)
+    picture += [audio_again] if audio_again is not None else []
+    no_audio_qc = QcFiles.beside(out, src.asset_id, video=True, audio=False)
+    font = font_file(SETTINGS)
+    name = src.asset_id
+    return [
+        ("decode alone", ffmpeg_argv(ffmpeg.output(*decoded, "-", f="null"))),
+        ("+ rate, deinterlace, scale", ffmpeg_argv(ffmpeg.output(*picture, "-", f="null"))),
+        ("+ burn-in, x264, AAC, poster", proxy_alone(clip, profile, out)),
+        ("+ contact sheet", ffmpeg_argv(proxy_stream(src, profile, out / f"{name}.mp4", font,
+                                                     poster_path=out / f"{name}.jpg",
+                                                     contact_sheet_path=out / f"{name}.sheet.jpg"))),
+        ("+ QC video", ffmpeg_argv(proxy_stream(src, profile, out / f"{name}.mp4", font,
+                                                poster_path=out / f"{name}.jpg",
+                                                contact_sheet_path=out / f"{name}.sheet.jpg", qc_files=no_audio_qc))),
+        ("+ QC audio (the one pass)", one_pass(clip, profile, out)),
+    ]
+
+
+def print_stages(clips: list[Clip], profile: RenderProfile, out: Path, repeat: int) -> dict[str, Any]:
+    """Run (e) clip by clip and print each part's cost; the one pass against decode alone (target ≤ 1.3)."""
+    totals: dict[str, Cost] = {}
+    print("(e) where the one pass's time goes, clip by clip (wall s / CPU s, least disturbed of "
+          f"{repeat}; each part as the difference from the line above)")
+    for c in clips:
+        commands = stage_commands(c, profile, out)
+        costs = [cheapest([run_bare(argv) for _ in range(repeat)]) for _label, argv in commands]
+        previous = None
+        for (label, _argv), cost in zip(commands, costs, strict=True):
+            totals[label] = totals.get(label, Cost(0, 0)) + cost
+            delta = cost if previous is None else Cost(cost.wall - previous.wall, cost.cpu - previous.cpu)
+            print(f"    {c.src.display_name[:28]:<28} {label:<30} {delta.wall:>+7.2f} / {delta.cpu:>+7.2f}")
+            previous = cost
+        print(f"    {c.src.display_name[:28]:<28} one pass / decode alone: {costs[-1].wall / costs[0].wall:.2f} "
+              f"(CPU {costs[-1].cpu / costs[0].cpu:.2f})")
+    first, last = totals["decode alone"], totals["+ QC audio (the one pass)"]
+    print(f"(e) all clips: one pass / decode alone {last.wall / first.wall:.2f} (target <= 1.3; CPU "
+          f"{last.cpu / first.cpu:.2f}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return {label: [round(c.wall, 2), round(c.cpu, 2)] for label, c in totals.items()} | {
+        "e_one_pass_vs_decode": round(last.wall / first.wall, 3), "e_cpu": round(last.cpu / first.cpu, 3)}
+
+
 def run_bare(argv: list[str]) -> Cost:
     cost, _done = timed(argv)
     return cost
@@ -274,6 +327,8 @@ def main() -> None:
                         help="where the clips and the bytecode cache are kept between runs")
     parser.add_argument("--no-bytecode-cache", action="store_true", help="run Python as the environment says")
     parser.add_argument("--keep", action="store_true", help="keep the temp DOCFILM_HOME and outputs")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only (e): where the one pass's time goes, part by part, against decode alone")
     opts = parser.parse_args()
 
     clips_dir = opts.cache / f"clips-{opts.seconds:g}s"
@@ -283,12 +338,30 @@ def main() -> None:
     home = work / "home"
     env = child_env(home, pycache)
     try:
-        # Untimed set-up: ingest in place (also creates Prefect's database and warms the bytecode cache).
-        timed([str(DOCFILM), "ingest", "--in-place", "--json", *map(str, paths)], env, timeout=1800)
+        # Untimed set-up: ingest in place (also creates Prefect's database and warms the bytecode cache); for
+        # (e) alone, in this process: no Prefect needed.
+        if opts.stages_only:
+            from assets_manifest.ingest import ingest
+            from assets_manifest.ledger import Ledger
+            from assets_manifest.settings import LedgerSettings
+
+            ledger = Ledger.open(LedgerSettings(home=home))
+            try:
+                ingest(paths, ledger, scene_ids=set(), library=None)
+            finally:
+                ledger.close()
+        else:
+            timed([str(DOCFILM), "ingest", "--in-place", "--json", *map(str, paths)], env, timeout=1800)
         clips = ledger_clips(home)
         assert len(clips) == len(CLIPS), [c.src.display_name for c in clips]
         profile = RenderProfile()
         media_s = sum(c.seconds for c in clips)
+        stages_dir = work / "stages"
+        stages_dir.mkdir()
+        stages = print_stages(clips, profile, stages_dir, opts.repeat)
+        if opts.stages_only:
+            print(json.dumps(stages, ensure_ascii=False))
+            return
 
         # (a) the same commands bare and through docfilm, taking turns.
         bare_dir = work / "bare"

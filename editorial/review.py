@@ -42,6 +42,7 @@ from renders.settings import RendersSettings
 from renders.tools import ffmpeg_exe, font_file
 from storyboard.models import Film
 
+from .paths import SUBTITLE_LANGS, chapters_file, review_dir, subtitles_file
 from .segments import CutPlan, Segment
 from .versions import write_new_file
 
@@ -64,10 +65,6 @@ class ReviewCut:
     qc: dict[str, Any]
     elapsed_s: float  # seconds spent in ffmpeg this run (segments as the wall time of rendering them)
     segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
-
-
-def review_dir(home: Path, film_id: str) -> Path:
-    return home / "cuts" / film_id / "review"
 
 
 def _pieces(segment: Segment) -> list[CutPiece]:
@@ -269,6 +266,20 @@ def stale_reasons(plan: CutPlan, film: Film, home: Path) -> list[str]:
     return reasons
 
 
+def write_cut_texts(plan: CutPlan, film: Film, folder: Path) -> tuple[Path, dict[str, Path]]:
+    """The cut's chapters (one per scene, titled "<scene id> <vi> / <en>") and subtitles (each scene's narration
+    over its span), rewritten only when they change; `facts check` reads them back."""
+    texts = cut_texts(plan, film)
+    folder.mkdir(parents=True, exist_ok=True)
+    chapters = chapters_file(folder)
+    _write_if_changed(chapters, texts.chapters)
+    subtitles = {}
+    for lang in SUBTITLE_LANGS:
+        subtitles[lang] = subtitles_file(folder, lang)
+        _write_if_changed(subtitles[lang], texts.subtitles[lang])
+    return chapters, subtitles
+
+
 def render_review_cut(
     plan: CutPlan, film: Film, profile: RenderProfile, settings: RendersSettings, home: Path,
     timeout_s: float | None = None, jobs: int = 2,
@@ -297,12 +308,7 @@ def render_review_cut(
                 for seg in plan.segments]
 
     texts = cut_texts(plan, film)
-    chapters = folder / "chapters.vtt"
-    _write_if_changed(chapters, texts.chapters)
-    subtitles = {}
-    for lang, text in texts.subtitles.items():
-        subtitles[lang] = folder / f"subtitles.{lang}.vtt"
-        _write_if_changed(subtitles[lang], text)
+    chapters, subtitles = write_cut_texts(plan, film, folder)
 
     out = folder / f"{plan.film_id}-review.mp4"
     poster = folder / f"{plan.film_id}-review.jpg"

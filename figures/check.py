@@ -18,10 +18,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from figures.mentions import Mention, find_mentions, years_in
 from figures.numbers import Amount, Unit, parse_value, unit_of
+from figures.subtitles import Cue, cue_position, cut_subtitles
 from storyboard.models import Fact, Film
 
 Result = Literal["sourced", "contradicts", "unsourced", "status-mismatch", "not-yet-known"]
@@ -35,7 +36,7 @@ _STOP_WORDS = (
 )
 _STOP = frozenset(_STOP_WORDS.split())
 _PERIOD = re.compile(r"((?:19|20)\d\d)\s?[–—-]\s?((?:19|20)\d\d)")
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]{2,}")  # words of two letters or more
 
 
 @dataclass(frozen=True)
@@ -99,80 +100,101 @@ class CheckReport:
 
 @lru_cache(maxsize=65536)
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(text.lower()) if len(w) > 1) - _STOP
+    return frozenset(_WORD.findall(text.lower())) - _STOP
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    # a NamedTuple, not a frozen dataclass: 50,000 of them are made per check (bench/facts.py)
     fact: Fact
     low: Amount
     high: Amount | None
     unit: Unit
     base: float  # the low value in base units, for the bisect index
-    words: frozenset[str]  # of its labels (vi and en)
 
 
 class FactIndex:
-    """The film's facts, indexed by year and unit kind (value-sorted) and by the words of their labels."""
+    """The film's facts, indexed by year and unit kind (value-sorted); the words of their labels on demand.
+
+    Only figures that match no value (or more than one fact) need the labels' words, so a label is split into
+    words the first time such a figure looks at its fact.
+    """
 
     def __init__(self, facts: Iterable[Fact]) -> None:
-        self._values: dict[tuple[int, str | None], list[tuple[float, int]]] = defaultdict(list)
-        self._words: dict[tuple[int, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        self.entries: list[_Entry] = []
+        values: dict[tuple[int, str | None], list[tuple[float, int]]] = defaultdict(list)
+        entries: list[_Entry] = []
         for fact in facts:
             parsed = parse_value(fact.value)
             if parsed is None:
                 continue  # a value such as "13/13" or "5.12 → 3.21" states no single number to match
             unit = unit_of(fact.unit)
-            words = _tokens(f"{fact.label.vi} {fact.label.en}")
-            entry = _Entry(fact, parsed[0], parsed[1], unit, float(parsed[0].value * unit.scale), words)
-            index = len(self.entries)
-            self.entries.append(entry)
-            for kind in {unit.kind, None}:
-                self._values[(fact.year, kind)].append((entry.base, index))
-                if kind is not None or unit.kind is None:
-                    for word in words:
-                        self._words[(fact.year, unit.kind)][word].append(index)
-        for values in self._values.values():
-            values.sort()
-        self._years = sorted({y for y, _ in self._values})
+            low = parsed[0]
+            item = (float(low.value * unit.scale), len(entries))
+            entries.append(_Entry(fact, low, parsed[1], unit, item[0]))
+            values[(fact.year, unit.kind)].append(item)
+            if unit.kind is not None:
+                values[(fact.year, None)].append(item)  # a figure without a unit may state any kind
+        for bucket in values.values():
+            bucket.sort()
+        self.entries = entries
+        self._values = dict(values)
+        self._years = sorted({y for y, _ in values})
+        self._words: dict[int, frozenset[str]] = {}
+        self._buckets: dict[tuple[int, str | None], tuple[list[int], list[frozenset[str]]]] = {}
 
-    def same_value(self, mention: Mention, year: int | None) -> list[_Entry]:
+    def words(self, index: int) -> frozenset[str]:
+        """The words of a fact's labels (vi and en)."""
+        found = self._words.get(index)
+        if found is None:
+            label = self.entries[index].fact.label
+            found = self._words[index] = _tokens(f"{label.vi} {label.en}")
+        return found
+
+    def same_value(self, mention: Mention, year: int | None) -> list[int]:
         """Facts of that year (any year when None) with the mention's value at its precision and a compatible unit."""
         scale = mention.unit.scale if mention.unit.kind is not None else Decimal(1)
         half = float(Decimal("0.5").scaleb(-mention.amount.decimals) * scale) * 1.000001 + 1e-9
         base = float(mention.amount.value * scale)
-        found: list[_Entry] = []
+        found: list[int] = []
         for y in [year] if year is not None else self._years:
-            values = self._values.get((y, mention.unit.kind), [])
-            lo = bisect.bisect_left(values, (base - half, -1))
-            for value, index in values[lo:]:
-                if value > base + half:
-                    break
-                entry = self.entries[index]
-                if _equal(mention, entry):
-                    found.append(entry)
+            values = self._values.get((y, mention.unit.kind))
+            if not values:
+                continue
+            i, high = bisect.bisect_left(values, (base - half, -1)), base + half
+            while i < len(values) and values[i][0] <= high:  # no slice: a value matches few of thousands
+                if _equal(mention, self.entries[values[i][1]]):
+                    found.append(values[i][1])
+                i += 1
         return found
 
-    def same_indicator(self, mention: Mention, year: int | None) -> _Entry | None:
-        """The fact of that year and unit whose label shares most words (two at least) with the figure's context."""
+    def same_indicator(self, mention: Mention, year: int | None) -> int | None:
+        """The fact of that year and unit whose label shares most words (two at least) with the figure's context.
+
+        Ties go to the fact given first.
+        """
         if year is None:
             return None
-        words = _tokens(mention.context)
-        counts: dict[int, int] = defaultdict(int)
-        kinds = [mention.unit.kind] if mention.unit.kind is not None else list(
-            {k for (y, k) in self._words if y == year})
-        for kind in kinds:
-            table = self._words.get((year, kind))
-            if not table:
-                continue
-            for word in words:
-                for index in table.get(word, ()):
-                    counts[index] += 1
-        if not counts:
+        context = _tokens(mention.context)
+        if len(context) < 2:
             return None
-        index, score = max(counts.items(), key=lambda item: (item[1], -item[0]))
-        return self.entries[index] if score >= 2 else None
+        indices, words = self._bucket_words(year, mention.unit.kind)
+        if not indices:
+            return None
+        scores = [len(context & w) for w in words]
+        best = max(scores)
+        return indices[scores.index(best)] if best >= 2 else None
+
+    def _bucket_words(self, year: int, kind: str | None) -> tuple[list[int], list[frozenset[str]]]:
+        """The facts of a (year, unit kind), in the order they were given, and the words of their labels."""
+        found = self._buckets.get((year, kind))
+        if found is None:
+            indices = sorted(index for _, index in self._values.get((year, kind), ()))
+            entries, words = self.entries, self._words
+            for i in indices:
+                if i not in words:
+                    label = entries[i].fact.label
+                    words[i] = _tokens(f"{label.vi} {label.en}")
+            found = self._buckets[(year, kind)] = (indices, [words[i] for i in indices])
+        return found
 
 
 def _equal(mention: Mention, entry: _Entry) -> bool:
@@ -211,10 +233,11 @@ def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | No
     if not same and other_year is not None:
         same = index.same_value(mention, other_year)
     if same:
-        words = _tokens(mention.context)
-        same.sort(key=lambda e: (-len(words & e.words),
-                                 e.fact.status in ("target", "estimate") and not mention.hedged))
-        entry = same[0]
+        if len(same) > 1:
+            words = _tokens(mention.context)
+            same.sort(key=lambda i: (-len(words & index.words(i)),
+                                     index.entries[i].fact.status in ("target", "estimate") and not mention.hedged))
+        entry = index.entries[same[0]]
         if as_of is not None and not known_on(entry.fact, as_of):
             return "not-yet-known", entry
         if entry.fact.status in ("target", "estimate") and not mention.hedged:
@@ -222,7 +245,7 @@ def judge(mention: Mention, year: int | None, index: FactIndex, as_of: date | No
         return "sourced", entry
     other = index.same_indicator(mention, year)
     if other is not None:
-        return "contradicts", other
+        return "contradicts", index.entries[other]
     return "unsourced", None
 
 
@@ -269,10 +292,12 @@ def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator
     results: list[FigureCheck] = []
     for item in texts:
         mentions = find_mentions(item.text, item.lang)
+        text_years = years_in(item.text) if mentions else []
+        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in item.loc).replace(".[", "[")
         for mention in mentions:
             year = mention.year
             if year is None:
-                before = [y for o, y in years_in(item.text[: mention.sentence[0]])]
+                before = [y for o, y in text_years if o < mention.sentence[0]]
                 year = before[-1] if before else scene_years.get(item.scene)
             s_start, s_end = mention.sentence
             period = _PERIOD.search(item.text[s_start:s_end]) if year is not None else None
@@ -283,7 +308,7 @@ def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator
             raw = item.text[s_start:s_end]
             results.append(FigureCheck(
                 file=file, line=line, col=col, text=mention.text, scene=item.scene,
-                field=".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in item.loc).replace(".[", "["),
+                field=field,
                 value=float(mention.amount.value), unit=mention.unit_text, year=year, result=result,
                 fact=entry.fact.id if entry else None,
                 expected=float(entry.low.value) if entry else None,
@@ -294,11 +319,45 @@ def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator
     return CheckReport(results)
 
 
-def check_film_figures(path: Path, film: Film | None = None, as_of: date | None = None) -> CheckReport:
-    """Every figure a storyboard file states, located as FILE:LINE:COL and checked against all its facts."""
+def _cue_locator(cues: Sequence[Cue]) -> Locator:
+    def where(loc: TextLoc, text: str, offset: int) -> tuple[int, int]:
+        return cue_position(cues[int(loc[-1])], offset)
+    return where
+
+
+def subtitle_figures(film: Film, home: Path, as_of: date | None = None,
+                     index: FactIndex | None = None) -> list[FigureCheck]:
+    """The figures of the review cut's subtitles (none before `cut render` wrote them), located in the .vtt files.
+
+    Each cue belongs to the scene whose chapter on the cut contains it; its year comes from the cue, else that scene.
+    """
+    from editorial.paths import SUBTITLE_LANGS, chapters_file, review_dir, subtitles_file
+
+    folder = review_dir(home, film.film.id)
+    files = cut_subtitles(chapters_file(folder), {lang: subtitles_file(folder, lang) for lang in SUBTITLE_LANGS})
+    found: list[FigureCheck] = []
+    for sub in files:
+        texts = [FilmText(scene or "", ("subtitles", sub.lang, i), sub.lang, cue.text)
+                 for i, (cue, scene) in enumerate(zip(sub.cues, sub.scenes, strict=True))]
+        index = index or FactIndex(film.facts)
+        found += check_texts(film, texts, str(sub.path), _cue_locator(sub.cues), as_of,
+                             index).figures
+    return found
+
+
+def check_film_figures(path: Path, film: Film | None = None, as_of: date | None = None,
+                       home: Path | None = None) -> CheckReport:
+    """Every figure a storyboard file states, located as FILE:LINE:COL and checked against all its facts.
+
+    With `home` (DOCFILM_HOME), the review cut's subtitles are checked too once `cut render` has written them.
+    """
     from figures.positions import TextLocator
     from storyboard.loader import load_film
 
     film = film or load_film(path)
     locator = TextLocator(path)
-    return check_texts(film, list(film_texts(film)), str(path), locator.locate, as_of)
+    index = FactIndex(film.facts)
+    report = check_texts(film, list(film_texts(film)), str(path), locator.locate, as_of, index)
+    if home is None:
+        return report
+    return CheckReport(report.figures + subtitle_figures(film, home, as_of, index))

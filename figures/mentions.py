@@ -61,6 +61,11 @@ HEDGES = {
 # Dates and times written with digits only: 2019-05-31, 28/5/2017, 01/2018, 14:30.
 _DATE_OR_TIME = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}:\d{2})(?!\d)")
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
+_DIGIT = re.compile(r"\d")
+_PERIOD_AT = re.compile(r"(?:19|20)\d\d\s?[–—-]\s?((?:19|20)\d\d)")
+# How far before a number the name and date patterns can reach (their longest alternative, with room to spare).
+_NAME_WINDOW = 16
+_NOT_BEFORE_WINDOW = 24
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,8 @@ class Mention:
     context: str  # the words before it in its sentence, to tell which indicator it states
 
 
-def _is_year(amount: Amount, raw: str) -> bool:
-    return amount.decimals == 0 and raw.isdigit() and 1900 <= int(raw) <= 2100
+def _is_year_text(raw: str) -> bool:
+    return len(raw) == 4 and raw.isdigit() and 1900 <= int(raw) <= 2100
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -104,8 +109,11 @@ def find_mentions(text: str, lang: str = "vi") -> list[Mention]:
     """Every figure in a text, in order; years, dates, times, durations, ordinals and names are left out."""
     found: list[Mention] = []
     spans = sentences(text)
+    text_years = years_in(text)
     dated = [(m.start(), m.end()) for m in _DATE_OR_TIME.finditer(text)]
     next_date = 0
+    hedges = HEDGES["en" if lang == "en" else "vi"]
+    unit_re = _UNIT_RE[lang]
     for match in _FIGURE.finditer(text):
         while next_date < len(dated) and dated[next_date][1] <= match.start():
             next_date += 1
@@ -113,20 +121,25 @@ def find_mentions(text: str, lang: str = "vi") -> list[Mention]:
             continue  # part of a date or a time
         start, num_end = match.start("num"), match.end()
         raw, raw2 = match.group("num"), match.group("num2")
-        before, after = text[max(0, start - 40): start], text[match.end(): match.end() + 20]
+        if _is_year_text(raw) and (raw2 is None or _is_year_text(raw2)):
+            continue  # a year (or a span of years) used as a date
+        # The words before: searched in a short window ending at the number (each pattern is anchored there),
+        # not in the whole text: these searches were most of the time of a check.
+        name_from = start
+        while name_from > 0 and text[name_from - 1].isspace():
+            name_from -= 1
+        if _NAME_BEFORE.search(text, max(0, name_from - _NAME_WINDOW), start) or (
+                _NOT_BEFORE.search(text, max(0, start - _NOT_BEFORE_WINDOW), start) and not match.group("prefix")):
+            continue
         amount = parse_amount(raw, lang)
         if amount is None:
             continue
-        if _is_year(amount, raw) and (raw2 is None or _is_year(parse_amount(raw2, lang) or amount, raw2)):
-            continue  # a year (or a span of years) used as a date
-        if _NAME_BEFORE.search(before) or _NOT_BEFORE.search(before) and not match.group("prefix"):
-            continue
-        if _NOT_AFTER.match(after) and not _UNIT_RE[lang].match(after):
+        unit_match = unit_re.match(text, match.end())
+        if unit_match is None and _NOT_AFTER.match(text[match.end(): match.end() + 20]):
             continue
         high = parse_amount(raw2, lang) if raw2 else None
         if raw2 and high is None:
             continue
-        unit_match = _UNIT_RE[lang].match(text, match.end())
         unit_text = unit_match.group(1) if unit_match else None
         end = unit_match.end() if unit_match else num_end
         prefix = match.group("prefix")
@@ -137,26 +150,32 @@ def find_mentions(text: str, lang: str = "vi") -> list[Mention]:
             unit_text = None
             end = num_end
         s_start, s_end = next(((a, b) for a, b in spans if a <= start < b), (0, len(text)))
-        year = _year_for(text, s_start, s_end, start, end)
+        year = _year_for(text, s_start, s_end, start, end,
+                         [(o - s_start, y) for o, y in text_years if s_start <= o < s_end])
         previous = max((m.end for m in found if m.sentence == (s_start, s_end)), default=s_start)
         found.append(Mention(
             start=start, end=end, text=text[start:end], amount=amount, high=high,
             unit=unit_of(unit_text), unit_text=unit_text, year=year, sentence=(s_start, s_end),
-            hedged=bool(HEDGES["en" if lang == "en" else "vi"].search(text[s_start:s_end])),
+            hedged=bool(hedges.search(text, s_start, s_end)),
             context=text[previous:start] if start - previous > 8 else text[s_start:start],
         ))
     return found
 
 
-def _year_for(text: str, s_start: int, s_end: int, start: int, end: int) -> int | None:
-    """The year of the figure at [start, end): the first named after it before the next figure, else the last before."""
-    sentence = text[s_start:s_end]
-    years = years_in(sentence)
+def _year_for(text: str, s_start: int, s_end: int, start: int, end: int,
+              years: list[tuple[int, int]]) -> int | None:
+    """The year of the figure at [start, end): the first named after it before the next figure, else the last before.
+
+    `years`: (offset in the sentence, year) of the years the sentence names.
+    """
     if not years:
         return None
+    sentence = text[s_start:s_end]
     after_text = text[end:s_end]
-    next_figure = next((m.start() for m in re.finditer(r"\d", after_text)
-                        if not YEAR.match(after_text, m.start())), len(after_text))
+    digit = _DIGIT.search(after_text)
+    # the next figure starts at the first digit that does not start a year (a year's second digit never does)
+    next_figure = len(after_text) if digit is None else digit.start() + (
+        1 if YEAR.match(after_text, digit.start()) else 0)
     for offset, year in years:
         if end - s_start <= offset < end - s_start + next_figure:
             # the span "2015–2020" is one period: its last year
@@ -169,5 +188,5 @@ def _year_for(text: str, s_start: int, s_end: int, start: int, end: int) -> int 
 
 
 def _period_end(sentence: str, offset: int, year: int) -> int:
-    m = re.match(r"(?:19|20)\d\d\s?[–—-]\s?((?:19|20)\d\d)", sentence[offset:])
+    m = _PERIOD_AT.match(sentence, offset)
     return int(m.group(1)) if m else year

@@ -12,6 +12,7 @@ from functools import lru_cache
 NO_FIGURE = frozenset({"", "-", "–", "—", "..", "...", "…", "x", "X"})
 RANGE_DASH = "–"
 _CANONICAL = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER_TEXT = re.compile(r"\d[\d.,]*")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def parse_amount(text: str, lang: str = "vi") -> Amount | None:
     negative = s[:1] in "-−"
     if negative:
         s = s[1:]
-    if not s or not re.fullmatch(r"\d[\d.,]*", s) or s[-1] in ".,":
+    if not s or not _NUMBER_TEXT.fullmatch(s) or s[-1] in ".,":
         return None
     thousands, decimal = (".", ",") if lang == "vi" else (",", ".")
     if thousands in s and decimal in s:

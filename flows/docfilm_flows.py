@@ -319,7 +319,7 @@ def facts_check_flow(as_of: date | None = None, film: str | None = None) -> dict
     A figure that is not sourced does not fail the run: the result's counts (and the artifact) say it.
     """
     ws = _workspace(film)
-    report = steps_facts.check_film(ws.film_file, as_of=as_of)
+    report = steps_facts.check_film(ws.film_file, as_of=as_of, home=ws.home)
     summary = steps_facts.check_summary(report)
     if report.not_sourced:
         counts = ", ".join(f"{n} {result}" for result, n in report.counts.items() if n and result != "sourced")

@@ -70,6 +70,6 @@ def check_rows(report: CheckReport) -> list[dict[str, str]]:
              "expected": "" if f.expected is None else f"{f.expected:g}"} for f in report.not_sourced]
 
 
-def check_film(film_path: Path, as_of: date | None = None) -> CheckReport:
-    """`facts check` on one storyboard file."""
-    return check_film_figures(film_path, as_of=as_of)
+def check_film(film_path: Path, as_of: date | None = None, home: Path | None = None) -> CheckReport:
+    """`facts check` on one storyboard file (and, with DOCFILM_HOME, on its review cut's subtitles)."""
+    return check_film_figures(film_path, as_of=as_of, home=home)

@@ -18,6 +18,7 @@ from .application import (
     _fail,
     _film_file,
     _parse_date,
+    _settings,
     app,
     err,
     out,
@@ -76,7 +77,7 @@ def facts_check(
     from figures.check import check_film_figures
 
     day = _parse_date(as_of) if as_of else None
-    report = check_film_figures(_film_file(film), as_of=day)
+    report = check_film_figures(_film_file(film), as_of=day, home=_settings().home)
     _emit(report.to_json(), as_json, lambda r: _print_check(report))
     if report.not_sourced:
         raise typer.Exit(EXIT_PARTIAL)
