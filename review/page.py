@@ -42,14 +42,25 @@ def templates_dir() -> Path:
     raise TemplatesNotFound(candidates)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no usable temp folder: compile in every process, as before
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def template_environment() -> jinja2.Environment:
     """Jinja2 environment of the packet: autoescape on for every template, undefined names are errors.
 
-    One per process, so templates are compiled once (Jinja reloads a template whose file changed).
+    One per process, so templates are compiled once (Jinja reloads a template whose file changed). The
+    compiled template is also kept between processes in Jinja's own per-user cache folder (0700, checked by
+    Jinja), keyed by the template's source: compiling the packet's template costs a third of a second, as
+    much as rendering 2,000 clips.
     """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
