@@ -18,6 +18,7 @@ this module only decides *which* rate timecode counts at and whether it drops fr
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class InvalidTimecode(BadInput, ValueError):
     """A timecode that is not HH:MM:SS:FF (or HH:MM:SS;FF), or names a frame its rate does not have."""
 
 
+@functools.lru_cache(maxsize=256)  # a film has a handful of rates, read thousands of times (Fraction is slow)
 def parse_rate(text: str | None) -> Fraction | None:
     """A rate written "25/1", "30000/1001" or "25" as a Fraction; None when absent, zero or unreadable."""
     if not text:
@@ -61,6 +63,7 @@ def _whole_or_ntsc(rate: Fraction) -> Fraction:
     return Fraction(max(1, round(rate)))
 
 
+@functools.lru_cache(maxsize=256)
 def frames_per_count(fps: Fraction) -> int:
     """How many frames of a clip at `fps` share one timecode frame: 1 up to 60 fps, 2 at 120, 4 at 240.
 
