@@ -8,9 +8,11 @@ three shots each; built with pydantic's model_construct because scene ids beyond
 storyboard schema) and `--clips` clip records spread evenly over the scenes, whose proxies, posters and
 contact sheets are a few real tiny files made with ffmpeg and reused. Then it prints:
 
-- build: `build_packet` from nothing (every media file linked, hashed, the zip written), then a rebuild with
-  nothing changed, then a build that also renders the hosted page with presigned s3v4 links (signed offline
-  by botocore; nothing is uploaded). Target: under 3 s.
+- build: `build_packet` from nothing (every media file linked, hashed, the zip written; goal ≤ 1 s), then a
+  rebuild with nothing changed (goal ≤ 0.3 s: nothing re-hashed, re-linked, re-rendered or re-zipped), then a
+  build that also renders the hosted page with presigned s3v4 links (signed offline by botocore; nothing is
+  uploaded). The bare tool beside them: `cp -al` of the same media plus `zip -0` of the folder, the least any
+  build from nothing does.
 - time to interactive: index.html opened from file:// in headless Chromium, median of `--loads` loads:
   DOMContentLoaded, the moment the page's script has finished wiring everything (`docfilmPacket.ready`),
   and how long a click on the language toggle takes to take effect. Target: under 2 s.
@@ -117,6 +119,21 @@ def timed(label: str, fn: Any) -> Any:
     return result, elapsed
 
 
+def bare_tools(folder: Path, work: Path) -> float | None:
+    """Seconds for `cp -al` of the packet folder and `zip -0 -r` of it: linking and zipping, nothing else."""
+    if shutil.which("zip") is None:
+        print("  (no `zip` on this machine: the bare-tool line is skipped; apt-get install zip)")
+        return None
+    copy, archive = work / "bare-copy", work / "bare.zip"
+    started = time.perf_counter()
+    subprocess.run(["cp", "-al", str(folder), str(copy)], check=True)
+    subprocess.run(["zip", "-q", "-0", "-r", str(archive), copy.name], cwd=work, check=True)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(copy, ignore_errors=True)
+    archive.unlink(missing_ok=True)
+    return elapsed
+
+
 def offline_signer() -> Any:
     """A real botocore s3v4 presigner for a made-up endpoint: signing needs no network."""
     from delivery.client import s3_client
@@ -214,14 +231,19 @@ def main() -> int:
         print(f"  script ready (everything wired)                       {tti['ready']:6.2f} s")
         print(f"  language toggle click to repaint                      {tti['toggle']:6.2f} s")
         print(f"  load event (visible posters decoded)                  {tti['load']:6.2f} s")
-        build_ok = max(cold, warm) < 3.0
+        bare = bare_tools(first.folder, work)
+        if bare is not None:
+            print(f"  bare tools on the same folder (cp -al + zip -0 -r)             {bare:6.2f} s "
+                  f"(build from nothing / bare = {cold / bare:.2f})")
+        build_ok = cold <= 1.0 and warm <= 0.3
         tti_ok = tti["ready"] + max(tti["toggle"], 0) < 2.0
-        print(f"build {max(cold, warm):.2f} s (target < 3 s): {'ok' if build_ok else 'MISSED'}; with the hosted "
-              f"page {with_hosted:.2f} s, {with_hosted - signing:.2f} s without botocore's signing")
+        print(f"build from nothing {cold:.2f} s (goal ≤ 1 s), rebuild with nothing changed {warm:.2f} s "
+              f"(goal ≤ 0.3 s): {'ok' if build_ok else 'MISSED'}; with the hosted page {with_hosted:.2f} s, "
+              f"{with_hosted - signing:.2f} s without botocore's signing")
         print(f"interactive {tti['ready']:.2f} s (target < 2 s): {'ok' if tti_ok else 'MISSED'}")
         if args.keep:
             print(f"kept: {work}")
-        return 0 if build_ok and tti_ok else 1
+        return 0  # a figure off its goal is reported above, not an error: `make bench` goes on to the next
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -40,6 +40,7 @@ class InvalidTimecode(BadInput, ValueError):
     """A timecode that is not HH:MM:SS:FF (or HH:MM:SS;FF), or names a frame its rate does not have."""
 
 
+@functools.lru_cache(maxsize=256)  # a film has a handful of rates, read thousands of times (Fraction is slow)
 def parse_rate(text: str | None) -> Fraction | None:
     """A rate written "25/1", "30000/1001" or "25" as a Fraction; None when absent, zero or unreadable."""
     if not text:

@@ -11,9 +11,10 @@ Layout of `out_root/<film id>/`:
 `out_root/<film id>.zip` holds the same folder. With `hosted` links, `out_root/<film id>.hosted.html` is the
 same page with every media link a presigned URL and the expiry printed, to be uploaded beside the media.
 
-Rebuilds are atomic and cheap: the new packet is built in a sibling temporary folder and swapped in only
-when complete (see `review.writing`), and a media file is never rewritten when it did not change. Media
-hashes are reused from the previous build when size and mtime match.
+A rebuild from unchanged inputs does nothing at all (see `review.rebuild`). Other rebuilds are atomic and
+cheap: the new packet is built in a sibling temporary folder and swapped in only when complete (see
+`review.writing`), and a media file is never rewritten when it did not change. Media hashes are reused from
+the previous build when size and mtime match; the zip takes the media on a thread while the page renders.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ from review.page import (
     templates_dir,
     variant,
 )
+from review.rebuild import forget, input_key, remember, unchanged
 from review.records import ClipRecord, CutRecord
 from review.views import HostedView, PacketInfo
-from review.writing import BuildPaths, build_lock, remove_leftovers, swap_in, write_zip
+from review.writing import BuildPaths, ZipWriter, build_lock, remove_leftovers, swap_in
 
 if TYPE_CHECKING:
     from figures.check import FigureCheck
@@ -181,11 +183,19 @@ def build_packet(
         out_root.mkdir(parents=True, exist_ok=True)
         with build_lock(out_root, film_id):
             remove_leftovers(out_root, film_id)
+            key = input_key(film=film, clips=clips, notes=notes, figures=figures, as_of=as_of, cut=cut,
+                            hosted=hosted is not None)
+            if hosted is None and (kept := unchanged(out_root, film_id, key)) is not None:
+                log.info("packet %s (%s): nothing changed since it was built; left as it is", kept.folder,
+                         kept.packet_id)
+                return kept
+            forget(out_root, film_id)  # the packet is about to change: the kept result no longer describes it
             try:
                 result = _build(film, clips, notes, as_of, generated_at, hosted, paths, figures, cut)
             except BaseException:
                 paths.discard()
                 raise
+            remember(out_root, film_id, key, result)
     except OSError as exc:
         raise PacketWriteFailed(paths.final, _os_reason(exc)) from exc
     log.info(
@@ -224,35 +234,43 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
         cut_snapshot(cut.map) if cut is not None else None,
     )
     state = next_state(previous_state, snapshot, cache)
-    info = PacketInfo(
-        id=packet_id,
-        manifest_sha256=digest,
-        ledger_revision=revision,
-        data=script_data(film_id, packet_id, digest, as_of.isoformat(), (n.note_id for n in notes),
-                         script_cut(cut) if cut is not None else None),
-    )
-    changes = compare(snapshot, state.baseline)
-    film_view = cut_view(film, cut, changes.cut) if cut is not None else None
-    view = packet_page(film, coverage, as_of, generated_at, plan, notes, changes, info, figures, film_view,
-                       cut.map if cut is not None else None)
-    hosted_view = HostedView(expiry_label(hosted.expires), hosted.expires.isoformat()) if hosted else None
-    page = render_once(view, hosted_view)
-    html = variant(page, str, (), "offline" if hosted is not None else None)
+    # The media goes into the build folder first, so the zip can take it on a thread while the page renders.
     reused, added = place_media(plan, paths.build, paths.final)
-    (paths.build / "index.html").write_text(html, encoding="utf-8")
-    write_json(paths.build / STATE_NAME, state.to_json())
-    files = dict(media)
-    for name in ("index.html", STATE_NAME):
-        path = paths.build / name
-        files[name] = (path.stat().st_size, file_sha256(path))
-    header = ManifestHeader(packet_id=packet_id, film=film_id, as_of=as_of.isoformat(),
-                            generated_at=generated_at.isoformat(), ledger_revision=revision, manifest_sha256=digest)
-    write_json(paths.build / MANIFEST_NAME, manifest_document(header, files))
-    if hosted is not None:
-        urls = {name: hosted.url(name, media[name][1]) for name in plan.files}
-        origins = {o for o in (origin_of(u) for u in urls.values()) if o}
-        paths.hosted_tmp.write_text(variant(page, urls, origins, "hosted"), encoding="utf-8")
-    write_zip(paths.build, film_id, paths.zip_tmp)
+    zipper = ZipWriter(paths.build, film_id, paths.zip_tmp)
+    zipper.start_media()
+    try:
+        info = PacketInfo(
+            id=packet_id,
+            manifest_sha256=digest,
+            ledger_revision=revision,
+            data=script_data(film_id, packet_id, digest, as_of.isoformat(), (n.note_id for n in notes),
+                             script_cut(cut) if cut is not None else None),
+        )
+        changes = compare(snapshot, state.baseline)
+        film_view = cut_view(film, cut, changes.cut) if cut is not None else None
+        view = packet_page(film, coverage, as_of, generated_at, plan, notes, changes, info, figures, film_view,
+                           cut.map if cut is not None else None)
+        hosted_view = HostedView(expiry_label(hosted.expires), hosted.expires.isoformat()) if hosted else None
+        page = render_once(view, hosted_view)
+        html = variant(page, str, (), "offline" if hosted is not None else None)
+        (paths.build / "index.html").write_text(html, encoding="utf-8")
+        write_json(paths.build / STATE_NAME, state.to_json())
+        files = dict(media)
+        for name in ("index.html", STATE_NAME):
+            path = paths.build / name
+            files[name] = (path.stat().st_size, file_sha256(path))
+        header = ManifestHeader(packet_id=packet_id, film=film_id, as_of=as_of.isoformat(),
+                                generated_at=generated_at.isoformat(), ledger_revision=revision,
+                                manifest_sha256=digest)
+        write_json(paths.build / MANIFEST_NAME, manifest_document(header, files))
+        if hosted is not None:
+            urls = {name: hosted.url(name, media[name][1]) for name in plan.files}
+            origins = {o for o in (origin_of(u) for u in urls.values()) if o}
+            paths.hosted_tmp.write_text(variant(page, urls, origins, "hosted"), encoding="utf-8")
+        zipper.finish()
+    except BaseException:
+        zipper.abandon()
+        raise
     swap_in(paths.build, paths.final)
     os.replace(paths.zip_tmp, paths.zip)
     if hosted is not None:

@@ -9,6 +9,7 @@ import ctypes
 import errno
 import os
 import shutil
+import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -107,18 +108,84 @@ def swap_in(build: Path, final: Path) -> None:
     shutil.rmtree(old)
 
 
+def _add_files(archive: zipfile.ZipFile, folder: Path, arc_root: str, names: list[str]) -> None:
+    for rel in names:
+        path = folder / rel
+        info = zipfile.ZipInfo.from_file(path, f"{arc_root}/{rel}", strict_timestamps=False)
+        # Media is already compressed; deflating it only costs time.
+        info.compress_type = zipfile.ZIP_DEFLATED if path.suffix.lower() in _COMPRESSIBLE else zipfile.ZIP_STORED
+        with open(path, "rb") as src, archive.open(info, "w") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+
+
+def _files_under(folder: Path, sub: str = "") -> list[str]:
+    """Relative POSIX names of the files under `folder/sub`, sorted (os.walk: one stat-free scan a folder)."""
+    names: list[str] = []
+    for dirpath, _dirs, files in os.walk(folder / sub if sub else folder):
+        base = Path(dirpath).relative_to(folder).as_posix()
+        names.extend(name if base == "." else f"{base}/{name}" for name in files)
+    return sorted(names)
+
+
+class ZipWriter:
+    """The packet's zip, written in two parts: its media on a thread while the page is rendered, then the rest.
+
+    Zipping copies every media byte and computes its CRC-32, both of which release the GIL, so on two cores the
+    media part costs almost nothing beside the page's rendering. `finish` adds every file of `folder` not yet
+    in the zip; the archive is complete only then (and written under a temporary name until swapped in).
+    """
+
+    def __init__(self, folder: Path, arc_root: str, target: Path) -> None:
+        self.folder, self.arc_root = folder, arc_root
+        self._archive = zipfile.ZipFile(target, "w", strict_timestamps=False)
+        self._done: list[str] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start_media(self, sub: str = "media") -> None:
+        names = _files_under(self.folder, sub)
+
+        def work() -> None:
+            try:
+                _add_files(self._archive, self.folder, self.arc_root, names)
+                self._done = names
+            except BaseException as exc:  # re-raised by finish() in the building thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, name="packet-zip", daemon=True)
+        self._thread.start()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def finish(self) -> None:
+        try:
+            self._join()
+            done = set(self._done)
+            _add_files(self._archive, self.folder, self.arc_root,
+                       [n for n in _files_under(self.folder) if n not in done])
+        finally:
+            self._archive.close()
+
+    def abandon(self) -> None:
+        """Stop using the zip after a failure elsewhere (its temporary file is removed by BuildPaths.discard)."""
+        try:
+            self._join()
+        except BaseException:  # the build is failing already; that error is the one to report
+            pass
+        finally:
+            self._archive.close()
+
+
 def write_zip(folder: Path, arc_root: str, target: Path) -> None:
     """Zip `folder` as `arc_root/…`, deflating text and storing media (already compressed)."""
-    with zipfile.ZipFile(target, "w", strict_timestamps=False) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            rel = path.relative_to(folder).as_posix()
-            info = zipfile.ZipInfo.from_file(path, f"{arc_root}/{rel}", strict_timestamps=False)
-            # Media is already compressed; deflating it only costs time.
-            info.compress_type = (
-                zipfile.ZIP_DEFLATED if path.suffix.lower() in _COMPRESSIBLE else zipfile.ZIP_STORED
-            )
-            with open(path, "rb") as src, archive.open(info, "w") as dst:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+    writer = ZipWriter(folder, arc_root, target)
+    writer.finish()
 
 
 def remove_leftovers(out_root: Path, film_id: str) -> None:

@@ -163,16 +163,19 @@ def test_changes_since_the_previous_packet_are_marked(tmp_path: Path, media: tup
     changes = html[html.index('<section id="changes"'):html.index('<section id="summary"')]
     assert "a3.MOV" in changes and "a2.MOV" in changes and f"#scene-{scene.id}" in changes
 
-    # A rebuild with nothing new keeps the marks (reviewers may not have seen the packet before) and
-    # hashes nothing again.
+    # A rebuild with nothing new is no new packet: the same packet stays, marks and all (reviewers may not
+    # have seen it yet), and nothing is hashed, linked or written again.
+    index_stat = second.path.stat()
     third = build(film2, clips2, out, hour=10)
-    assert third.changes == 3 and third.media_hashed == 0
+    assert third.packet_id == second.packet_id
+    assert third.changes == 3 and third.media_hashed == 0 and third.media_added == 0
+    assert (third.path.stat().st_ino, third.path.stat().st_mtime_ns) == (index_stat.st_ino, index_stat.st_mtime_ns)
     state = json.loads((third.folder / STATE_NAME).read_text(encoding="utf-8"))
     assert state["baseline"]["packet_id"] == first.packet_id
-    # Once something changes again, the comparison moves on to the packet before.
+    # Once something changes again, the comparison moves on to the packet before (the one of 09:00 UTC).
     fourth = build(film2, [*clips2, make_clip("a4", "S05", None, media)], out, hour=11)
-    assert fourth.changes == 1
-    assert "So với hồ sơ lập lúc 20/05/2019 17:00" in fourth.path.read_text(encoding="utf-8")
+    assert fourth.changes == 1 and fourth.packet_id != second.packet_id
+    assert "So với hồ sơ lập lúc 20/05/2019 16:00" in fourth.path.read_text(encoding="utf-8")
 
 
 def test_qc_flags_contact_sheet_and_theme_minutes(tmp_path: Path, media: tuple[Path, Path]) -> None:

@@ -147,9 +147,9 @@ def test_result_and_layout(built: Built) -> None:
     assert (result.scenes, result.assets, result.as_of) == (len(built.film.scenes), len(built.clips), AS_OF)
     assert (result.playable, result.failed) == (4, 1)
     assert result.to_json()["as_of"] == "2019-05-20"
-    # Nothing but the packet, its zip and the lock is left beside it.
+    # Nothing but the packet, its zip, the lock and the key of its inputs (for rebuilds) is left beside it.
     assert sorted(p.name for p in built.out.iterdir()) == sorted(
-        [film_id, f"{film_id}.zip", f".{film_id}.lock"]
+        [film_id, f"{film_id}.zip", f".{film_id}.lock", f".{film_id}.rebuild-key.json"]
     )
 
 
@@ -307,7 +307,7 @@ def test_failed_build_keeps_previous_packet(built: Built, monkeypatch: pytest.Mo
     def disk_full(*_args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(review.packet, "write_zip", disk_full)
+    monkeypatch.setattr(review.packet.ZipWriter, "finish", disk_full)
     with pytest.raises(PacketWriteFailed, match="previous packet kept") as failed:
         build_packet(built.film, built.clips[:1], built.out, date(2019, 6, 3), generated_at=GENERATED)
     # An environment problem (exit 3) that names the folder and the OS's reason, not a traceback with exit 1.
@@ -446,3 +446,54 @@ def test_structured_qc_flags_get_their_words_from_review_labels() -> None:
     assert loud.detail is not None and loud.tc is None
     assert loud.detail.en == "Loudness -16.4 LUFS, above -23 LUFS (QCVN 115:2017/BTTTT)"
     assert loud.detail.vi == "Độ lớn âm thanh -16.4 LUFS, trên -23 LUFS (QCVN 115:2017/BTTTT)"
+
+
+def _stamps(result: PacketResult) -> list[tuple[int, int]]:
+    return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in (result.path, result.manifest, result.zip)]
+
+
+def test_rebuild_with_nothing_changed_does_nothing(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build that would render, link or zip anything fails here: the same inputs must not get that far.
+    before = _stamps(built.result)
+
+    def must_not_build(*_args: object) -> None:
+        raise AssertionError("the packet was rebuilt although nothing changed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(review.packet, "_build", must_not_build)
+        again = build_packet(built.film, built.clips, built.out, AS_OF, generated_at=datetime(2019, 5, 21, tzinfo=UTC))
+    assert again.packet_id == built.result.packet_id and again.path == built.result.path
+    assert (again.media_added, again.media_hashed) == (0, 0)
+    assert (again.scenes, again.assets, again.playable, again.failed) == (
+        built.result.scenes, built.result.assets, built.result.playable, built.result.failed)
+    assert _stamps(again) == before and again.path.read_text(encoding="utf-8") == built.html
+
+
+def test_rebuild_happens_when_an_input_or_an_output_changed(built: Built) -> None:
+    first = built.result
+    # A proxy re-rendered in place (new mtime, same name): the packet is built again and the file re-hashed.
+    proxy = next(c.proxy for c in built.clips if c.proxy is not None)
+    stat = proxy.stat()
+    os.utime(proxy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    second = build_packet(built.film, built.clips, built.out, AS_OF, generated_at=datetime(2019, 5, 21, tzinfo=UTC))
+    assert second.packet_id != first.packet_id and second.media_hashed >= 1
+    # The zip removed by hand: the next build with the same inputs writes it again rather than trusting the key.
+    second.zip.unlink()
+    third = build_packet(built.film, built.clips, built.out, AS_OF, generated_at=datetime(2019, 5, 22, tzinfo=UTC))
+    assert third.zip.is_file() and zipfile.ZipFile(third.zip).testzip() is None
+    assert third.packet_id != second.packet_id
+    # Another as-of date is another packet.
+    fourth = build_packet(built.film, built.clips, built.out, date(2019, 5, 27), generated_at=GENERATED)
+    assert fourth.as_of == date(2019, 5, 27) and fourth.packet_id != third.packet_id
+
+
+def test_zip_holds_every_file_of_the_packet(built: Built) -> None:
+    # The media is zipped on a thread while the page renders; the zip must still hold exactly the folder.
+    folder = built.result.folder
+    on_disk = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(built.result.zip) as archive:
+        assert archive.testzip() is None
+        names = sorted(n.split("/", 1)[1] for n in archive.namelist())
+        assert names == on_disk
+        for rel in on_disk:
+            assert archive.read(f"{folder.name}/{rel}") == (folder / rel).read_bytes()
