@@ -52,7 +52,7 @@ def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
     database_url: str | None,
 ) -> None:
     from flows.masters_steps import local_master, master_cache, store_masters
-    from flows.steps import asset_record, render_asset, render_plan
+    from flows.steps import asset_record, render_asset, render_plan, upload_plan
 
     client, bucket = embedded_s3.client, s3_env["bucket"]
     card = tmp_path / "card"
@@ -114,6 +114,7 @@ def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
     third = tmp_path / "third"
     ws = _workspace(monkeypatch, third)
     assert render_plan(ws) == ([], 2)
+    assert upload_plan(ws) == [], "`docfilm upload` does not store the proxies a second time"
     _packet_from_s3(ws, third, client, bucket, todo)
     ws.ledger.close()
 
