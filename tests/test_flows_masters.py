@@ -19,6 +19,8 @@ from assets_manifest.errors import MasterQuarantined
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
 
+pytestmark = pytest.mark.slow
+
 
 def _workspace(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> Workspace:
     monkeypatch.setenv("DOCFILM_HOME", str(home))
