@@ -148,13 +148,18 @@ def _packet_from_s3(ws: Workspace, home: Path, client: Any, bucket: str, assets:
 
 
 def test_a_master_whose_object_changed_is_quarantined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str],
+    database_url: str | None,
 ) -> None:
     from flows.masters_steps import local_master, store_masters
     from flows.steps import render_asset
 
     card = tmp_path / "card"
     make_clip(card / "S02-01_hỏng.mp4", "09:00:00:00")
+    if database_url:
+        monkeypatch.setenv("DOCFILM_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
     ws = _workspace(monkeypatch, tmp_path / "home")
     (asset_id,) = _ingest(ws, card)
     store_masters(ws, [asset_id])
