@@ -203,6 +203,45 @@ def _resume_or_create(
     return _ResumeRecord(created["UploadId"], checksum, part_size, key), {}
 
 
+def _layout(path: Path, part_size: int) -> list[tuple[int, int, int]]:
+    """(number, offset, size) of each part of `path`, unhashed."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path} is empty: multipart needs at least one byte")
+    return [(n + 1, offset, min(part_size, size - offset)) for n, offset in enumerate(range(0, size, part_size))]
+
+
+class _InOrderDigest:
+    """The whole file's SHA-256 fed with the parts' bytes as the sending threads read them, in part order.
+
+    A thread waits only for the parts before its own to be fed (the pool starts parts in order), so the file is
+    read once for sending and hashing alike. `abandon` releases every waiting thread when the upload stops.
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._next = 1
+        self._abandoned = False
+        self._turn = threading.Condition()
+
+    def feed(self, number: int, body: bytes) -> None:
+        with self._turn:
+            self._turn.wait_for(lambda: self._next == number or self._abandoned)
+            if self._abandoned:
+                return
+            self._hash.update(body)
+            self._next += 1
+            self._turn.notify_all()
+
+    def abandon(self) -> None:
+        with self._turn:
+            self._abandoned = True
+            self._turn.notify_all()
+
+    def checksum(self) -> str:
+        return base64.b64encode(self._hash.digest()).decode("ascii")
+
+
 def upload_multipart(
     client: S3Client,
     bucket: str,
@@ -214,35 +253,62 @@ def upload_multipart(
     content_type: str,
     *,
     threads: int = 1,
+    checksum: str | None = None,
 ) -> MultipartUpload:
     """Upload `path` in verified parts, `threads` parts at a time, resuming a recorded unfinished upload of the
     same bytes.
 
+    `checksum` is the whole file's base64 SHA-256 when the caller knows it (the ledger does): a new upload then
+    starts at once, each sending thread hashing its own part, and the whole file's SHA-256 is computed from the
+    same bytes on the way; when they do not have `checksum` the upload is aborted, never completed
+    (ChecksumMismatch). Without it, or when resuming, the file is hashed before the first part goes.
     `metadata` must already be header-safe (encode_metadata).
     """
     endpoint = client.meta.endpoint_url
     target = f"s3://{bucket}/{key}"
-    parts, checksum = part_plan(path, part_size)
     state_dir.mkdir(parents=True, exist_ok=True)
     record_path = _record_path(state_dir, bucket, key)
+    previous = _ResumeRecord.load(record_path)
+    planned: list[PartPlan] | None = None
+    if checksum is None or previous is not None:
+        planned, whole = part_plan(path, part_size)
+        if checksum is not None and whole != checksum:
+            raise ChecksumMismatch(f"{path} has SHA-256 {whole}, expected {checksum}: it changed since it was hashed")
+        checksum = whole
     with translate_errors(endpoint, f"resuming {path} to {target}"):
         record, held = _resume_or_create(
-            client, bucket, key, path, _ResumeRecord.load(record_path), checksum, part_size, metadata, content_type
+            client, bucket, key, path, previous, checksum, part_size, metadata, content_type
         )
     record.save(record_path)
 
     etags: dict[int, str] = {}
-    todo: list[PartPlan] = []
-    for part in parts:
-        have = held.get(part.number)
-        if _already_verified(part, have, record.parts.get(str(part.number))):
-            assert have is not None
-            etags[part.number] = have.etag
-        else:
-            todo.append(part)
-    etags.update(_send_parts(client, bucket, key, path, todo, record, record_path, max(1, threads)))
+    if planned is not None:
+        todo: list[PartPlan | tuple[int, int, int]] = []
+        for part in planned:
+            have = held.get(part.number)
+            if _already_verified(part, have, record.parts.get(str(part.number))):
+                assert have is not None
+                etags[part.number] = have.etag
+            else:
+                todo.append(part)
+        digest = None
+    else:
+        todo = list(_layout(path, part_size))  # a new upload: every part goes, hashed by its thread
+        digest = _InOrderDigest()
+    sent_parts = _send_parts(client, bucket, key, path, todo, record, record_path, max(1, threads), digest)
+    etags.update({number: etag for number, (etag, _) in sent_parts.items()})
+    if planned is None:
+        planned = [PartPlan(n, offset, size, sent_parts[n][1]) for n, offset, size in _layout(path, part_size)]
+    if digest is not None and digest.checksum() != checksum:
+        with translate_errors(endpoint, f"aborting {target}"):
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
+        record_path.unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"{path} has SHA-256 {digest.checksum()}, expected {checksum} (it changed since it was hashed?): "
+            f"{target} not completed"
+        )
     completed: list[CompletedPartTypeDef] = [
-        {"PartNumber": part.number, "ETag": etags[part.number], "ChecksumSHA256": part.checksum} for part in parts
+        {"PartNumber": part.number, "ETag": etags[part.number], "ChecksumSHA256": part.checksum} for part in planned
     ]
     sent = len(todo)
 
@@ -254,8 +320,8 @@ def upload_multipart(
             f"completing {target}",
         )
     record_path.unlink(missing_ok=True)
-    log.debug("uploaded %s to %s in %d parts (%d sent now)", path, target, len(parts), sent)
-    return MultipartUpload(tuple(parts), checksum, sent)
+    log.debug("uploaded %s to %s in %d parts (%d sent now)", path, target, len(planned), sent)
+    return MultipartUpload(tuple(planned), checksum, sent)
 
 
 def _send_parts(
@@ -263,42 +329,59 @@ def _send_parts(
     bucket: str,
     key: str,
     path: Path,
-    todo: list[PartPlan],
+    todo: list[PartPlan | tuple[int, int, int]],
     record: _ResumeRecord,
     record_path: Path,
     threads: int,
-) -> dict[int, str]:
-    """Send `todo`, `threads` at a time; each accepted part goes into the resume record at once. Their ETags."""
+    digest: _InOrderDigest | None = None,
+) -> dict[int, tuple[str, str]]:
+    """Send `todo`, `threads` at a time; each accepted part goes into the resume record at once.
+
+    A part given as (number, offset, size) is hashed by its thread from the bytes it sends, and fed to `digest`.
+    Returns each part's ETag and base64 SHA-256 by number.
+    """
     target = f"s3://{bucket}/{key}"
-    accepted: dict[int, str] = {}
+    accepted: dict[int, tuple[str, str]] = {}
     recording = threading.Lock()
     failed = threading.Event()
     fd = os.open(path, os.O_RDONLY)
 
-    def send(part: PartPlan) -> None:
-        if failed.is_set():
-            return  # another part failed for good: leave the rest for the re-run
-        body = os.pread(fd, part.size, part.offset)
-        if len(body) != part.size:
-            raise ChecksumMismatch(f"{path} is shorter than when it was hashed: it changed while uploading")
-        etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {part.number} of {target}")
-        with recording:
-            accepted[part.number] = etag
-            record.parts[str(part.number)] = _Accepted(etag, part.checksum)
-            record.save(record_path)
+    def send(item: PartPlan | tuple[int, int, int]) -> None:
+        try:
+            if failed.is_set():
+                return  # another part failed for good: leave the rest for the re-run
+            number, offset, size = (item.number, item.offset, item.size) if isinstance(item, PartPlan) else item
+            body = os.pread(fd, size, offset)
+            if len(body) != size:
+                raise ChecksumMismatch(f"{path} is shorter than when it was hashed: it changed while uploading")
+            if isinstance(item, PartPlan):
+                part = item
+            else:
+                part = PartPlan(number, offset, size, base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"))
+            if digest is not None:
+                digest.feed(number, body)
+            etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {number} of {target}")
+            with recording:
+                accepted[number] = (etag, part.checksum)
+                record.parts[str(number)] = _Accepted(etag, part.checksum)
+                record.save(record_path)
+        except BaseException:
+            failed.set()
+            if digest is not None:
+                digest.abandon()
+            raise
+        finally:
+            if failed.is_set() and digest is not None:
+                digest.abandon()
 
     try:
         if threads == 1 or len(todo) <= 1:
-            for part in todo:
-                send(part)
+            for item in todo:
+                send(item)
             return accepted
         with ThreadPoolExecutor(max_workers=min(threads, len(todo)), thread_name_prefix="s3-part") as pool:
-            futures: list[Future[None]] = [pool.submit(send, part) for part in todo]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    failed.set()
-                    break
+            futures: list[Future[None]] = [pool.submit(send, item) for item in todo]
+            wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             future.result()  # the first failure, in part order, after every thread has stopped
         return accepted

@@ -200,6 +200,7 @@ def _upload_parts(
         encode_metadata(metadata or {}),
         content_type,
         threads=settings.upload_threads,
+        checksum=checksum,
     )
     if done.checksum != checksum:
         raise ChecksumMismatch(

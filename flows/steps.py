@@ -194,10 +194,14 @@ class UploadItem:
     role: str
     content_type: str
     scene: str | None
+    sha256: str | None = None  # as the render worker hashed it (the ledger), so it is not hashed again
 
 
 def upload_plan(ws: Workspace) -> list[UploadItem]:
-    """Every finished proxy and poster of the current profile, with its object key."""
+    """Every finished proxy and poster of the current profile, with its object key.
+
+    Files the render worker already stored in S3 (under proxies/, DOCFILM_LIBRARY_S3=on) are not stored again.
+    """
     from delivery.keys import object_key
 
     items: list[UploadItem] = []
@@ -210,11 +214,14 @@ def upload_plan(ws: Workspace) -> list[UploadItem]:
         stem = Path(a.name).stem
         # Audio proxies are .m4a and still proxies .jpg: the key keeps the proxy's own suffix.
         suffix = Path(p.proxy_path).suffix.lower()
-        items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}{suffix}"),
-                                Path(p.proxy_path), asset_id, "proxy", content_type(suffix),
-                                a.scene_id))
-        items.append(UploadItem(object_key("posters", scene, f"{stem}__{asset_id}.jpg"),
-                                Path(p.poster_path), asset_id, "poster", content_type(".jpg"), a.scene_id))
+        if not p.proxy_key:
+            items.append(UploadItem(object_key("proxies", scene, f"{stem}__{asset_id}{suffix}"),
+                                    Path(p.proxy_path), asset_id, "proxy", content_type(suffix),
+                                    a.scene_id, p.proxy_sha256))
+        if not p.poster_key:
+            items.append(UploadItem(object_key("posters", scene, f"{stem}__{asset_id}.jpg"),
+                                    Path(p.poster_path), asset_id, "poster", content_type(".jpg"), a.scene_id,
+                                    p.poster_sha256))
     return items
 
 
@@ -222,7 +229,7 @@ def upload_item(ws: Workspace, client: Any, bucket: str, endpoint: str, item: Up
     """Upload (or skip) one file with a server-verified SHA-256 and record it in the ledger."""
     from delivery.upload import upload_verified
 
-    sha256 = digest_file(item.path).sha256
+    sha256 = item.sha256 or digest_file(item.path).sha256
     metadata = {"docfilm-role": item.role}
     if item.asset_id:
         metadata["docfilm-master-asset"] = item.asset_id

@@ -110,6 +110,26 @@ def test_parts_are_sent_in_parallel_each_verified(embedded_s3: EmbeddedS3Fixture
     assert hashlib.sha256(body).hexdigest() == sha_hex  # parts assembled in order, whatever order they arrived in
 
 
+def test_a_known_hash_is_checked_while_the_parts_go(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
+    """With the ledger's SHA-256 given, the parts go at once, each hashed by its thread; the whole file's SHA-256
+    is taken from the same bytes, and bytes that do not have the hash given never become an object."""
+    path, sha_hex = _file(tmp_path / "master-12mb.mov", 12 * MIB + 5)
+    client, bucket = embedded_s3.client, embedded_s3.bucket
+    settings = _parts_of_5_mib(tmp_path / "right", threads=3)
+    done = upload_verified(client, bucket, "masters/known", path, settings, sha256_hex=sha_hex)
+    assert (done.parts, done.parts_sent) == (3, 3)
+    stored = head_checksum(client, bucket, "masters/known")
+    assert stored is not None and stored.sha256 == base64.b64encode(bytes.fromhex(sha_hex)).decode()
+
+    wrong = hashlib.sha256(b"another file").hexdigest()  # the file changed since the ledger hashed it
+    settings = _parts_of_5_mib(tmp_path / "wrong", threads=3)
+    with pytest.raises(ChecksumMismatch, match="not completed"):
+        upload_verified(client, bucket, "masters/changed", path, settings, sha256_hex=wrong)
+    assert head_checksum(client, bucket, "masters/changed") is None
+    assert client.list_multipart_uploads(Bucket=bucket, Prefix="masters/changed").get("Uploads", []) == []
+    assert not list(settings.uploads_dir.iterdir())
+
+
 def test_corrupted_part_is_refused_and_not_retried(embedded_s3: EmbeddedS3Fixture) -> None:
     client, bucket = embedded_s3.client, embedded_s3.bucket
     key = "scenes/s02/corrupt.bin"

@@ -19,6 +19,8 @@ from assets_manifest.errors import MasterQuarantined
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
 
+pytestmark = pytest.mark.slow
+
 
 def _workspace(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> Workspace:
     monkeypatch.setenv("DOCFILM_HOME", str(home))
@@ -52,7 +54,7 @@ def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
     database_url: str | None,
 ) -> None:
     from flows.masters_steps import local_master, master_cache, store_masters
-    from flows.steps import asset_record, render_asset, render_plan
+    from flows.steps import asset_record, render_asset, render_plan, upload_plan
 
     client, bucket = embedded_s3.client, s3_env["bucket"]
     card = tmp_path / "card"
@@ -114,6 +116,7 @@ def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
     third = tmp_path / "third"
     ws = _workspace(monkeypatch, third)
     assert render_plan(ws) == ([], 2)
+    assert upload_plan(ws) == [], "`docfilm upload` does not store the proxies a second time"
     _packet_from_s3(ws, third, client, bucket, todo)
     ws.ledger.close()
 
@@ -145,13 +148,18 @@ def _packet_from_s3(ws: Workspace, home: Path, client: Any, bucket: str, assets:
 
 
 def test_a_master_whose_object_changed_is_quarantined(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str],
+    database_url: str | None,
 ) -> None:
     from flows.masters_steps import local_master, store_masters
     from flows.steps import render_asset
 
     card = tmp_path / "card"
     make_clip(card / "S02-01_hỏng.mp4", "09:00:00:00")
+    if database_url:
+        monkeypatch.setenv("DOCFILM_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
     ws = _workspace(monkeypatch, tmp_path / "home")
     (asset_id,) = _ingest(ws, card)
     store_masters(ws, [asset_id])
@@ -168,3 +176,35 @@ def test_a_master_whose_object_changed_is_quarantined(
     assert outcome.failed and "quarantined" in (outcome.reason or "")
     assert not list((tmp_path / "home" / "cache" / "masters").glob(f"{asset.sha256}*"))
     ws.ledger.close()
+
+
+def test_ingest_command_stores_masters_once_and_show_names_them(
+    tmp_path: Path, embedded_s3: Any, prefect_for_tests: Any
+) -> None:
+    """As a user runs it: `docfilm ingest --json` with DOCFILM_LIBRARY_S3=on lists each master stored (stored once:
+    see store_masters above); `docfilm show --json` names the master's key, ETag and VersionId."""
+    import json
+
+    from cli_support import docfilm_cli
+
+    card = tmp_path / "card"
+    make_clip(card / "S03-01_chợ-nổi.mp4", "08:00:00:00")
+    bucket = f"m-{uuid.uuid4().hex[:12]}"
+    env = prefect_for_tests.env(
+        tmp_path / "home", DOCFILM_LIBRARY_S3="on", DOCFILM_S3_ENDPOINT_URL=embedded_s3.endpoint_url,
+        DOCFILM_S3_BUCKET=bucket, AWS_ACCESS_KEY_ID=embedded_s3.access_key,
+        AWS_SECRET_ACCESS_KEY=embedded_s3.secret_key,
+    )
+    first = docfilm_cli("ingest", "--json", str(card), env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
+    (item,) = report["ingested"]
+    (master,) = report["masters"]
+    assert master["asset_id"] == item["asset_id"] and master["uploaded"] is True
+    assert master["key"] == f"masters/{item['sha256']}" and master["etag"]
+    shown = docfilm_cli("show", item["asset_id"], "--json", env=env)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    record = json.loads(shown.stdout)
+    assert record["master"] == {"library_path": item["library_path"], "key": master["key"], "etag": master["etag"],
+                                "version_id": master["version_id"]}
+    assert [o["key"] for o in record["stored"] if o["role"] == "master"] == [master["key"]]
