@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -73,6 +73,14 @@ class PlannedAsset:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), CHUNK):
         yield items[i:i + CHUNK]
+
+
+def _lease_commit(s: Session | Connection) -> None:
+    """PostgreSQL: this transaction's commit need not wait for its WAL flush. A lease lost in a server crash is
+    harmless (the pair is claimed again and `finish` keeps one proxy), and claims stop paying a disk flush each.
+    Recording a finished proxy keeps the full durability."""
+    if s.get_bind().dialect.name == "postgresql" if isinstance(s, Session) else s.dialect.name == "postgresql":
+        s.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _new_token() -> str:
@@ -134,6 +142,7 @@ class Leases:
         expires = self._now() + timedelta(seconds=ttl_s)
         for chunk in _chunks(list(asset_ids)):
             with self.ledger.session(write=True) as s:
+                _lease_commit(s)
                 now = self._now()
                 rows = s.scalars(
                     select(RenderLease)
@@ -157,6 +166,7 @@ class Leases:
     def renew_reservations(self, planner: str, ttl_s: float) -> int:
         """Keep this planner's queued pairs reserved for `ttl_s` more (its heartbeat while it waits)."""
         with self.ledger.session(write=True) as s:
+            _lease_commit(s)
             done = s.execute(
                 update(RenderLease).where(RenderLease.holder == planner, RenderLease.state == QUEUED)
                 .values(expires_at=self._now() + timedelta(seconds=ttl_s))
@@ -177,6 +187,7 @@ class Leases:
     def claim(self, asset_id: str, profile_hash: str, worker: str, ttl_s: float) -> Lease | None:
         """Lease a pair to `worker` for `ttl_s`; None when it is done or another live lease holds it."""
         with self.ledger.session(write=True) as s:
+            _lease_commit(s)
             now = self._now()
             expires = now + timedelta(seconds=ttl_s)
             token = _new_token()
@@ -228,6 +239,7 @@ class Leases:
         writer = self.ledger.engine.execution_options(**WRITE)
         while True:
             with writer.begin() as conn:  # Core, not the ORM: a claim is one statement and one round trip
+                _lease_commit(conn)
                 asset_id = conn.execute(stmt).scalar()
             if asset_id is not None:
                 return Lease(asset_id, profile_hash, worker, token, expires)
@@ -240,6 +252,7 @@ class Leases:
     def heartbeat(self, lease: Lease, ttl_s: float) -> bool:
         """Renew a lease; False when it was lost (expired and claimed by another, or finished)."""
         with self.ledger.session(write=True) as s:
+            _lease_commit(s)
             done = s.execute(
                 update(RenderLease)
                 .where(RenderLease.asset_id == lease.asset_id, RenderLease.profile_hash == lease.profile_hash,
@@ -251,6 +264,7 @@ class Leases:
     def release(self, lease: Lease, *, failed: bool) -> None:
         """Give a pair back: `failed` (the clip cannot be rendered) or queued again at once (e.g. S3 unreachable)."""
         with self.ledger.session(write=True) as s:
+            _lease_commit(s)
             s.execute(
                 update(RenderLease)
                 .where(RenderLease.asset_id == lease.asset_id, RenderLease.profile_hash == lease.profile_hash,
