@@ -35,10 +35,10 @@ __all__ = ["EmbeddedS3"]
 log = logging.getLogger(__name__)
 
 _START_ATTEMPTS = 3
-# A clean `weed mini` stop takes 1-1.5 s here (its gRPC servers give up waiting after 1 s); some stops hang
-# far longer (seen after a crash and restart: 20 s and more). What it acknowledged is already written, so after
-# this grace it is killed (SIGKILL to its process group) rather than waited for.
-STOP_GRACE_S = 5.0
+# A clean `weed mini` stop takes 1-1.5 s here (5 s and more on a loaded machine; its gRPC servers give up
+# waiting after 1 s); some stops hang far longer (seen after a crash and restart: 20 s and more). What it
+# acknowledged is already written, so after this grace it is killed (SIGKILL to its process group).
+STOP_GRACE_S = 10.0
 # sun_path holds 108 bytes with its NUL; weed exits when a socket path does not fit.
 _MAX_SOCKET_PATH = 100
 
