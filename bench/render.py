@@ -1,6 +1,7 @@
 """Benchmark of proxy rendering: docfilm against the same ffmpeg commands run bare, one pass against several.
 
     .venv/bin/python bench/render.py [--seconds 120] [--jobs N] [--cache /tmp/docfilm-bench] [--keep]
+    .venv/bin/python bench/render.py --quick [--assets 1000]
 
 Makes (once, then cached) three camera-like clips of `--seconds` each: ProRes 422 1080p25 with PCM, H.264
 4K (3840x2160) with AAC, interlaced 1080i H.264 in MPEG-TS. Two minutes each by default: six minutes of
@@ -20,6 +21,12 @@ Ingests them in place into a fresh DOCFILM_HOME (untimed), then prints, from thi
     clip by clip, one at a time. Target ≤ 1.25.
 (c) the baseline being beaten: proxy alone, then a contact sheet pass and a QC pass each decoding again.
 (d) speed as a multiple of real time: media seconds / docfilm's wall time, and per clip for the one pass.
+(e) where the one pass's time goes, clip by clip: decode alone, then each part added (rate/deinterlace/scale,
+    burn-in + x264 + AAC + poster, contact sheet, QC video, QC audio), wall and CPU; the whole against decode
+    alone (target ≤ 1.3). `--stages-only` runs just this, without Prefect.
+(f) `docfilm render` with nothing stale among 1,000 assets (`--assets`): its wall time against `docfilm --help`
+    (the bare process start) from the same run, and whether it imported prefect (it must not: the decision
+    is one ledger query). Target: <= 1 s in all. `--quick` measures only this (seconds, no clips made).
 
 Python processes are started with a bytecode cache (PYTHONPYCACHEPREFIX under --cache) even where the
 environment sets PYTHONDONTWRITEBYTECODE: an installed docfilm has compiled bytecode, and without it every
@@ -282,6 +289,69 @@ def prefect_start(env: dict[str, str]) -> Cost:
     return cost
 
 
+def nothing_stale(work: Path, env: dict[str, str], assets: int, repeat: int) -> dict[str, Any]:
+    """(f): `docfilm render --json` over `assets` up-to-date assets, against `docfilm --help`, least of `repeat`."""
+    from assets_manifest.store import Asset, Proxy
+
+    home = work / "nothing-stale"
+    run_env = dict(env, DOCFILM_HOME=str(home))
+    run_env.pop("DOCFILM_DATABASE_URL", None)
+    for name in [n for n in run_env if n.startswith("PREFECT_")]:
+        del run_env[name]  # docfilm's own embedded defaults: were Prefect started, it would be its own server
+    saved = os.environ.get("DOCFILM_HOME")
+    os.environ["DOCFILM_HOME"] = str(home)
+    try:
+        ws = Workspace(film_path(None))
+        files = ws.renders_dir
+        files.mkdir(parents=True, exist_ok=True)
+        profile_hash = ws.profile.profile_hash()
+        with ws.ledger.session(write=True) as s:
+            for n in range(assets):
+                asset_id, master = f"a{n:05d}", files / f"master{n}.mov"
+                s.add(Asset(asset_id=asset_id, sha256=f"{n:064x}", xxh128=f"{n:032x}", size=1, name=f"S01-{n:04d}.mov",
+                            path=str(master), path_bytes=str(master).encode(), kind="video", container="mov",
+                            width=320, height=180, fps_num=25, fps_den=1, duration_frames=250, scene_id="S01",
+                            probe={"hdr": None}))  # fmt: skip
+                proxy, poster, sheet = (files / f"{asset_id}{suffix}" for suffix in (".mp4", ".jpg", ".sheet.jpg"))
+                for f in (proxy, poster, sheet):
+                    f.touch()
+                s.add(Proxy(asset_id=asset_id, profile_hash=profile_hash, state="done", proxy_path=str(proxy),
+                            poster_path=str(poster), qc={"contact_sheet": str(sheet), "flags": []}))  # fmt: skip
+        ws.ledger.close()
+    finally:
+        if saved is None:
+            os.environ.pop("DOCFILM_HOME", None)
+        else:
+            os.environ["DOCFILM_HOME"] = saved
+    helps, renders = [], []
+    for _ in range(repeat):
+        helps.append(timed([str(DOCFILM), "--help"], run_env)[0])
+        cost, done = timed([str(DOCFILM), "render", "--json"], run_env)
+        assert json.loads(done.stdout) == {"rendered": [], "skipped": assets, "failed": []}, done.stdout
+        renders.append(cost)
+    _cost, done = timed([str(DOCFILM), "render", "--json"], dict(run_env, PYTHONPROFILEIMPORTTIME="1"))
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")}
+    bare, render = cheapest(helps), cheapest(renders)
+    return {
+        "e_assets": assets,
+        "e_render_s": round(render.wall, 3),
+        "e_help_s": round(bare.wall, 3),
+        "e_ratio": round(render.wall / bare.wall, 3),
+        "e_render_cpu_s": round(render.cpu, 3),
+        "e_help_cpu_s": round(bare.cpu, 3),
+        "e_imports_prefect": any(m.split(".")[0] == "prefect" for m in imported),
+        "e_prefect_home_made": (home / "prefect").exists(),
+    }
+
+
+def print_nothing_stale(e: dict[str, Any]) -> None:
+    print(f"(f) docfilm render, nothing stale among {e['e_assets']} assets: {e['e_render_s']:.2f} s "
+          f"(CPU {e['e_render_cpu_s']:.2f} s; target <= 1 s); docfilm --help: {e['e_help_s']:.2f} s "
+          f"(CPU {e['e_help_cpu_s']:.2f} s); ratio {e['e_ratio']:.2f}; imported prefect: "
+          f"{'yes' if e['e_imports_prefect'] else 'no'}; "
+          f"started Prefect: {'yes' if e['e_prefect_home_made'] else 'no'}")
+
+
 @contextmanager
 def prefect_server(folder: Path, env: dict[str, str]) -> Iterator[str]:
     """A `prefect server start` on a free loopback port for the block; yields its API URL."""
@@ -329,7 +399,21 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp DOCFILM_HOME and outputs")
     parser.add_argument("--stages-only", action="store_true",
                         help="only (e): where the one pass's time goes, part by part, against decode alone")
+    parser.add_argument("--assets", type=int, default=1000, help="up-to-date assets for (f), render with nothing stale")
+    parser.add_argument("--quick", action="store_true", help="only (f): render with nothing stale (a few seconds)")
     opts = parser.parse_args()
+
+    if opts.quick:
+        pycache = None if opts.no_bytecode_cache else opts.cache / "pycache"
+        work = Path(tempfile.mkdtemp(prefix="docfilm-bench-"))
+        try:
+            e = nothing_stale(work, child_env(work / "home", pycache), opts.assets, max(opts.repeat, 3))
+        finally:
+            if not opts.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        print_nothing_stale(e)
+        print(json.dumps(e))
+        return
 
     clips_dir = opts.cache / f"clips-{opts.seconds:g}s"
     paths = make_clips(clips_dir, opts.seconds)
@@ -388,6 +472,7 @@ def main() -> None:
         docfilm = Cost(docfilm.wall, min(run[0].cpu for run in runs["ephemeral"]))
         served, served_flow_s = best["server"]
         noop = cheapest([prefect_start(env) for _ in range(opts.repeat)])
+        stale = nothing_stale(work, env, opts.assets, max(opts.repeat, 3))
 
         # (b), (c): clip by clip, one at a time.
         rows: list[dict[str, Any]] = []
@@ -443,6 +528,7 @@ def main() -> None:
             "d_flow_work_x_realtime": round(media_s / flow_s, 2),
             "d_bare_x_realtime": round(media_s / bare.wall, 2),
             "d_one_pass_x_realtime": round(media_s / totals["one"].wall, 2),
+            **stale,
             "clips": rows,
         }
     finally:
@@ -470,6 +556,7 @@ def main() -> None:
     print(f"(d) {media_s:.0f} s of media: docfilm {result['d_docfilm_x_realtime']:.2f}x real time (its flow's work "
           f"{result['d_flow_work_x_realtime']:.2f}x), bare ffmpeg {result['d_bare_x_realtime']:.2f}x, one pass clip by "
           f"clip {result['d_one_pass_x_realtime']:.2f}x")
+    print_nothing_stale(stale)
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -12,6 +12,8 @@ It differs from Prefect's own in three ways:
   port is known at once and nothing else can take it in between;
 - the API asks for a generated Basic auth string (kept in this process's environment, never logged),
   so other local users cannot read or drive the film's runs;
+- a database Prefect's migrations already brought to their head (checked here from its `alembic_version` and
+  the installed Prefect's migration files, without importing either) starts without running them again;
 - the server dies with this process, even on kill -9 (Linux parent-death signal); its own output goes to a log
   file under PREFECT_HOME (never onto the terminal, where a server shutting down under load may print an
   asyncio or SQLAlchemy traceback that is no failure of the command), quoted when the server fails to start.
@@ -23,11 +25,14 @@ from __future__ import annotations
 
 import atexit
 import base64
+import importlib.util
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,6 +80,51 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return "".join(f"\n  {line}" for line in tail)
 
 
+# Settings which, when the user set them, put Prefect's database somewhere else or decide about its migrations.
+DATABASE_SETTINGS = ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+                     "PREFECT_API_DATABASE_MIGRATE_ON_START", "PREFECT_SERVER_DATABASE_MIGRATE_ON_START")
+
+
+def _database_revision(db_path: Path) -> str | None:
+    """The Alembic revision a Prefect SQLite database is at (None: no database, or not one of Prefect's)."""
+    if not db_path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1.0) as db:
+            rows = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def _migrations_folder() -> Path | None:
+    """Where the installed Prefect keeps its SQLite migrations (found without importing prefect)."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return package / "server" / "database" / "_migrations" / "versions" / "sqlite"
+
+
+def database_at_head(db_path: Path) -> bool:
+    """True when the database is at the installed Prefect's newest migration: a revision one of its migration
+    files defines and no migration file follows (none names it as its `down_revision`). Any doubt says False,
+    and the server then runs its migrations as usual (about 0.2 s when there is nothing to do; creating a new
+    database takes some 10 s of CPU)."""
+    revision = _database_revision(db_path)
+    folder = _migrations_folder()
+    if revision is None or folder is None or not re.fullmatch(r"[0-9a-f]{6,40}", revision):
+        return False
+    try:
+        scripts = [p for p in folder.iterdir() if p.suffix == ".py"]
+        if not any(f"_{revision}_" in p.name for p in scripts):
+            return False
+        follows = re.compile(rf"""^down_revision\s*=\s*.*["']{revision}["']""", re.MULTILINE)
+        return not any(follows.search(p.read_text(encoding="utf-8", errors="replace")) for p in scripts)
+    except OSError:
+        return False
+
+
 class LocalPrefectServer:
     """Prefect's API on 127.0.0.1 for the lifetime of this process, with a generated auth string."""
 
@@ -106,6 +156,10 @@ class LocalPrefectServer:
             PREFECT_API_URL=self.api_url,
             PREFECT_API_AUTH_STRING=self._auth,
         )
+        if not any(name in os.environ for name in DATABASE_SETTINGS) and database_at_head(
+            self.prefect_home / "prefect.db"
+        ):
+            env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
         command = [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
                    "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"]  # fmt: skip
         self.prefect_home.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ installed `docfilm`."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -14,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,13 +85,29 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The longest files, longest first (per-file sums of `pytest --durations`): pytest-xdist's loadfile hands out
+# files in collection order, so the long ones start first and the short ones fill the workers' ends (otherwise
+# one worker may pick a long file last while the other sits idle).
+LONGEST_FILES = (
+    "test_cli_commands.py", "test_flows_prefect_server.py", "test_cli_failures.py", "test_flows_postgres.py",
+    "test_editorial_conform.py", "test_assets_manifest_failures.py", "test_assets_manifest_concurrency.py",
+    "test_flows_cli.py", "test_flows_render.py", "test_assets_manifest_schema.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run browser tests last.
+    """Run the longest files first and browser tests last.
 
     The session's sync Playwright keeps an event loop running in the main thread, so asyncio.run() in any
     later test would fail with "cannot be called from a running event loop".
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        name = item.path.name
+        rank = LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+        return item.get_closest_marker("browser") is not None, rank
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +154,25 @@ def review_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 # --- the installed `docfilm` as a user runs it, and one Prefect server for the session (tests helper) ------------
 
-@pytest.fixture(scope="session")
-def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectForTests]:
-    """One Prefect API server (Prefect's own app, as its test harness runs it) on 127.0.0.1 for the session.
+def _run_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This pytest run's own temp folder, shared by its xdist workers (each worker's basetemp is a child of it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-    Its database is migrated once; tests that need docfilm to start its own server copy that database
-    (`seed`) instead of migrating again. Telemetry off; the runner's PREFECT_* settings are not passed on.
-    """
-    home = tmp_path_factory.mktemp("prefect-server")
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _start_test_server(home: Path, *, migrated: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """Prefect's API app under uvicorn on a loopback socket bound here (--fd: the port is known at once and
+    cannot be taken), answering /health; its database PREFECT_HOME/prefect.db (migrated: no migrations run)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(256)
@@ -151,9 +181,10 @@ def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pref
         "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "0",
         "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
     }  # fmt: skip
+    if migrated:
+        env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
     log_path = home / "server.log"
     with log_path.open("wb") as log_file:
-        # The socket is bound here and handed over (--fd): the port is known at once and cannot be taken.
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
              "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"],
@@ -168,25 +199,56 @@ def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pref
             try:
                 with urllib.request.urlopen(f"{api_url}/health", timeout=5) as response:
                     if response.status == 200:
-                        break
+                        return server, api_url
             except (urllib.error.URLError, TimeoutError, ConnectionError):
                 time.sleep(0.1)
-        migrated = tmp_path_factory.mktemp("prefect-db") / "prefect.db"
-        # The backup API copies a consistent database even while the server holds it open.
-        source, target = sqlite3.connect(home / "prefect.db"), sqlite3.connect(migrated)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
+    except BaseException:
+        _stop_test_server(server)
+        raise
+
+
+def _stop_test_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture(scope="session")
+def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectForTests]:
+    """One Prefect API server (Prefect's own app, as its test harness runs it) on 127.0.0.1 per test process.
+
+    Prefect's database is migrated once per pytest run (some 10 s of CPU): the first worker's server creates it
+    and leaves a copy in the run's shared temp folder; the other workers' servers start on copies of it, and so
+    do tests that need docfilm to start its own server (`seed`). Telemetry off; the runner's PREFECT_* settings
+    are not passed on.
+    """
+    home = tmp_path_factory.mktemp("prefect-server")
+    shared = _run_tmp(tmp_path_factory)
+    migrated = shared / "prefect-migrated.db"
+    server: subprocess.Popen[bytes] | None = None
+    with _file_lock(shared / "prefect-migrated.lock"):
+        if migrated.exists():
+            shutil.copyfile(migrated, home / "prefect.db")
+        else:
+            server, api_url = _start_test_server(home, migrated=False)
+            # The backup API copies a consistent database even while the server holds it open.
+            partial = migrated.with_suffix(".partial")
+            source, target = sqlite3.connect(home / "prefect.db"), sqlite3.connect(partial)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+            partial.replace(migrated)
+    if server is None:
+        server, api_url = _start_test_server(home, migrated=True)
+    try:
         yield PrefectForTests(api_url=api_url, migrated_db=migrated)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop_test_server(server)
 
 
 OUTER_PREFECT_HOME = os.environ.get("PREFECT_HOME")

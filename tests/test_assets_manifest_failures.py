@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_support import PrefectForTests
 from test_assets_manifest_offload import make_wav, partials
 
 from assets_manifest.errors import (
@@ -105,16 +106,18 @@ def limited_library(path: Path) -> Iterator[LimitedLibrary]:
             subprocess.run(["umount", str(path)], check=True)
 
 
-def docfilm(*args: str, home: Path, library: Path, preexec: Callable[[], None] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DOCFILM_HOME=str(home), DOCFILM_LIBRARY=str(library))
-    env.pop("DOCFILM_DATABASE_URL", None)
+def docfilm(*args: str, home: Path, library: Path, prefect: PrefectForTests,
+            preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed command on the session's Prefect server (the subject here is ingest, not Prefect's start)."""
+    env = prefect.env(home, DOCFILM_LIBRARY=str(library))
     return subprocess.run([str(DOCFILM), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
                           preexec_fn=preexec)
 
 
 @pytest.mark.slow
-def test_full_library_disk_and_unreadable_source_are_failed_not_quarantined(tmp_path: Path, home: Path) -> None:
+def test_full_library_disk_and_unreadable_source_are_failed_not_quarantined(
+    tmp_path: Path, home: Path, prefect_for_tests: PrefectForTests
+) -> None:
     card = tmp_path / "A001"
     with limited_library(tmp_path / "library") as lib:
         make_wav(card / "a.wav", seed=1)
@@ -123,7 +126,8 @@ def test_full_library_disk_and_unreadable_source_are_failed_not_quarantined(tmp_
         locked = make_wav(card / "locked.wav", seed=4)
         locked.chmod(0)
 
-        p = docfilm("ingest", "--json", str(card), home=home, library=lib.path, preexec=lib.preexec(True))
+        p = docfilm("ingest", "--json", str(card), home=home, library=lib.path, prefect=prefect_for_tests,
+                    preexec=lib.preexec(True))
         assert p.returncode == EXIT_PARTIAL, p.stderr[-3000:]
         assert "Traceback" not in p.stderr
         report = json.loads(p.stdout)
@@ -145,7 +149,8 @@ def test_full_library_disk_and_unreadable_source_are_failed_not_quarantined(tmp_
 
         lib.make_room()
         locked.chmod(0o644)
-        again = docfilm("ingest", str(card), home=home, library=lib.path, preexec=lib.preexec(False))
+        again = docfilm("ingest", str(card), home=home, library=lib.path, prefect=prefect_for_tests,
+                        preexec=lib.preexec(False))
         assert again.returncode == 0, again.stderr[-3000:]
         lines = again.stdout.splitlines()
         assert {ln.rsplit("/", 1)[-1] for ln in lines if ln.startswith("ingested")} == {"big.wav", "locked.wav"}

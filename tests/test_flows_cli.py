@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli_support import PrefectForTests
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
 
@@ -67,9 +69,10 @@ def run_cli(*args: str, home: Path, script: bool = False, **env: str) -> subproc
 
 
 def test_a_known_failure_in_a_flow_run_is_one_line_on_the_terminal_and_a_traceback_in_prefect(
-    tmp_path: Path,
+    tmp_path: Path, prefect_for_tests: PrefectForTests
 ) -> None:
     home = tmp_path / "home"
+    prefect_for_tests.seed(home)  # its own server (its log is read below), on a database migrated once per run
     p = run_cli("deck", home=home, script=True)
     assert p.returncode == 3, p.stderr[-3000:]
     assert p.stdout == ""

@@ -35,6 +35,10 @@ __all__ = ["EmbeddedS3"]
 log = logging.getLogger(__name__)
 
 _START_ATTEMPTS = 3
+# A clean `weed mini` stop takes 1-1.5 s here (5 s and more on a loaded machine; its gRPC servers give up
+# waiting after 1 s); some stops hang far longer (seen after a crash and restart: 20 s and more). What it
+# acknowledged is already written, so after this grace it is killed (SIGKILL to its process group).
+STOP_GRACE_S = 10.0
 # sun_path holds 108 bytes with its NUL; weed exits when a socket path does not fit.
 _MAX_SOCKET_PATH = 100
 
@@ -54,7 +58,7 @@ class EmbeddedS3:
         weed_binary: Path | None = None,
         region: str = "us-east-1",
         startup_timeout: float = 30.0,
-        stop_timeout: float = 20.0,
+        stop_timeout: float = STOP_GRACE_S,
         attach_timeout: float = 5.0,
     ) -> None:
         self.home = Path(home).absolute()
@@ -269,7 +273,7 @@ class EmbeddedS3:
             self._short_socket_dir = None
 
     @classmethod
-    def stop_recorded(cls, home: Path, *, stop_timeout: float = 20.0) -> bool:
+    def stop_recorded(cls, home: Path, *, stop_timeout: float = STOP_GRACE_S) -> bool:
         """Stop the live server recorded in <home>/s3/server.json (e.g. a `docfilm serve` left over)."""
         server = cls(home, stop_timeout=stop_timeout)
         if not server.server_path.exists():
