@@ -131,7 +131,7 @@ class LocalFarm:
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
                  "--no-ui", "--analytics-off"],
                 env=env, stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=_own_group_ending_with_us(),
             )
         token = base64.b64encode(self.auth.encode()).decode()
         request = urllib.request.Request(f"{self.api_url}/health", headers={"Authorization": f"Basic {token}"})
@@ -205,7 +205,7 @@ class LocalFarm:
                 [sys.executable, "-m", "prefect", "worker", "start", "--pool", self.settings.pool, "--name", name,
                  "--type", "process", "--limit", "1"],
                 env=env, cwd=PROJECT, stdin=subprocess.DEVNULL, stdout=worker_log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopping it takes its flow runs along
+                preexec_fn=_own_group_ending_with_us(),  # stopping its group takes its flow runs along
             )
 
     def _write_state(self) -> None:
@@ -234,6 +234,21 @@ class LocalFarm:
                 log.warning("%s", exc)
             self.postgres = None
         (self.folder / "farm.json").unlink(missing_ok=True)
+
+
+def _own_group_ending_with_us() -> Callable[[], None]:
+    """For a child, before exec: its own process group (Ctrl-C reaches only `farm local`, which stops it in
+    order), and SIGTERM when `farm local` dies, even by SIGKILL (Linux parent-death signal)."""
+    from flows.prefect_server import _parent_death_signal
+
+    on_parent_death = _parent_death_signal()
+
+    def prepare() -> None:
+        os.setsid()
+        if on_parent_death is not None:
+            on_parent_death()
+
+    return prepare
 
 
 def descendants(pid: int) -> list[int]:

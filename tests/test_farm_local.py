@@ -78,9 +78,13 @@ def farm() -> Iterator[Farm]:
         process.kill()
         pytest.fail(f"farm local did not start: {line!r} {process.communicate()[1][-3000:]}")
     yield Farm(process, home, env_file)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if process.poll() is None:  # the test failed before stopping it: stop it the same way, kill only if stuck
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     subprocess.run(["rm", "-rf", str(top)], check=False)
 
 
