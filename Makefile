@@ -29,4 +29,4 @@ bench:
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/facts.py
 	$(VENV)/bin/python bench/cut.py
-	$(VENV)/bin/python bench/farm.py
+	$(VENV)/bin/python bench/render_farm.py

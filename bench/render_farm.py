@@ -1,6 +1,6 @@
 """Benchmark of the render farm: its overhead against a local render, lease claims and the plan query on PostgreSQL.
 
-    .venv/bin/python bench/farm.py [--quick] [--clips 20] [--seconds 10] [--skip-overhead]
+    .venv/bin/python bench/render_farm.py [--quick] [--clips 20] [--seconds 10] [--skip-overhead]
 
 Prints, from this one run:
 (a) farm overhead: `docfilm render --farm` on `docfilm farm local --workers 2` against a local
