@@ -202,7 +202,39 @@ def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
         _http_status(endpoint)  # stopped with it
 
 
-def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect_for_tests: PrefectForTests) -> None:
+def _the_packet_opens_on_the_film(browser: Any, index: Path) -> None:
+    """The demo's packet in Chromium: its first player is the string-out, with a chapter per scene and the vi
+    and en subtitles carried in the page (vi showing), and it plays to its end."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(index.as_uri())
+        page.wait_for_selector("html[data-ready=yes]")
+        first = page.evaluate("""() => { const p = document.querySelector("video, audio, a.player");
+            return p && p.id; }""")
+        assert first == "cut-video", "the packet's first player is the film"
+        assert page.locator("#chapters button.chapter").count() == 1  # the demo's film has one scene
+        page.wait_for_function("""() => { const t = Array.from(document.getElementById("cut-video").textTracks)
+            .find(t => t.kind === "subtitles" && t.language === "vi"); return t && t.cues && t.cues.length > 0; }""")
+        tracks = page.evaluate("""() => Object.fromEntries(Array.from(document.getElementById("cut-video")
+            .textTracks).filter(t => t.kind === "subtitles").map(t => [t.language, t.mode]))""")
+        assert tracks == {"vi": "showing", "en": "disabled"}
+        ended = page.evaluate("""async () => { const v = document.getElementById("cut-video");
+            if (v.readyState < 1) await new Promise(r => v.addEventListener("loadedmetadata", r, {once: true}));
+            v.muted = true; v.playbackRate = 8;
+            const done = new Promise(r => v.addEventListener("ended", r, {once: true}));
+            await v.play(); await done;
+            return {ended: v.ended, duration: v.duration, error: v.error && v.error.code}; }""")
+        assert ended["ended"] and ended["error"] is None and ended["duration"] > 2
+        assert errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect_for_tests: PrefectForTests,
+                                                         chromium_browser: Any) -> None:
     # The demo makes footage for the film's scenes: a film of one scene keeps it to two clips (and the broken
     # file it must quarantine).
     film = small_film(tmp_path / "film.yaml", film_id="can-tho-xiv", scene_id="S01")
@@ -213,6 +245,7 @@ def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect
     assert_no_traceback(p)
     paths = re.findall(r"(/\S*/index\.html)", p.stdout + p.stderr)
     assert paths and Path(paths[-1]).is_file(), "the demo prints the packet's path"
+    _the_packet_opens_on_the_film(chromium_browser, Path(paths[-1]))
     renders = _files(home / "renders")
     assert len([f for f in renders if f.suffix == ".mp4"]) == 2
 
