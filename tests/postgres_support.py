@@ -12,13 +12,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+
+from farm.postgres import free_port  # the product's own: the farm starts its cluster on a port found the same way
 
 POSTGRES_BINARIES = Path("/usr/lib/postgresql")
 MISSING = ("PostgreSQL's server binaries (initdb, pg_ctl) are not under /usr/lib/postgresql/*/bin: the ledger's "
@@ -31,12 +32,6 @@ def postgres_bin() -> Path | None:
     found = [d for d in POSTGRES_BINARIES.glob("*/bin") if (d / "initdb").exists() and (d / "pg_ctl").exists()]
     found.sort(key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
     return found[-1] if found else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -81,7 +76,7 @@ class PostgresCluster:
                   "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync")
         pwfile.unlink()
         for attempt in range(5):  # the free port may be taken between finding it and binding it
-            self.port = _free_port()
+            self.port = free_port()
             options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='{self.folder}' "
                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
             try:
