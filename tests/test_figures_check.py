@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from datetime import date
@@ -13,9 +14,10 @@ import pytest
 from cli_support import assert_no_traceback, docfilm_cli, user_env
 from film_support import bundled_film_copy, edit_figure
 
-from figures.check import check_film_figures
+from figures.check import FactIndex, _most_shared, check_film_figures
 from figures.mentions import find_mentions
 from storyboard.loader import bundled_film_path
+from storyboard.models import Fact
 
 S06_VI = ("Năm 2018, tăng trưởng GRDP của thành phố ước đạt 7,5%; GRDP bình quân đầu người ước 80,48 triệu đồng, "
           "tương đương 3.490 đô la Mỹ. Thu ngân sách nhà nước ước đạt 11.191 tỷ đồng, bằng 101% kế hoạch.")
@@ -306,3 +308,42 @@ def test_vtt_cues_lines_and_scenes(tmp_path: Path) -> None:
     assert [scene_at(spans, c) for c in cues] == ["S01", "S02"]
     offset = cues[1].text.index("36")
     assert cue_position(cues[1], offset) == (11, 5)
+
+
+# --- the fact index's choice of indicator for a contradiction -------------------------------------------------
+
+
+def _fact(fact_id: str, label: str, value: str, year: int = 2018, unit: str = "%") -> Fact:
+    return Fact.model_validate({"id": fact_id, "label": {"vi": label, "en": "—"}, "value": value, "unit": unit,
+                                "year": year, "status": "actual", "source": {"title": "Cục Thống kê"}})
+
+
+def test_a_contradiction_names_the_fact_sharing_most_words_ties_to_the_first_given() -> None:
+    facts = [_fact(f"noise-{i}", f"Chỉ tiêu phụ {i} tăng trưởng", "1.5") for i in range(300)]
+    facts += [
+        _fact("grdp-growth", "Tốc độ tăng trưởng GRDP", "7.53"),
+        _fact("grdp-growth-again", "Tăng trưởng GRDP tốc độ", "7.6"),  # the same words: a tie, given later
+        _fact("export-growth", "Tốc độ tăng trưởng xuất khẩu", "9.1"),
+        _fact("grdp-growth-2017", "Tốc độ tăng trưởng GRDP", "7.2", year=2017),
+        _fact("grdp-value", "Tốc độ tăng trưởng GRDP", "80.48", unit="triệu đồng"),
+    ]
+    index = FactIndex(facts)
+    [mention] = find_mentions("Tốc độ tăng trưởng GRDP đạt 8,1%.")
+    # 4 shared words with the two GRDP facts (a tie: the first given wins), 3 with exports, 2 with the noise;
+    # neither another year nor another unit kind is looked at
+    assert index.entries[index.same_indicator(mention, 2018) or 0].fact.id == "grdp-growth"
+    assert index.same_indicator(mention, None) is None
+    [lone] = find_mentions("Kim ngạch GRDP đạt 8,1%.")
+    assert index.same_indicator(lone, 2018) is None  # one shared word is not enough
+    [two] = find_mentions("Kim ngạch xuất khẩu, tốc độ 8,1%.")
+    assert index.entries[index.same_indicator(two, 2018) or 0].fact.id == "export-growth"
+
+
+def test_most_shared_counts_like_a_plain_count() -> None:
+    rng = random.Random(11)
+    for _ in range(500):
+        width, masks = rng.randint(1, 90), [rng.getrandbits(rng.randint(1, 90)) for _ in range(rng.randint(0, 12))]
+        counts = [sum(mask >> bit & 1 for mask in masks) for bit in range(90)]
+        best, score = _most_shared(masks)
+        assert score == max(counts)
+        assert best == (sum(1 << bit for bit, n in enumerate(counts) if n == score) if score else 0), width
