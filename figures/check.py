@@ -59,6 +59,7 @@ class FigureCheck:
     expected: float | None
     sentence: str
     offset: int  # of the figure within `sentence`
+    lang: str = "vi"  # of the text stating it
 
     def to_json(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "col": self.col, "text": self.text, "scene": self.scene,
@@ -385,6 +386,7 @@ def _check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locato
                 expected=float(entry.low.value) if entry else None,
                 sentence=item.text[s_start:s_end].strip(),
                 offset=mention.start - s_start - (len(raw) - len(raw.lstrip())),
+                lang=item.lang,
             ))
     results.sort(key=lambda f: (f.line, f.col))
     return CheckReport(results)

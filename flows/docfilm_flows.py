@@ -247,7 +247,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     settings = ws.settings.review
     clips, notes = steps.clip_records(ws), review_notes(ws)
     out_root = settings.packet_root()
-    figures = check_film_figures(ws.film_file, ws.film, as_of=as_of).figures
+    figures = check_film_figures(ws.film_file, ws.film, as_of=as_of, home=ws.settings.home).figures
     cut = packet_cut(ws)
     result = None
     published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}

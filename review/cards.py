@@ -203,7 +203,7 @@ def figure_views(film: Film, checks: Iterable[FigureCheck], as_of: date) -> tupl
                     cell = f"{found.provenance.sheet or found.provenance.file}!{found.provenance.cell}"
         sentence, start = check.sentence, check.offset
         views.append((_RESULT_ORDER.index(check.result) if check.result in _RESULT_ORDER else 0, n, FigureView(
-            lang="en" if check.field.endswith(".en") else "vi",
+            lang=check.lang,
             scene_id=check.scene,
             where=f"{check.file.rsplit('/', 1)[-1]}:{check.line}:{check.col}",
             before=sentence[:start],

@@ -285,6 +285,27 @@ def test_a_subtitle_figure_that_contradicts_is_reported_at_its_cue(tmp_path: Pat
         "value": 82.15, "unit": "triệu đồng", "year": 2018, "result": "contradicts",
         "fact": "grdp-per-capita-2018", "expected": 80.48,
     }]
+    # the scene is not ready while its cut states it: status names the cue, the packet lists it
+    p = docfilm_cli("status", "--film", str(film), "--json", env=user_env(home))
+    assert p.returncode == 0, p.stderr
+    scenes = {s["id"]: s for s in json.loads(p.stdout)["scenes"]}
+    assert scenes["S06"]["blocked_by"] == [{"file": str(vtt), "line": line, "col": col,
+                                            "text": "82,15 triệu đồng", "result": "contradicts"}]
+    assert scenes["S06"]["ready"] is False
+
+
+def test_the_packet_lists_subtitle_figures_in_their_language(tmp_path: Path) -> None:
+    from review.cards import figure_views
+    from storyboard.loader import load_film
+
+    home = tmp_path / "home"
+    _write_cut_texts(bundled_film_path(), home, ("S06",))
+    report = check_film_figures(bundled_film_path(), home=home)
+    views = figure_views(load_film(bundled_film_path()), report.figures, date(2019, 5, 31))
+    subs = {(v.where.split(":")[0], v.lang, v.text) for v in views if ".vtt:" in v.where}
+    assert ("subtitles.vi.vtt", "vi", "80,48 triệu đồng") in subs
+    assert ("subtitles.en.vtt", "en", "80.48 million dong") in subs
+    assert {lang for name, lang, _ in subs if name == "subtitles.en.vtt"} == {"en"}
 
 
 @pytest.mark.parametrize("as_of", ["2019-13-45"])

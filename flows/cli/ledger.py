@@ -46,7 +46,8 @@ def _figure_blocks(ws: Any, day: Any) -> dict[str, list[Any]]:
     from review.status import FigureBlock
 
     blocks: dict[str, list[Any]] = {}
-    for f in check_film_figures(ws.film_file, ws.film, as_of=day).not_sourced:
+    # the review cut's subtitles too, once rendered: what the Board hears is what it reads
+    for f in check_film_figures(ws.film_file, ws.film, as_of=day, home=ws.settings.home).not_sourced:
         blocks.setdefault(f.scene, []).append(FigureBlock(f.file, f.line, f.col, f.text, f.result))
     return blocks
 
