@@ -148,14 +148,20 @@ class FactIndex:
         self._keys = {key: [base for base, _ in bucket] for key, bucket in values.items()}
         self._years = sorted({y for y, _ in values})
         self._words: dict[int, frozenset[str]] = {}
+        self._label_words: dict[str, frozenset[str]] = {}
         self._buckets: dict[tuple[int, str | None], tuple[list[int], dict[str, list[int]], dict[str, int]]] = {}
 
     def words(self, index: int) -> frozenset[str]:
-        """The words of a fact's labels (vi and en)."""
+        """The words of a fact's labels (vi and en), stop words included: they are only ever intersected with
+        a figure's context, which has none, and leaving them in saves a set difference per fact."""
         found = self._words.get(index)
         if found is None:
             label = self.entries[index].fact.label
-            found = self._words[index] = _tokens(f"{label.vi} {label.en}")
+            text = f"{label.vi} {label.en}"
+            found = self._label_words.get(text)
+            if found is None:  # a table gives one label to the figures of every year
+                found = self._label_words[text] = frozenset(_WORD.findall(text.lower()))
+            self._words[index] = found
         return found
 
     def same_value(self, mention: Mention, year: int | None) -> list[int]:
