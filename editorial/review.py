@@ -42,7 +42,17 @@ from renders.settings import RendersSettings
 from renders.tools import ffmpeg_exe, font_file
 from storyboard.models import Film
 
-from .paths import SUBTITLE_LANGS, chapters_file, review_dir, subtitles_file
+from .paths import (
+    SUBTITLE_LANGS,
+    chapters_file,
+    cut_file,
+    cut_poster,
+    review_dir,
+    segment_file,
+    segments_dir,
+    state_file,
+    subtitles_file,
+)
 from .segments import CutPlan, Segment
 from .versions import write_new_file
 
@@ -227,10 +237,10 @@ def _made_from(segment_files: list[str], texts: CutTexts) -> str:
     return hashlib.sha256(json.dumps([segment_files, texts.metadata]).encode()).hexdigest()
 
 
-def _read_state(state_file: Path) -> dict[str, Any]:
-    if state_file.is_file():
+def _read_state(path: Path) -> dict[str, Any]:
+    if path.is_file():
         try:
-            state = json.loads(state_file.read_text(encoding="utf-8"))
+            state = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             return {}
         return state if isinstance(state, dict) else {}
@@ -246,16 +256,16 @@ def stale_reasons(plan: CutPlan, film: Film, home: Path) -> list[str]:
     """
     folder = review_dir(home, plan.film_id)
     reasons = []
-    missing = [seg.scene for seg in plan.segments if not (folder / "segments" / f"{seg.key}.mp4").is_file()]
+    missing = [seg.scene for seg in plan.segments if not segment_file(folder, seg.key).is_file()]
     if missing:
         reasons.append(f"{len(missing)} segment(s) to render ({', '.join(dict.fromkeys(missing))})")
     texts = cut_texts(plan, film)
     names = [f"{seg.key}.mp4" for seg in plan.segments]
-    out = folder / f"{plan.film_id}-review.mp4"
-    poster = folder / f"{plan.film_id}-review.jpg"
+    out = cut_file(folder, plan.film_id)
+    poster = cut_poster(folder, plan.film_id)
     if not (out.is_file() and poster.is_file()):
         reasons.append("no review cut rendered yet")
-    elif _read_state(folder / "state.json").get("made_from") != _made_from(names, texts):
+    elif _read_state(state_file(folder)).get("made_from") != _made_from(names, texts):
         reasons.append("the join is of other segments or chapters")
     files = {folder / "chapters.vtt": texts.chapters}
     files |= {folder / f"subtitles.{lang}.vtt": text for lang, text in texts.subtitles.items()}
@@ -290,32 +300,32 @@ def render_review_cut(
     at most -1 dBTP by default), and a runtime over the film's target (rule `runtime`, in seconds).
     """
     folder = review_dir(home, plan.film_id)
-    seg_dir = folder / "segments"
+    seg_dir = segments_dir(folder)
     seg_dir.mkdir(parents=True, exist_ok=True)
     exe = ffmpeg_exe(settings)
     font = font_file(settings)
-    todo = [seg for seg in plan.segments if not (seg_dir / f"{seg.key}.mp4").is_file()]
+    todo = [seg for seg in plan.segments if not segment_file(folder, seg.key).is_file()]
     started = time.monotonic()
     # Two segments at a time: one short ffmpeg run leaves cores idle while it starts, seeks and flushes.
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
-        for future in [pool.submit(render_segment, seg, plan, profile, exe, font, seg_dir / f"{seg.key}.mp4",
+        for future in [pool.submit(render_segment, seg, plan, profile, exe, font, segment_file(folder, seg.key),
                                    timeout_s) for seg in todo]:
             future.result()
     segments_s = time.monotonic() - started if todo else 0.0
     elapsed = segments_s
     keys = {seg.key for seg in todo}
-    outcomes = [SegmentOutcome(seg.scene, seg.frames, seg.key in keys, seg_dir / f"{seg.key}.mp4")
+    outcomes = [SegmentOutcome(seg.scene, seg.frames, seg.key in keys, segment_file(folder, seg.key))
                 for seg in plan.segments]
 
     texts = cut_texts(plan, film)
     chapters, subtitles = write_cut_texts(plan, film, folder)
 
-    out = folder / f"{plan.film_id}-review.mp4"
-    poster = folder / f"{plan.film_id}-review.jpg"
+    out = cut_file(folder, plan.film_id)
+    poster = cut_poster(folder, plan.film_id)
     meta_text = texts.metadata
-    state_file = folder / "state.json"
+    state_path = state_file(folder)
     made_from = _made_from([o.path.name for o in outcomes], texts)
-    state = _read_state(state_file)
+    state = _read_state(state_path)
     if state.get("made_from") != made_from or not out.is_file() or not poster.is_file():
         list_file = folder / ".segments.ffconcat"
         meta_file = folder / ".chapters.ffmeta"
@@ -345,7 +355,7 @@ def render_review_cut(
         elapsed += run_ffmpeg(graph.compile(cmd=exe), [(temp_path(poster), poster)], timeout_s,
                               label="review cut poster").elapsed_s
         state = {"made_from": made_from, "loudness": measured.to_json()}
-        write_new_file(state_file, json.dumps(state, indent=1).encode())
+        write_new_file(state_path, json.dumps(state, indent=1).encode())
     runtime = Fraction(plan.frames) / plan.fps
     target = Fraction(film.film.target_runtime_frames) / Fraction(film.film.fps)
     levels = Measurements(loudness=Loudness.from_json(state["loudness"]))

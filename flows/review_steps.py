@@ -179,14 +179,14 @@ def _first_picture_time(path: Path) -> float:
 def _rendered_review_cut(ws: Workspace) -> tuple[Path, Path, Path] | None:
     """(folder, review cut, poster) when the rendered review cut is current: the cut steps' own judgement
     (it knows every input of a segment's key), None when it is stale or was never rendered."""
-    from editorial.review import review_dir
+    from editorial.paths import cut_file, cut_poster, review_dir, state_file
 
     from .cut_steps import review_cut_staleness
 
     film_id = ws.film.film.id
     folder = review_dir(ws.home, film_id)
-    out, poster = folder / f"{film_id}-review.mp4", folder / f"{film_id}-review.jpg"
-    if not (out.is_file() and (folder / "state.json").is_file()):
+    out, poster = cut_file(folder, film_id), cut_poster(folder, film_id)
+    if not (out.is_file() and state_file(folder).is_file()):
         return None
     return None if review_cut_staleness(ws).stale else (folder, out, poster)
 
