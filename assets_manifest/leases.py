@@ -150,8 +150,8 @@ class Leases:
     # planners
     def plan(self, profile_hash: str, *, planner: str, everything: bool = False, scene: str | None = None,
              kinds: Iterable[str] = ("video", "audio", "still")) -> list[PlannedAsset]:
-        """The stale pairs in one query: no finished proxy (or `everything`), and nobody else holding a live lease
-        or reservation on them.
+        """The stale pairs in one query: no finished proxy (or `everything`), nobody else holding a live lease
+        or reservation on them, and the master not quarantined (until it is ingested again).
 
         Core on a plain connection, four columns, no ORM row (the ORM's per-row work was half the time at 100,000
         assets); two anti-joins (NOT EXISTS), which PostgreSQL runs as hash anti-joins, the live leases found by
@@ -167,7 +167,7 @@ class Leases:
         )
         q = (
             select(assets.c.asset_id, assets.c.name, assets.c.scene_id, assets.c.duration_frames)
-            .where(assets.c.kind.in_(tuple(kinds)), ~held)
+            .where(assets.c.kind.in_(tuple(kinds)), assets.c.master_quarantine.is_(None), ~held)
             .order_by(assets.c.scene_id.nulls_last(), assets.c.name, assets.c.asset_id)
         )
         if not everything:

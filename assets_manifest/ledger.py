@@ -242,10 +242,18 @@ class Ledger:
         return s.scalar(q) is not None
 
     def record_master_stored(self, asset_id: str, key: str, etag: str | None, version_id: str | None) -> None:
-        """Note where the asset's master was put into S3, as the server answered its verified upload."""
+        """Note where the asset's master was put into S3, as the server answered its verified upload; a master
+        quarantined before is usable again."""
         with self.session(write=True) as s:
             s.execute(update(Asset).where(Asset.asset_id == asset_id)
-                      .values(master_key=key, master_etag=etag, master_version_id=version_id))
+                      .values(master_key=key, master_etag=etag, master_version_id=version_id, master_quarantine=None))
+
+    def quarantine_master(self, asset: Asset, reason: str) -> None:
+        """The asset's master in S3 no longer has its SHA-256: quarantined with the reason (listed with the files
+        ingest refused), and out of the render plans until the master is stored again (record_master_stored)."""
+        self.quarantine(asset.path, asset.path_bytes, reason, asset.sha256)
+        with self.session(write=True) as s:
+            s.execute(update(Asset).where(Asset.asset_id == asset.asset_id).values(master_quarantine=reason))
 
     def sightings(self, asset_id: str) -> list[SourceSighting]:
         with self.session() as s:

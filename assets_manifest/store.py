@@ -100,6 +100,9 @@ class Asset(Base):
     master_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     master_etag: Mapped[str | None] = mapped_column(String(128), default=None)
     master_version_id: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # Why the master's S3 object was quarantined (it no longer had the asset's SHA-256), revision 0006; None: usable.
+    # A quarantined asset is left out of every render plan until its master is stored again (ingested again).
+    master_quarantine: Mapped[str | None] = mapped_column(Text, default=None)
 
     @property
     def fps(self) -> str | None:

@@ -218,7 +218,9 @@ def bench_overhead(top: Path, clips: int, seconds: int) -> dict[str, float]:
     local_env = clean_env(DOCFILM_HOME=str(top / "local"))
     subprocess.run([str(DOCFILM), "ingest", str(card), "--json"], env=local_env, cwd=ROOT, check=True,
                    capture_output=True, timeout=1200)
+    cpu = cpu_seconds()
     local_s, local = timed(["render", "--all", "--jobs", "2", "--json"], local_env)
+    local_cpu = cpu_seconds() - cpu
     # The farm: two workers on this machine; the clips' masters in its S3.
     farm_home = top / "farm-home"
     env_file = top / "farm.env"
@@ -236,17 +238,21 @@ def bench_overhead(top: Path, clips: int, seconds: int) -> dict[str, float]:
         farm_env = clean_env(DOCFILM_HOME=str(top / "planner"), **exported)
         subprocess.run([str(DOCFILM), "ingest", str(card), "--json"], env=farm_env, cwd=ROOT, check=True,
                        capture_output=True, timeout=1200)
+        cpu = cpu_seconds()  # the planner's; the workers' come in when farm local has stopped (its children)
         farm_s, result = timed(["render", "--farm", "--all", "--json"], farm_env)
+        planner_cpu = cpu_seconds() - cpu
     finally:
         farm.send_signal(signal.SIGTERM)
         farm.wait(timeout=120)
+    farm_cpu = cpu_seconds() - cpu
     rendered_local = len(local["rendered"])  # type: ignore[arg-type]
     rendered_farm = len(result["rendered"])  # type: ignore[arg-type]
     if rendered_local != clips or rendered_farm != clips:
         sys.exit(f"rendered {rendered_local} locally and {rendered_farm} on the farm, of {clips}")
     return {"clips": clips, "local_s": local_s, "farm_s": farm_s, "ratio": farm_s / local_s,
             "coordinating_s_per_clip": (farm_s - local_s) / clips, "flow_runs": float(result["flow_runs"]),  # type: ignore[arg-type]
-            "submitted_in_s": float(result["submitted_in"])}  # type: ignore[arg-type]
+            "submitted_in_s": float(result["submitted_in"]),  # type: ignore[arg-type]
+            "local_cpu_s": local_cpu, "planner_cpu_s": planner_cpu, "farm_cpu_s": farm_cpu}
 
 
 def main() -> None:
@@ -282,7 +288,10 @@ def main() -> None:
         print(f"(a) farm overhead, {clips:.0f} clips of {args.seconds} s: render --farm (2 workers) "
               f"{over['farm_s']:.1f} s / render --jobs 2 {over['local_s']:.1f} s = {over['ratio']:.2f} (goal ≤ 1.15); "
               f"coordinating {over['coordinating_s_per_clip']:.2f} s per clip; {over['flow_runs']:.0f} flow runs, "
-              f"submitted in {over['submitted_in_s']:.1f} s", flush=True)
+              f"submitted in {over['submitted_in_s']:.1f} s; CPU: local render {over['local_cpu_s']:.1f} s, farm "
+              f"{over['farm_cpu_s']:.1f} s from the render's start to the farm's stop (planner "
+              f"{over['planner_cpu_s']:.1f} s, workers, flow runs and Prefect server; not PostgreSQL); {machine()}",
+              flush=True)
     shutil.rmtree(top, ignore_errors=True)
 
 
