@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, QueuePool, and_, create_engine, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +85,8 @@ class Ledger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._autocommit: Engine | None = None
+        self._autocommit_made = threading.Lock()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(engine.execution_options(**WRITE), expire_on_commit=False)
 
@@ -123,12 +126,27 @@ class Ledger:
     @staticmethod
     def _engine(settings: LedgerSettings) -> Engine:
         try:
-            return make_engine(settings.url())
+            return make_engine(settings.url(), settings.database_pool_size)
         except (SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: SQLAlchemy on a malformed URL
             raise _unavailable(settings, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
+
+    @property
+    def autocommit_engine(self) -> Engine:
+        """A second pool to the same server for statements that are a transaction by themselves (a lease claim),
+        one round trip each: no BEGIN or COMMIT, and no ping at checkout, so the caller handles a dropped
+        connection (DBAPIError.connection_invalidated) by trying once more."""
+        with self._autocommit_made:
+            if self._autocommit is None:
+                pool = self.engine.pool
+                size = pool.size() if isinstance(pool, QueuePool) else 5
+                self._autocommit = create_engine(self.engine.url, isolation_level="AUTOCOMMIT", pool_size=size,
+                                                 max_overflow=size)
+            return self._autocommit
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
@@ -224,10 +242,18 @@ class Ledger:
         return s.scalar(q) is not None
 
     def record_master_stored(self, asset_id: str, key: str, etag: str | None, version_id: str | None) -> None:
-        """Note where the asset's master was put into S3, as the server answered its verified upload."""
+        """Note where the asset's master was put into S3, as the server answered its verified upload; a master
+        quarantined before is usable again."""
         with self.session(write=True) as s:
             s.execute(update(Asset).where(Asset.asset_id == asset_id)
-                      .values(master_key=key, master_etag=etag, master_version_id=version_id))
+                      .values(master_key=key, master_etag=etag, master_version_id=version_id, master_quarantine=None))
+
+    def quarantine_master(self, asset: Asset, reason: str) -> None:
+        """The asset's master in S3 no longer has its SHA-256: quarantined with the reason (listed with the files
+        ingest refused), and out of the render plans until the master is stored again (record_master_stored)."""
+        self.quarantine(asset.path, asset.path_bytes, reason, asset.sha256)
+        with self.session(write=True) as s:
+            s.execute(update(Asset).where(Asset.asset_id == asset.asset_id).values(master_quarantine=reason))
 
     def sightings(self, asset_id: str) -> list[SourceSighting]:
         with self.session() as s:

@@ -20,6 +20,13 @@ class LedgerSettings(BaseSettings):
         "schema `docfilm db upgrade` applies); default SQLite in WAL mode at DOCFILM_HOME/ledger.sqlite, which "
         "applies its migrations itself.",
     )
+    database_pool_size: int = Field(
+        16,
+        ge=1,
+        description="Connections one docfilm process keeps open to a database server (as many more may open "
+        "for a burst and close after): enough for the threads that use the ledger at once, e.g. a farm's 16 "
+        "lease claimers. Connections open only when needed; ignored for SQLite.",
+    )
     library: Path | None = Field(
         None,
         description="Footage library: ingest copies every card or folder here (verified, with ASC MHL "

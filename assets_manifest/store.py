@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -98,6 +100,9 @@ class Asset(Base):
     master_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     master_etag: Mapped[str | None] = mapped_column(String(128), default=None)
     master_version_id: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # Why the master's S3 object was quarantined (it no longer had the asset's SHA-256), revision 0006; None: usable.
+    # A quarantined asset is left out of every render plan until its master is stored again (ingested again).
+    master_quarantine: Mapped[str | None] = mapped_column(Text, default=None)
 
     @property
     def fps(self) -> str | None:
@@ -224,10 +229,17 @@ class RenderLease(Base):
     """
 
     __tablename__ = "render_leases"
+    # Revision 0006: only the live rows are indexed, so claims and the plan query do not walk past finished pairs.
+    __table_args__ = (
+        Index("ix_render_leases_queued", "holder", "profile_hash", "asset_id",
+              postgresql_where=text("state = 'queued'"), sqlite_where=text("state = 'queued'")),
+        Index("ix_render_leases_leased", "profile_hash", "expires_at",
+              postgresql_where=text("state = 'leased'"), sqlite_where=text("state = 'leased'")),
+    )
 
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.asset_id"), primary_key=True)
     profile_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
-    state: Mapped[str] = mapped_column(String(8), index=True)
+    state: Mapped[str] = mapped_column(String(8))
     holder: Mapped[str] = mapped_column(String(255))  # the planner's run or the worker holding it now
     token: Mapped[str] = mapped_column(String(32))  # changes with every claim: a heartbeat renews only its own
     expires_at: Mapped[datetime] = mapped_column()
@@ -271,7 +283,7 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 16) -> Engine:
     """An engine for the ledger URL; SQLite files get WAL and a busy timeout, and their folder is created.
 
     It makes no table: assets_manifest.schema brings the database to the models' revision.
@@ -283,4 +295,6 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # pre_ping: a pooled connection to a server that restarted is replaced instead of failing the next query.
-    return create_engine(url, pool_pre_ping=True)
+    # pool_size: a connection per thread that uses the ledger at once (SQLAlchemy's default of 5, plus 10 opened
+    # and closed again, made 16 lease claimers queue for connections and reconnect).
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)

@@ -10,7 +10,10 @@ Prints, from this one run:
     next one (`Leases.claim_next`, SKIP LOCKED) until none is left; every pair must be claimed exactly once.
     Goal ≥ 500 claims/s.
 (c) the farm's plan query (Leases.plan: assets, proxies and leases in one query) over 100,000 assets, half of
-    them up to date. Goal ≤ 1 s.
+    them up to date (rendered on the farm: a finished lease row each) and 1,000 more held by another planner.
+    Goal ≤ 1 s.
+Each line also gives the CPU time of this process and its children, and the load average: the machine may be
+shared, and a figure taken under load says so.
 The cluster is the farm's own (farm.postgres, Debian's binaries), in a temp folder, removed at the end.
 """
 
@@ -20,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -27,23 +31,34 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # This file's own folder comes first on sys.path and its name would hide the `farm` package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import imageio_ffmpeg  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from assets_manifest.leases import Leases  # noqa: E402
 from assets_manifest.ledger import Ledger  # noqa: E402
 from assets_manifest.settings import LedgerSettings  # noqa: E402
-from assets_manifest.store import Asset, Proxy  # noqa: E402
+from assets_manifest.store import Asset, Proxy, RenderLease  # noqa: E402
 from farm.postgres import PostgresCluster, cluster_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
 PROFILE = "b" * 16
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its waited-for children so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def machine() -> str:
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def asset_rows(n: int, start: int = 0) -> list[dict[str, object]]:
@@ -91,14 +106,15 @@ def bench_claims(cluster: PostgresCluster, pairs: int = 2000, claimers: int = 16
     for t in threads:
         t.start()
     start.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - began
+    cpu = cpu_seconds() - cpu
     ledger.close()
     duplicates = len(claimed) - len(set(claimed))
     return {"pairs": pairs, "claimed": len(claimed), "duplicates": duplicates, "seconds": seconds,
-            "claims_per_s": len(claimed) / seconds, "bare_per_s": bare}
+            "claims_per_s": len(claimed) / seconds, "bare_per_s": bare, "cpu_ms_per_claim": 1000 * cpu / len(claimed)}
 
 
 def bare_transactions(cluster: PostgresCluster, database: str, total: int, threads: int) -> float:
@@ -128,6 +144,8 @@ def bare_transactions(cluster: PostgresCluster, database: str, total: int, threa
 
 def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, float]:
     ledger = fresh_ledger(cluster, "plan")
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
     began = time.perf_counter()
     for i in range(0, assets, 10_000):
         rows = asset_rows(10_000, i)
@@ -135,9 +153,17 @@ def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, flo
             s.execute(insert(Asset), rows)
             s.execute(insert(Proxy), [{"asset_id": r["asset_id"], "profile_hash": PROFILE, "state": "done",
                                        "qc": {}} for r in rows[::2]])
+            # The up-to-date half was rendered on the farm: each pair has its finished lease.
+            s.execute(insert(RenderLease), [{"asset_id": r["asset_id"], "profile_hash": PROFILE, "state": "done",
+                                             "holder": "w1", "token": "t", "expires_at": now, "attempts": 1,
+                                             "worker": "w1", "updated_at": now} for r in rows[::2]])
+    with ledger.session(write=True) as s:  # another planner, at work right now, holds 1,000 of the stale ones
+        s.execute(insert(RenderLease), [{"asset_id": r["asset_id"], "profile_hash": PROFILE, "state": "queued",
+                                         "holder": "elsewhere", "token": "t", "expires_at": later, "attempts": 0,
+                                         "updated_at": now} for r in asset_rows(2000)[1::2]])
     filled = time.perf_counter() - began
-    with ledger.engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    with ledger.engine.begin() as conn:  # committed: statistics analysed in a rolled-back transaction are lost
+        conn.execute(text("ANALYZE"))
     import psycopg
 
     with psycopg.connect(host="127.0.0.1", port=cluster.port, user="docfilm", password=cluster.password,
@@ -147,13 +173,15 @@ def bench_plan(cluster: PostgresCluster, assets: int = 100_000) -> dict[str, flo
                      "(SELECT asset_id FROM proxies WHERE state = 'done')").fetchall()
         bare = time.perf_counter() - t0
     leases = Leases(ledger)
-    times = []
+    times, cpus = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         planned = leases.plan(PROFILE, planner="bench")
         times.append(time.perf_counter() - t0)
+        cpus.append(cpu_seconds() - c0)
     ledger.close()
-    return {"assets": assets, "stale": len(planned), "seconds": min(times), "fill_seconds": filled, "bare_s": bare}
+    return {"assets": assets, "stale": len(planned), "seconds": min(times), "fill_seconds": filled, "bare_s": bare,
+            "cpu_s": min(cpus)}
 
 
 def make_clips(folder: Path, clips: int, seconds: int) -> None:
@@ -190,7 +218,9 @@ def bench_overhead(top: Path, clips: int, seconds: int) -> dict[str, float]:
     local_env = clean_env(DOCFILM_HOME=str(top / "local"))
     subprocess.run([str(DOCFILM), "ingest", str(card), "--json"], env=local_env, cwd=ROOT, check=True,
                    capture_output=True, timeout=1200)
+    cpu = cpu_seconds()
     local_s, local = timed(["render", "--all", "--jobs", "2", "--json"], local_env)
+    local_cpu = cpu_seconds() - cpu
     # The farm: two workers on this machine; the clips' masters in its S3.
     farm_home = top / "farm-home"
     env_file = top / "farm.env"
@@ -208,17 +238,21 @@ def bench_overhead(top: Path, clips: int, seconds: int) -> dict[str, float]:
         farm_env = clean_env(DOCFILM_HOME=str(top / "planner"), **exported)
         subprocess.run([str(DOCFILM), "ingest", str(card), "--json"], env=farm_env, cwd=ROOT, check=True,
                        capture_output=True, timeout=1200)
+        cpu = cpu_seconds()  # the planner's; the workers' come in when farm local has stopped (its children)
         farm_s, result = timed(["render", "--farm", "--all", "--json"], farm_env)
+        planner_cpu = cpu_seconds() - cpu
     finally:
         farm.send_signal(signal.SIGTERM)
         farm.wait(timeout=120)
+    farm_cpu = cpu_seconds() - cpu
     rendered_local = len(local["rendered"])  # type: ignore[arg-type]
     rendered_farm = len(result["rendered"])  # type: ignore[arg-type]
     if rendered_local != clips or rendered_farm != clips:
         sys.exit(f"rendered {rendered_local} locally and {rendered_farm} on the farm, of {clips}")
     return {"clips": clips, "local_s": local_s, "farm_s": farm_s, "ratio": farm_s / local_s,
             "coordinating_s_per_clip": (farm_s - local_s) / clips, "flow_runs": float(result["flow_runs"]),  # type: ignore[arg-type]
-            "submitted_in_s": float(result["submitted_in"])}  # type: ignore[arg-type]
+            "submitted_in_s": float(result["submitted_in"]),  # type: ignore[arg-type]
+            "local_cpu_s": local_cpu, "planner_cpu_s": planner_cpu, "farm_cpu_s": farm_cpu}
 
 
 def main() -> None:
@@ -240,11 +274,12 @@ def main() -> None:
               f"claimer taking the next one with SKIP LOCKED), duplicates {claims['duplicates']:.0f} "
               f"(goal ≥ 500/s, none); bare psycopg `SELECT 1` transactions from 16 threads at the same time: "
               f"{claims['bare_per_s']:.0f}/s (claims at {claims['claims_per_s'] / claims['bare_per_s']:.2f} of it); "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+              f"CPU {claims['cpu_ms_per_claim']:.2f} ms per claim in this process; {machine()}", flush=True)
         plan = bench_plan(cluster, 20_000 if args.quick else 100_000)
         print(f"(c) plan query, {plan['assets']:.0f} assets ({plan['stale']:.0f} stale): {plan['seconds']:.3f} s "
               f"(goal ≤ 1 s); the bare stale-set SELECT by psycopg: {plan['bare_s']:.3f} s "
-              f"(ratio {plan['seconds'] / plan['bare_s']:.2f}); load average {os.getloadavg()[0]:.1f}", flush=True)
+              f"(ratio {plan['seconds'] / plan['bare_s']:.2f}); CPU {plan['cpu_s']:.3f} s in this process; {machine()}",
+              flush=True)
     finally:
         cluster.stop()
     if not args.skip_overhead:
@@ -253,7 +288,10 @@ def main() -> None:
         print(f"(a) farm overhead, {clips:.0f} clips of {args.seconds} s: render --farm (2 workers) "
               f"{over['farm_s']:.1f} s / render --jobs 2 {over['local_s']:.1f} s = {over['ratio']:.2f} (goal ≤ 1.15); "
               f"coordinating {over['coordinating_s_per_clip']:.2f} s per clip; {over['flow_runs']:.0f} flow runs, "
-              f"submitted in {over['submitted_in_s']:.1f} s", flush=True)
+              f"submitted in {over['submitted_in_s']:.1f} s; CPU: local render {over['local_cpu_s']:.1f} s, farm "
+              f"{over['farm_cpu_s']:.1f} s from the render's start to the farm's stop (planner "
+              f"{over['planner_cpu_s']:.1f} s, workers, flow runs and Prefect server; not PostgreSQL); {machine()}",
+              flush=True)
     shutil.rmtree(top, ignore_errors=True)
 
 

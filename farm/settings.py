@@ -25,8 +25,8 @@ class FarmSettings(BaseSettings):
         "killed worker's clip is rendered by another after at most this long.")
     batch: int = Field(
         0, ge=0, le=1000,
-        description="Assets per flow run; 0 chooses: about a minute of footage per run, at least two runs per "
-        "online worker.")
+        description="Assets per flow run; 0 chooses an even share per online worker (one flow-run process start "
+        "each). Flow runs through with their own assets take those queued for runs not started yet.")
     attempts: int = Field(3, ge=1, le=20, description="Flow runs tried per asset before `render --farm` reports it "
                           "failed (a worker that cannot reach S3 or the database gives its assets back).")
     poll_seconds: float = Field(1.0, gt=0.0, le=30.0,

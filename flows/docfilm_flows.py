@@ -449,8 +449,9 @@ def pipeline_flow(
 
 
 @flow(name="render-asset", log_prints=False)
-def render_asset_flow(asset_ids: list[str], film: str | None = None) -> dict[str, Any]:
-    """On a farm worker: render these assets one after the other, each under a lease, proxies straight to S3.
+def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: str | None = None) -> dict[str, Any]:
+    """On a farm worker: render these assets one after the other, each under a lease, proxies straight to S3;
+    then, given the `planner` that submitted them, what that planner queued for flow runs not started yet.
 
     A worker that cannot reach S3 or the database fails the run with "exit 3" in its log; the planner waiting
     on it gives its assets to another flow run. ffmpeg renders on this host are capped by the Prefect
@@ -468,7 +469,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None) -> dict[str
         ws.ledger  # noqa: B018  (reach the database before taking any work)
         slot = _host_slot(host_limit_name())
         with open_store(ws.settings.s3) as (client, bucket):
-            done = render_batch(ws, client, bucket, asset_ids, worker, ffmpeg_slot=slot)
+            done = render_batch(ws, client, bucket, asset_ids, worker, ffmpeg_slot=slot, planner=planner)
     except EnvironmentProblem as exc:
         logger.error("exit %d: %s", exc.exit_code, exc)
         raise
@@ -508,8 +509,9 @@ def render_farm_flow(everything: bool = False, scene: str | None = None, film: s
     def submit(asset_ids: list[str]) -> UUID:
         from prefect.deployments import run_deployment
 
-        flow_run: Any = run_deployment(deployment_id, parameters={"asset_ids": asset_ids, "film": film}, timeout=0,
-                                  tags=["docfilm", planner])
+        flow_run: Any = run_deployment(deployment_id, parameters={"asset_ids": asset_ids, "film": film,
+                                                               "planner": planner},
+                                       timeout=0, tags=["docfilm", planner])
         return flow_run.id
 
     def tally_factory(todo: list[Any]) -> RenderTally:

@@ -77,9 +77,11 @@ class Heartbeat:
 
 
 def render_batch(ws: Workspace, client: Any, bucket: str, asset_ids: Sequence[str], worker: str,
-                 ffmpeg_slot: Callable[[], Any] | None = None) -> list[LeasedRender]:
+                 ffmpeg_slot: Callable[[], Any] | None = None, planner: str | None = None) -> list[LeasedRender]:
     """A flow run's assets: claim the next claimable one (SKIP LOCKED), render it, until none is left to claim;
-    the rest is done or held by other workers."""
+    the rest is done or held by other workers. Then, given its `planner`, the pairs that planner queued for
+    other flow runs not started yet: a worker that is through with its own batch takes work from a busy one's
+    queue instead of standing idle while the last batch runs alone."""
     leases = Leases(ws.ledger)
     profile_hash = ws.profile.profile_hash()
     ttl = ws.settings.farm.lease_seconds
@@ -92,6 +94,8 @@ def render_batch(ws: Workspace, client: Any, bucket: str, asset_ids: Sequence[st
         if lease is None:
             break
         remaining.remove(lease.asset_id)
+        done.append(render_leased(ws, client, bucket, lease, worker, ffmpeg_slot))
+    while planner is not None and (lease := leases.claim_next(profile_hash, worker, ttl, planner=planner)):
         done.append(render_leased(ws, client, bucket, lease, worker, ffmpeg_slot))
     for asset_id in remaining:
         state = leases.of_asset(asset_id, profile_hash)
@@ -203,16 +207,14 @@ def new_planner_id() -> str:
     return f"planner-{uuid.uuid4().hex[:12]}"
 
 
-def batch_size(settings_batch: int, todo: Sequence[PlannedAsset], fps: Fraction, online_workers: int) -> int:
-    """Assets per flow run: the setting, or about a minute of footage, with at least two runs per online worker
-    (a flow run costs a process start on the worker, ~3 s, so one 10-s clip per run would waste a third)."""
+def batch_size(settings_batch: int, todo: Sequence[PlannedAsset], online_workers: int) -> int:
+    """Assets per flow run: the setting, else an even share for each online worker, so that each worker starts
+    one flow-run process (~3-5 s each) and no more. Flow runs take from each other's queue when through with
+    their own (render_batch), so shares need not be balanced by length, and the work of a worker that dies is
+    taken by the others or, once its lease expires, by a flow run submitted again."""
     if settings_batch:
         return settings_batch
-    seconds = [float(a.duration_frames / fps) if a.duration_frames else 10.0 for a in todo]
-    mean = max(1.0, sum(seconds) / max(1, len(seconds)))
-    per_minute = max(1, int(60.0 // mean))
-    spread = max(1, math.ceil(len(todo) / (2 * max(1, online_workers))))
-    return max(1, min(per_minute, spread))
+    return max(1, math.ceil(len(todo) / max(1, online_workers)))
 
 
 def run_farm(
@@ -242,7 +244,7 @@ def run_farm(
         return {"rendered": [], "skipped": skipped, "failed": [], "elsewhere": elsewhere,
                 "seconds": round(time.monotonic() - started, 3)}
     run = FarmRun(planner, {p.asset_id: p for p in todo})
-    batch = batch_size(settings.batch, todo, Fraction(ws.film.film.fps), online_workers)
+    batch = batch_size(settings.batch, todo, online_workers)
     tally = tally_factory(todo) if tally_factory else None
     _submit_all(run, [p.asset_id for p in todo], batch, submit)
     coordinating = time.monotonic() - started
@@ -281,11 +283,14 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
           batch: int, tally: RenderTally | None, reserve_ttl: float) -> None:
     """Poll leases and flow runs until every asset is done or given up; put lost work back into the plan.
 
-    Work is lost when its flow run ended (failed, crashed, or completed without it) or when the run has held no
-    live lease for longer than a lease lasts (its worker was killed: Prefect still shows it running).
+    A flow run is over when Prefect says it ended (failed, crashed, completed) or when it has shown no sign of
+    life for longer than a lease lasts (its worker was killed: Prefect still shows it running). An asset is lost
+    when no flow run that is not over was given it and nobody holds a live lease on it: flow runs take each
+    other's queued assets, so an asset may be rendered by another run than the one it was submitted with.
     """
     pending = set(run.planned)
     started_clips: set[str] = set()
+    why_over: dict[str, str] = {}
     renewed = time.monotonic()
     while pending:
         time.sleep(settings.poll_seconds)
@@ -306,12 +311,12 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
             elif st.state == LEASED and st.live(now_wall) and asset_id not in started_clips and tally is not None:
                 started_clips.add(asset_id)
                 tally.clip_started(asset_id, run.planned[asset_id].name)
+        if not pending:
+            break
         live = [s for s in run.submissions if not s.retired]
         flows = run_states([s.run_id for s in live]) if live else {}
-        lost: list[str] = []
         for sub in live:
-            left = [a for a in sub.asset_ids if a in pending]
-            if not left:
+            if not any(a in pending for a in sub.asset_ids):
                 sub.retired = True
                 continue
             state, message = flows.get(sub.run_id, ("SCHEDULED", ""))
@@ -323,18 +328,26 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
                 why = message or f"flow run {state.lower()}"
                 if state not in FINAL_STATES:
                     why = f"its worker stopped renewing the lease for {settings.lease_seconds:.0f} s"
-                log.warning("flow run %s lost %d asset(s) (%s); back to the plan", sub.run_id, len(left), why)
-                for a in left:
-                    if run.tries.get(a, 0) >= settings.attempts:
-                        run.gave_up[a] = f"no flow run finished it in {settings.attempts} tries; last: {why}"
-                        pending.discard(a)
-                        if tally is not None:
-                            tally.clip_finished(a, False)
-                    else:
-                        lost.append(a)
+                for a in sub.asset_ids:
+                    why_over[a] = why
+        covered = {a for s in run.submissions if not s.retired for a in s.asset_ids}
+        lost: list[str] = []
+        for a in sorted(pending - covered):
+            st = states.get(a)
+            if st is not None and st.state == LEASED and st.live(now_wall) and st.holder != run.planner:
+                continue  # another flow run took it from its queue and renders it now
+            why = why_over.get(a, "its flow run ended without it")
+            if run.tries.get(a, 0) >= settings.attempts:
+                run.gave_up[a] = f"no flow run finished it in {settings.attempts} tries; last: {why}"
+                pending.discard(a)
+                if tally is not None:
+                    tally.clip_finished(a, False)
+            else:
+                lost.append(a)
         if lost:
-            leases.reserve(lost, profile_hash, planner=run.planner, ttl_s=reserve_ttl)
-            _submit_all(run, lost, batch, submit)
+            log.warning("%d asset(s) back to the plan (%s)", len(lost), why_over.get(lost[0], "flow run over"))
+            got = leases.reserve(lost, profile_hash, planner=run.planner, ttl_s=reserve_ttl)
+            _submit_all(run, got, batch, submit)
 
 
 def _report(ws: Workspace, run: FarmRun, profile_hash: str, skipped: int, elsewhere: int) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def local_master(ws: Workspace, asset: Asset, store: tuple[S3Client, str] | None
             fetched = cache.fetch(client, bucket, key, asset.sha256, suffix=suffix, expected_bytes=asset.size)
         except CachedObjectMismatch as exc:
             reason = str(exc)
-            ws.ledger.quarantine(asset.path, asset.path_bytes, reason, asset.sha256)
+            ws.ledger.quarantine_master(asset, reason)
             log.error("quarantined %s: %s", asset.name, reason)
             raise MasterQuarantined(f"{asset.name} ({asset.asset_id}) quarantined: {reason}") from exc
         except ObjectMissing as exc:
@@ -143,7 +143,9 @@ def _upload_row(endpoint: str, bucket: str, path: Path, sha256: str, res: Upload
 
 def store_master(ws: Workspace, asset: Asset, client: S3Client, bucket: str) -> MasterStored:
     """Put the asset's library master into S3 as `masters/<sha256>`, its SHA-256 checked by the server, and
-    record key, ETag and VersionId in the ledger. A master the ledger already records as stored is not sent.
+    record key, ETag and VersionId in the ledger. A master the ledger already records as stored is not sent,
+    unless it was quarantined (its object no longer had the SHA-256): then it is sent again, which lifts the
+    quarantine.
 
     The ledger's SHA-256 is sent as the expected checksum, so the file is not hashed again here: bytes that no
     longer have it are refused by the server (ChecksumMismatch).
@@ -151,7 +153,7 @@ def store_master(ws: Workspace, asset: Asset, client: S3Client, bucket: str) -> 
     from delivery.keys import master_key
     from delivery.upload import upload_verified
 
-    if asset.master_key:
+    if asset.master_key and not asset.master_quarantine:
         return MasterStored(asset.asset_id, asset.master_key, asset.master_etag, asset.master_version_id, False)
     path = library_master(asset)
     if path is None:
@@ -179,9 +181,10 @@ def store_masters(ws: Workspace, asset_ids: Iterable[str]) -> tuple[list[MasterS
 
     wanted = set(asset_ids)
     assets = [a for a in ws.ledger.assets() if a.asset_id in wanted]
+    usable = {a.asset_id for a in assets if a.master_key and not a.master_quarantine}
     stored = [MasterStored(a.asset_id, a.master_key, a.master_etag, a.master_version_id, False)
-              for a in assets if a.master_key]
-    todo = [a for a in assets if not a.master_key]
+              for a in assets if a.asset_id in usable and a.master_key]
+    todo = [a for a in assets if a.asset_id not in usable]
     failed: list[tuple[Asset, str]] = []
     if not todo:
         return stored, failed

@@ -72,10 +72,16 @@ def render_plan(ws: Workspace, *, everything: bool = False, scene: str | None = 
     """Assets to render now (video, audio and stills) and how many are skipped as up to date.
 
     Stale means: no finished proxy for this (master hash, profile hash) in the ledger, or its files are
-    gone from disk. `everything` renders every asset again. One ledger query, then a stat per file.
+    gone from disk. `everything` renders every asset again. One ledger query, then a stat per file. An asset
+    whose master is quarantined is neither: it waits for its master to be ingested again (`status` says why).
     """
     rows = ws.ledger.render_states(ws.profile.profile_hash(), scene_id=scene)
     todo = []
+    held = [asset for asset, _ in rows if asset.master_quarantine]
+    if held:
+        log.warning("%d asset(s) not rendered, their master quarantined until ingested again: %s", len(held),
+                    "; ".join(f"{a.name}: {a.master_quarantine}" for a in held[:5]))
+        rows = [(asset, proxy) for asset, proxy in rows if not asset.master_quarantine]
     for asset, proxy in rows:
         if everything or proxy is None or proxy.state != "done":
             todo.append(asset)
@@ -296,6 +302,7 @@ def _clip_record(a: Asset, p: Any, at_hand: Any) -> Any:
         proxy_reason=p.reason if p else None,
         qc=p.qc if p and p.qc else None,
         contact_sheet=sheet,
+        quarantined=a.master_quarantine,
     )
 
 
@@ -387,7 +394,7 @@ class AssetRecord:
             "qc_summary": proxy.qc_summary(), "qc": proxy.qc,
         }
         entry["master"] = {"library_path": a.path, "key": a.master_key, "etag": a.master_etag,
-                           "version_id": a.master_version_id}
+                           "version_id": a.master_version_id, "quarantined": a.master_quarantine}
         entry["stored"] = [
             {"role": o.role, "url": o.url, "endpoint": o.endpoint, "bucket": o.bucket, "key": o.key,
              "bytes": o.bytes, "sha256": o.sha256, "checksum": o.checksum, "etag": o.etag,

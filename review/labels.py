@@ -273,6 +273,7 @@ SHOW_WORDS: dict[str, Label] = {
     "stored": Label("Lưu trữ", "Stored"),
     "not_uploaded": Label("chưa tải lên", "not uploaded"),
     "earlier": Label("bản dựng trước", "an earlier render"),
+    "quarantined": Label("Cách ly", "Quarantined"),
 }
 
 # Titles and column headings of the `docfilm status` tables.
@@ -311,4 +312,7 @@ STATUS_WORDS: dict[str, Label] = {
     "unassigned": Label("Chưa gán cảnh", "Unassigned"),
     "clip": Label("Tư liệu", "Clip"),
     "scene_given": Label("Cảnh ghi", "Scene given"),
+    "quarantined": Label("Bản gốc bị cách ly (chưa dựng, chờ nhập lại)",
+                         "Masters quarantined (not rendered until ingested again)"),
+    "reason": Label("Lý do", "Reason"),
 }

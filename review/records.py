@@ -41,6 +41,7 @@ class ClipRecord:
     proxy_reason: str | None
     qc: Mapping[str, object] | None = None
     contact_sheet: Path | None = None
+    quarantined: str | None = None  # why the master is quarantined (not rendered until ingested again)
 
     @property
     def has_done_proxy(self) -> bool:

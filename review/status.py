@@ -165,6 +165,19 @@ class UnassignedRow:
 
 
 @dataclass(frozen=True)
+class QuarantinedRow:
+    """A clip whose master is quarantined: left out of the renders until it is ingested again."""
+
+    asset_id: str
+    name: str
+    scene_id: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"asset_id": self.asset_id, "name": self.name, "scene_id": self.scene_id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class CutRuntime:
     """The current cut's runtime per theme as cut against planned, and the film's target (frames at film fps)."""
 
@@ -191,6 +204,7 @@ class StatusReport:
     target_runtime_frames: int
     unassigned: tuple[UnassignedRow, ...]
     cut: CutRuntime | None = None  # the current cut's runtime per theme, when the film has a cut
+    quarantined: tuple[QuarantinedRow, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -204,6 +218,7 @@ class StatusReport:
             "target_runtime_frames": self.target_runtime_frames,
             "unassigned": [u.to_json() for u in self.unassigned],
             "cut": self.cut.to_json() if self.cut is not None else None,
+            "quarantined": [q.to_json() for q in self.quarantined],
         }
 
 
@@ -242,6 +257,7 @@ def status_report(
     id, the figures its texts state that are not sourced (from `figures.check`): such a scene is not ready.
     With the film's current `cut` (editorial.resolve.CutMap), `cut` gives its runtime per theme against planned.
     """
+    clips = list(clips)
     coverage = assign_clips(film, clips)
     notes = [n for n in notes if n.film_id == film.film.id]
     grouped = notes_by_scene(notes)
@@ -295,6 +311,8 @@ def status_report(
         unassigned=tuple(UnassignedRow(c.asset_id, c.name, c.scene_id, c.shot_id) for c in coverage.unassigned),
         cut=CutRuntime(cut.version, f"{cut.fps.numerator}/{cut.fps.denominator}", cut.frames, runtimes(film, cut))
         if cut is not None else None,
+        quarantined=tuple(QuarantinedRow(c.asset_id, c.name, c.scene_id, c.quarantined)
+                          for c in clips if c.quarantined),
     )
 
 

@@ -159,6 +159,12 @@ def _specs(report: StatusReport) -> Iterator[_Spec]:
         for u in report.unassigned:
             unassigned.add(u.name, u.scene_id or "—")
         yield unassigned
+    if report.quarantined:
+        held = _Spec([_W["quarantined"]], [_Column(_W["clip"]), _Column(_W["scene"]),
+                                          _Column(_W["reason"], flexible=True)])
+        for q in report.quarantined:
+            held.add(q.name, q.scene_id or "—", q.reason, style="red")
+        yield held
 
 
 class StatusTables:

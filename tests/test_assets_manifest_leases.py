@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from assets_manifest.leases import Lease, Leases
@@ -196,3 +196,22 @@ def test_two_planners_at_once_split_the_stale_set_and_a_dead_planners_share_retu
     assert ids[1] in [p.asset_id for p in leases.plan(PROFILE, planner="three", everything=True)]
     counts = Counter(leases.states(ids, PROFILE)[a].state for a in ids)
     assert counts == Counter({"queued": 5, "leased": 1})
+
+
+def test_a_claim_survives_its_pooled_connection_dropped_by_the_server(ledger: Ledger) -> None:
+    """Claims run on connections that are not pinged at checkout (one round trip a claim): one the server dropped
+    (a restart, an idle timeout) is replaced and the claim tried once more."""
+    if ledger.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    ids = add_assets(ledger, 2)
+    leases = Leases(ledger)
+    leases.reserve(ids, PROFILE, planner="plan", ttl_s=60)
+    first = leases.claim_next(PROFILE, "w", ttl_s=60, planner="plan")
+    assert first is not None and first.asset_id == min(ids)
+    with ledger.engine.connect() as conn:  # the server ends every other session of this database
+        dropped = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert dropped, "the claim's pooled connection was there to drop"
+    second = leases.claim_next(PROFILE, "w", ttl_s=60, planner="plan")
+    assert second is not None and second.asset_id == max(ids)
+    assert leases.claim_next(PROFILE, "w", ttl_s=60, planner="plan") is None

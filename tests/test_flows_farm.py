@@ -57,17 +57,24 @@ class Farm:
         if behaviour == "killed":  # claims its first asset, then is never heard from again
             self.leases.claim_next(profile, worker, 2, asset_ids=asset_ids)
             self.states[run_id] = ("RUNNING", "")
+        elif behaviour == "thief":  # renders its own, then takes the next asset its planner queued and is killed
+            self._render(asset_ids, profile, worker)
+            self.leases.claim_next(profile, worker, 2, planner="p")
+            self.states[run_id] = ("RUNNING", "")
         elif behaviour == "unreachable":  # cannot reach S3: the flow run fails with exit 3, nothing claimed
             self.states[run_id] = ("FAILED", "exit 3: S3 at 127.0.0.1:9 cannot be reached")
         else:
-            while (lease := self.leases.claim_next(profile, worker, 2, asset_ids=asset_ids)) is not None:
-                def record(s: Any, stored: str, lease: Any = lease) -> None:
-                    Ledger.put_proxy(s, lease.asset_id, profile, state="done", proxy_path=Path(stored),
-                                     poster_path=Path(stored + ".jpg"))
-                self.leases.finish(lease, worker=worker, sha256=lease.asset_id * 4, key=f"k/{lease.asset_id}",
-                                   store=lambda lease=lease: f"/{worker}/{lease.asset_id}.mp4", record=record)
+            self._render(asset_ids, profile, worker)
             self.states[run_id] = ("COMPLETED", "")
         return run_id
+
+    def _render(self, asset_ids: list[str], profile: str, worker: str) -> None:
+        while (lease := self.leases.claim_next(profile, worker, 2, asset_ids=asset_ids)) is not None:
+            def record(s: Any, stored: str, lease: Any = lease) -> None:
+                Ledger.put_proxy(s, lease.asset_id, profile, state="done", proxy_path=Path(stored),
+                                 poster_path=Path(stored + ".jpg"))
+            self.leases.finish(lease, worker=worker, sha256=lease.asset_id * 4, key=f"k/{lease.asset_id}",
+                               store=lambda lease=lease: f"/{worker}/{lease.asset_id}.mp4", record=record)
 
     def run_states(self, ids: list[Any]) -> dict[Any, tuple[str, str]]:
         return {i: self.states[i] for i in ids}
@@ -88,6 +95,22 @@ def test_a_killed_workers_and_a_failed_runs_assets_are_rendered_once_by_another(
     again = run_farm(ws, planner="q", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
                      online_workers=3)
     assert (again["rendered"], again["skipped"]) == ([], 3), "nothing stale is submitted again"
+
+
+def test_an_asset_another_run_took_is_not_resubmitted_while_held_and_is_once_its_taker_dies(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow runs take each other's queued assets: the run an asset was submitted with ending without it is no loss
+    while the taker holds its lease; the taker killed, the asset is submitted again and rendered once."""
+    monkeypatch.setattr(ws.settings.farm, "batch", 1)
+    farm = Farm(ws, ["thief"])
+    result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
+                      online_workers=1)
+    assert result["failed"] == [] and len(result["rendered"]) == 3
+    (again,) = farm.submitted[3:]  # submitted again once, after the taker's lease ran out, not before
+    (taken,) = again
+    assert taken in (farm.submitted[1][0], farm.submitted[2][0])
+    rendered = {r["asset_id"]: r["worker"] for r in result["rendered"]}
+    assert rendered[taken] == "w3" and Leases(ws.ledger).states([taken], ws.profile.profile_hash())[taken].attempts == 2
 
 
 def test_an_asset_no_flow_run_can_finish_is_reported_failed_with_the_last_reason(ws: Workspace) -> None:

@@ -151,8 +151,14 @@ def test_a_master_whose_object_changed_is_quarantined(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str],
     database_url: str | None,
 ) -> None:
+    """…and leaves every render plan (local and farm) until its master is ingested again; `show` and `status`
+    say why."""
+    from datetime import date
+
+    from assets_manifest.leases import Leases
     from flows.masters_steps import local_master, store_masters
-    from flows.steps import render_asset
+    from flows.steps import asset_record, clip_records, render_asset, render_plan
+    from review.status import status_report
 
     card = tmp_path / "card"
     make_clip(card / "S02-01_hỏng.mp4", "09:00:00:00")
@@ -164,9 +170,11 @@ def test_a_master_whose_object_changed_is_quarantined(
     (asset_id,) = _ingest(ws, card)
     store_masters(ws, [asset_id])
     (asset,) = ws.ledger.assets()
-    shutil.rmtree(ws.settings.ledger.library_dir())
+    library = ws.settings.ledger.library_dir()
+    shutil.move(library, tmp_path / "library-elsewhere")  # a worker without the library
     # The stored object is replaced by other bytes (a bad disk, a careless copy).
-    embedded_s3.client.put_object(Bucket=s3_env["bucket"], Key=asset.master_key, Body=b"not the master")
+    bucket = s3_env["bucket"]
+    embedded_s3.client.put_object(Bucket=bucket, Key=asset.master_key, Body=b"not the master")
     with pytest.raises(MasterQuarantined, match="no longer matches its SHA-256"):
         local_master(ws, asset)
     (row,) = ws.ledger.quarantined()
@@ -175,6 +183,31 @@ def test_a_master_whose_object_changed_is_quarantined(
     outcome = render_asset(ws, asset)
     assert outcome.failed and "quarantined" in (outcome.reason or "")
     assert not list((tmp_path / "home" / "cache" / "masters").glob(f"{asset.sha256}*"))
+
+    # Out of the plans, locally and on the farm, render after render; show and status say why.
+    profile = ws.profile.profile_hash()
+    for _ in range(2):
+        assert render_plan(ws) == ([], 0)
+        assert Leases(ws.ledger).plan(profile, planner="p") == []
+    (asset,) = ws.ledger.assets()
+    assert asset.master_quarantine == row.reason
+    assert asset_record(ws, asset).to_json()["master"]["quarantined"] == row.reason
+    report = status_report(ws.film, clip_records(ws), date(2026, 11, 29)).to_json()
+    assert report["quarantined"] == [{"asset_id": asset_id, "name": asset.name, "scene_id": "S02",
+                                      "reason": row.reason}]
+
+    # Ingested again from the library: the master is sent again, the quarantine lifted, the asset planned.
+    shutil.move(tmp_path / "library-elsewhere", library)
+    assert _ingest(ws, card) == []  # a duplicate: the ledger knows the bytes
+    (stored,), failed = store_masters(ws, [asset_id])
+    assert not failed and stored.uploaded
+    head = embedded_s3.client.head_object(Bucket=bucket, Key=stored.key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(asset.sha256)).decode()
+    (asset,) = ws.ledger.assets()
+    assert asset.master_quarantine is None and asset.master_etag == stored.etag
+    assert [a.asset_id for a in render_plan(ws)[0]] == [asset_id]
+    assert [p.asset_id for p in Leases(ws.ledger).plan(profile, planner="p")] == [asset_id]
+    assert asset_record(ws, asset).to_json()["master"]["quarantined"] is None
     ws.ledger.close()
 
 
@@ -206,5 +239,5 @@ def test_ingest_command_stores_masters_once_and_show_names_them(
     assert shown.returncode == 0, shown.stderr[-3000:]
     record = json.loads(shown.stdout)
     assert record["master"] == {"library_path": item["library_path"], "key": master["key"], "etag": master["etag"],
-                                "version_id": master["version_id"]}
+                                "version_id": master["version_id"], "quarantined": None}
     assert [o["key"] for o in record["stored"] if o["role"] == "master"] == [master["key"]]

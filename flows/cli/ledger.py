@@ -87,6 +87,8 @@ def _print_show(r: dict[str, Any], lang: Lang | None = None) -> None:
                                            if r.get("master", {}).get("key") else "")),
         ("sha256", r["sha256"]),
     ]
+    if r.get("master", {}).get("quarantined"):
+        rows.append((w("quarantined"), r["master"]["quarantined"]))
     rows += [(w("seen_at"), path) for path in r["sightings"]]
     p = r["proxy"]
     if p is None:
