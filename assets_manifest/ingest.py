@@ -13,6 +13,11 @@ full library disk, a source that vanished or cannot be read) is not bad media: i
 the OS's reason, nothing of it stays in the library or the ledger, and the next ingest tries it again. The
 same bytes ingested twice are one asset: a duplicate is recorded as a sighting and not copied again.
 
+New assets reach the ledger in batches (one transaction for up to BATCH_ROWS files or BATCH_SECONDS), after
+the folders their copies were linked into are flushed; a file is reported ingested only once its batch is
+written, so what the report lists is on the device and in the ledger. What was sighted before is read from the
+ledger once per source, not once per file.
+
 Running the same ingest again finishes what a stopped one (kill -9, power cut) left: abandoned partial copies
 are deleted, a verified copy the ledger never heard of is recognised by its hash and kept, sources already
 recorded are only re-read (to prove they are the same bytes), never copied again, and library files missing
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,13 +99,34 @@ def ingest(
     run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write, film_rate)
     for root in roots:
         card = run.card(root)
+        run.load_hints(root)
         for _root, path in walk_sources([root], skip):
             if on_file:
                 on_file(path)
             run.one(root, path, card)
+            run.flush(due=True)
+        run.flush()
         if card is not None:
             run.finish(card)
     return run.report()
+
+
+# New assets are written to the ledger in batches (one transaction), not one transaction a file: at most this
+# many, held at most this long. Nothing is reported before its batch is written (see `_Run.flush`).
+BATCH_ROWS = 200
+BATCH_SECONDS = 2.0
+
+
+@dataclass
+class _Pending:
+    """A new asset waiting for its batch: its rows and what to do once the ledger has answered."""
+
+    asset: Asset
+    sighting: SourceSighting
+    shown: str
+    library_path: str | None
+    lib: Path | None
+    card: _Card | None
 
 
 @dataclass
@@ -120,6 +147,15 @@ class _Card:
     def forget(self, path: Path) -> None:
         self.hashed.pop(path.relative_to(self.root).as_posix(), None)
 
+    def sync_folders(self) -> None:
+        """Flush the folders this run linked copies into since the last time (their new names survive a power cut)."""
+        for folder in sorted(self.folders):
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                raise CopyFailed(f"cannot flush the library folder {folder}: {exc.strerror or exc}") from exc
+        self.folders.clear()
+
     @staticmethod
     def free_name(target: Path) -> Path:
         """`clip (2).mov`, `clip (3).mov`, …: the first name next to `target` nobody uses."""
@@ -131,11 +167,15 @@ class _Card:
 
 def _master_ok(asset: Asset) -> bool:
     """The asset's master file is there with its recorded size (its bytes are `docfilm verify`'s business)."""
+    return _path_ok(asset.path, asset.size)
+
+
+def _path_ok(path: str, size: int) -> bool:
     try:
-        st = os.stat(asset.path)
+        st = os.stat(path)
     except OSError:
         return False
-    return st.st_size == asset.size
+    return st.st_size == size
 
 
 def _openable(path: Path) -> str:
@@ -175,6 +215,12 @@ class _Run:
         self.mhl: list[str] = []
         self._staging: Path | None = None
         self._held_seen = True  # whether the last keep check found the bytes in the ledger
+        # The ledger's sightings under the source being ingested, read once (see `hint`).
+        self._hints: dict[tuple[str, int, int], Asset] = {}
+        self._hints_root = ""
+        self._pending: list[_Pending] = []
+        self._pending_since = 0.0
+        self._pending_keys: set[str] = set()  # their sha256 and library paths, for `settle`
 
     def report(self) -> IngestReport:
         return IngestReport(tuple(self.ingested), tuple(self.duplicates), tuple(self.quarantined),
@@ -201,6 +247,57 @@ class _Run:
         if os.stat(existing).st_dev != os.stat(self._staging).st_dev:
             return None
         return self._staging
+
+    def flush(self, due: bool = False) -> None:
+        """Write the new assets waiting for their batch (only when the batch is full or old enough, if `due`).
+
+        The folders their copies were linked into are flushed first, so a master the ledger names has its name
+        on the device; only then do they count as ingested (the report is made after the last flush).
+        """
+        if not self._pending:
+            return
+        if due and len(self._pending) < BATCH_ROWS and time.monotonic() - self._pending_since < BATCH_SECONDS:
+            return
+        pending, self._pending = self._pending, []
+        self._pending_keys.clear()
+        cards = {id(p.card): p.card for p in pending if p.card is not None}
+        for card in cards.values():
+            card.sync_folders()
+        stored_rows = self.ledger.add_assets([(p.asset, p.sighting) for p in pending])
+        for item, (stored, new) in zip(pending, stored_rows, strict=True):
+            if new:
+                self.ingested.append(IngestedItem.from_asset(stored, source=item.shown,
+                                                             library_path=item.library_path))
+                continue
+            # Another ingest stored the same bytes between our lookup and our write.
+            self.duplicates.append(DuplicateItem(item.shown, stored.asset_id, stored.path))
+            if item.lib is not None and stored.path != str(item.lib):
+                item.lib.unlink(missing_ok=True)  # its copy is a spare
+                if item.card is not None:
+                    item.card.forget(item.lib)
+
+    def settle(self, key: str) -> None:
+        """Write the waiting batch when it holds these bytes (sha256) or this library path, before the ledger
+        is asked about them."""
+        if key in self._pending_keys:
+            self.flush()
+
+    def load_hints(self, root: Path) -> None:
+        """Read the ledger's sightings of every file under `root` at once, for `hint`."""
+        self._hints_root = display_path(root).rstrip("/")
+        self._hints = self.ledger.sightings_under(self._hints_root) if self.library is not None else {}
+
+    def hint(self, shown: str, st: os.stat_result) -> Asset | None:
+        """The asset last sighted at this source path with its size and mtime (a hint, not a proof).
+
+        Looked up in the sightings read when the source began: one query a card, not one a file. A sighting
+        another ingest records meanwhile is missed; then the file is copied and its keep check finds the
+        bytes, as when the hint is wrong.
+        """
+        root = self._hints_root
+        if root and (shown == root or shown.startswith(root + "/")):
+            return self._hints.get((shown, st.st_size, st.st_mtime_ns))
+        return self.ledger.asset_by_sighting(shown, st.st_size, st.st_mtime_ns)
 
     def card(self, root: Path) -> _Card | None:
         if self.library is None:
@@ -253,6 +350,7 @@ class _Run:
 
     def _in_place(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result) -> None:
         digest = digest_file(path)
+        self.settle(digest.sha256)
         known = self.ledger.asset_by_sha256(digest.sha256)
         if known is not None:
             repaired = None
@@ -275,15 +373,17 @@ class _Run:
         self._held_seen = True
         # A source recorded before, or a library file already at its place: prove what it is by reading the
         # source alone before copying anything.
-        hint = self.ledger.asset_by_sighting(shown, st.st_size, st.st_mtime_ns)
+        hint = self.hint(shown, st)
         owner = None
         unowned = False
         if os.path.lexists(target):
+            self.settle(str(target))
             owner = self.ledger.asset_by_path(str(target))
             unowned = owner is None and target.is_file() and not target.is_symlink() \
                 and target.stat().st_size == st.st_size
         if hint is not None or (owner is not None and owner.size == st.st_size) or unowned:
             digest = digest_file(path)
+            self.settle(digest.sha256)
             known = self.ledger.asset_by_sha256(digest.sha256)
             if known is not None and (_master_ok(known) or not unowned):
                 self._duplicate(known, root, path, shown, raw, st, target, card)
@@ -321,17 +421,14 @@ class _Run:
         except ProbeFailed as exc:
             self._refuse(shown, raw, str(exc), digest.sha256, library_path=lib)
             return
-        stored = self._record(root, path, shown, raw, st, digest, info, str(lib), library_path=str(lib))
-        if stored is not None and stored.path != str(lib):
-            # Another ingest recorded the same bytes first with its own copy: ours is a spare.
-            lib.unlink(missing_ok=True)
-            card.forget(lib)
+        self._record(root, path, shown, raw, st, digest, info, str(lib), library_path=str(lib), lib=lib, card=card)
 
     def _not_held(self, digest: Digest) -> bool:
         """Keep a fresh copy unless its bytes are an asset whose master is in place."""
-        known = self.ledger.asset_by_sha256(digest.sha256)
-        self._held_seen = known is not None
-        return known is None or not _master_ok(known)
+        self.settle(digest.sha256)
+        master = self.ledger.master_of(digest.sha256)
+        self._held_seen = master is not None
+        return master is None or not _path_ok(*master)
 
     def _copy(self, path: Path, target: Path, card: _Card, keep: Callable[[Digest], bool] | None) -> CopyOutcome:
         def taken(dest: Path, digest: Digest) -> Path | None:
@@ -377,32 +474,29 @@ class _Run:
 
     def _record(
         self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, digest: Digest,
-        info: ProbeResult, master: str, library_path: str | None,
-    ) -> Asset | None:
+        info: ProbeResult, master: str, library_path: str | None, lib: Path | None = None,
+        card: _Card | None = None,
+    ) -> None:
+        """Queue the new asset for the ledger's next batch (`flush`): reported ingested once written."""
         scene, shot = self._scene(root, path)
         asset = _asset_row(digest, master, nfc(Path(shown).name), raw, info, scene, shot)
-        stored, new = self.ledger.add_asset(asset, self._sighting(shown, raw, st))
-        if not new:  # another ingest stored the same bytes between our lookup and our write
-            self.duplicates.append(DuplicateItem(shown, stored.asset_id, stored.path))
-            return stored
-        self.ingested.append(IngestedItem.from_asset(stored, source=shown, library_path=library_path))
-        return stored
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append(_Pending(asset, self._sighting(shown, raw, st), shown, library_path, lib, card))
+        self._pending_keys.update((asset.sha256, master))
 
     # ------------------------------------------------------------------ the card's ASC MHL generation
     def finish(self, card: _Card) -> None:
-        """Flush the folders this run linked copies into, then write the card's new ASC MHL generation: this run's
-        files, and recorded masters the history lacks.
+        """Write the waiting batch of new assets, flush the folders this run linked copies into, then write the
+        card's new ASC MHL generation: this run's files, and recorded masters the history lacks.
 
-        A copy's name is made durable here, once per folder, not once per file (6.8 ms a small file before). A
-        crash before this leaves ledger rows whose master may have lost its name: the next ingest of the card,
-        still unformatted since this run never reported, copies those again (a master that vanished).
+        A copy's name is made durable once per folder and batch, not once per file, always before the batch's
+        ledger rows are written (`flush`): a master the ledger names has its name on the device. A crash before
+        a batch is written leaves verified copies the ledger never heard of: the next ingest of the card,
+        still unformatted since this run never reported, recognises them by their hash and keeps them.
         """
-        for folder in sorted(card.folders):
-            try:
-                fsync_dir(folder)
-            except OSError as exc:
-                raise CopyFailed(f"cannot flush the library folder {folder}: {exc.strerror or exc}") from exc
-        card.folders.clear()
+        self.flush()
+        card.sync_folders()
         if not card.root.is_dir():
             return
         try:

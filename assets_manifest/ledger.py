@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, QueuePool, and_, create_engine, select, update
+from sqlalchemy import Engine, QueuePool, and_, bindparam, create_engine, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,6 +78,10 @@ def _fix(settings: LedgerSettings) -> str:
     if settings.database_url:
         return "Check that the database server is running and reachable, or fix DOCFILM_DATABASE_URL."
     return "Check that DOCFILM_HOME is a folder this user can write to."
+
+
+# Built once: making the statement costs as much as running it on SQLite.
+_MASTER_OF = select(Asset.path, Asset.size).where(Asset.sha256 == bindparam("sha256"))
 
 
 class Ledger:
@@ -194,6 +198,31 @@ class Ledger:
         with self.session() as s:
             return s.scalar(q)
 
+    def sightings_under(self, folder: str) -> dict[tuple[str, int, int], Asset]:
+        """`asset_by_sighting` for every source path under a folder at once: (path, size, mtime_ns) -> asset.
+
+        One query for a card instead of one per file; the latest sighting of a path, size and mtime wins, as
+        in `asset_by_sighting`. Paths are matched by the text prefix, so a folder `/a/C1` also brings `/a/C10`.
+        """
+        q = (
+            select(SourceSighting.path, SourceSighting.size, SourceSighting.mtime_ns, Asset)
+            .join(Asset, SourceSighting.asset_id == Asset.asset_id)
+            .where(SourceSighting.path.startswith(folder.rstrip("/"), autoescape=True))
+            .order_by(SourceSighting.id.desc())
+        )
+        found: dict[tuple[str, int, int], Asset] = {}
+        with self.session() as s:
+            for path, size, mtime_ns, asset in s.execute(q):
+                found.setdefault((path, size, mtime_ns), asset)
+        return found
+
+    def master_of(self, sha256: str) -> tuple[str, int] | None:
+        """(path, size) of the asset with these bytes, None when there is none: `asset_by_sha256` without the
+        ORM's cost, for the check every fresh copy makes."""
+        with self.engine.connect() as connection:
+            row = connection.execute(_MASTER_OF, {"sha256": sha256}).first()
+        return (row[0], row[1]) if row is not None else None
+
     def assets_under(self, folder: str) -> list[Asset]:
         """Assets whose master lies inside a folder (given as the path text the ledger stores)."""
         prefix = folder.rstrip("/") + "/"
@@ -219,6 +248,48 @@ class Ledger:
             sighting = SourceSighting(path=sighting.path, path_bytes=sighting.path_bytes, size=sighting.size,
                                       mtime_ns=sighting.mtime_ns)
             return self._add_asset(asset, sighting)
+
+    def add_assets(self, rows: Sequence[tuple[Asset, SourceSighting]]) -> list[tuple[Asset, bool]]:
+        """`add_asset` for many rows in one transaction, in order (a row whose bytes an earlier row of the same
+        call brought is a sighting of it). Returns, for each row, the stored asset and whether it was new.
+
+        Two ingests racing on the same bytes: when another process's row makes the transaction fail, it is
+        run again and now finds that row (a few times at most).
+        """
+        for attempt in range(1, 4):
+            try:
+                return self._add_assets(rows)
+            except IntegrityError:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_assets(self, rows: Sequence[tuple[Asset, SourceSighting]]) -> list[tuple[Asset, bool]]:
+        shas = {asset.sha256 for asset, _sighting in rows}
+        out: list[tuple[Asset, bool]] = []
+        with self.session(write=True) as s:
+            known = {a.sha256: a for a in s.scalars(select(Asset).where(Asset.sha256.in_(shas)))}
+            seen = {
+                (asset_id, path) for asset_id, path in s.execute(
+                    select(SourceSighting.asset_id, SourceSighting.path)
+                    .where(SourceSighting.asset_id.in_([a.asset_id for a in known.values()]))
+                )
+            } if known else set()
+            for asset, given in rows:
+                # A fresh sighting each attempt: one from a rolled-back attempt must not be reused.
+                sighting = SourceSighting(path=given.path, path_bytes=given.path_bytes, size=given.size,
+                                          mtime_ns=given.mtime_ns)
+                existing = known.get(asset.sha256)
+                new = existing is None
+                if existing is None:
+                    s.add(asset)
+                    existing = known[asset.sha256] = asset
+                sighting.asset_id = existing.asset_id
+                if (existing.asset_id, sighting.path) not in seen:
+                    seen.add((existing.asset_id, sighting.path))
+                    s.add(sighting)
+                out.append((existing, new))
+        return out
 
     def _add_asset(self, asset: Asset, sighting: SourceSighting) -> tuple[Asset, bool]:
         with self.session(write=True) as s:

@@ -129,10 +129,11 @@ def place_media(plan: MediaPlan, build: Path, previous: Path) -> tuple[int, int]
     """Put every planned file into `build`; returns (reused from the previous packet, added)."""
     reused = added = 0
     (build / "media").mkdir()
+    had_media = (previous / "media").is_dir()  # a first build: nothing to look for, file by file
     for name, source in sorted(plan.files.items()):
         dest = build / name
         before = previous / name
-        if before.is_file() and same_file_content(before, source):
+        if had_media and before.is_file() and same_file_content(before, source):
             link_or_copy(before, dest)
             reused += 1
         else:

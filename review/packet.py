@@ -14,7 +14,8 @@ same page with every media link a presigned URL and the expiry printed, to be up
 A rebuild from unchanged inputs does nothing at all (see `review.rebuild`). Other rebuilds are atomic and
 cheap: the new packet is built in a sibling temporary folder and swapped in only when complete (see
 `review.writing`), and a media file is never rewritten when it did not change. Media hashes are reused from
-the previous build when size and mtime match; the zip takes the media on a thread while the page renders.
+the previous build when size and mtime match; the zip takes the media in a process of its own (review.zip_media)
+while the page renders.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ def _build(film: Film, clips: list[ClipRecord], notes: list[ReviewNote], as_of: 
         cut_snapshot(cut.map) if cut is not None else None,
     )
     state = next_state(previous_state, snapshot, cache)
-    # The media goes into the build folder first, so the zip can take it on a thread while the page renders.
+    # The media goes into the build folder first, so the zip can take it (another process) while the page renders.
     reused, added = place_media(plan, paths.build, paths.final)
     zipper = ZipWriter(paths.build, film_id, paths.zip_tmp)
     zipper.start_media()

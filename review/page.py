@@ -50,12 +50,29 @@ def _part(label: object, lang: str) -> object:
     return getattr(label, lang)
 
 
-def bilingual(label: object) -> Markup:
-    """Vietnamese, with English beside it when it differs; each escaped (the template's `bi`)."""
-    vi, en = _part(label, "vi"), _part(label, "en")
+# bilingual()'s results for plain-text pairs: a packet shows the same few hundred labels thousands of times.
+_BILINGUAL: dict[tuple[str, str], Markup] = {}
+_BILINGUAL_MAX = 20_000
+
+
+def _bilingual(vi: object, en: object) -> Markup:
     if en != vi:
         return Markup(f'<span lang="vi">{escape(vi)}</span><span lang="en" class="en"> {escape(en)}</span>')
     return Markup(f"<span>{escape(vi)}</span>")
+
+
+def bilingual(label: object) -> Markup:
+    """Vietnamese, with English beside it when it differs; each escaped (the template's `bi`)."""
+    vi, en = _part(label, "vi"), _part(label, "en")
+    if type(vi) is not str or type(en) is not str:  # Markup (a str) escapes differently: never from the cache
+        return _bilingual(vi, en)
+    key = (vi, en)
+    made = _BILINGUAL.get(key)
+    if made is None:
+        if len(_BILINGUAL) >= _BILINGUAL_MAX:
+            _BILINGUAL.clear()
+        made = _BILINGUAL[key] = _bilingual(vi, en)
+    return made
 
 
 def state_label(kind: str, label: object) -> Markup:

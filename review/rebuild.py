@@ -52,10 +52,29 @@ def _stamp(path: Path) -> list[JsonValue] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _fields_of(value: object) -> tuple[str, ...] | None:
+    """A dataclass instance's field names, None for anything else (once per class: `dataclasses.fields` is slow)."""
+    kind = type(value)
+    try:
+        return _FIELD_NAMES[kind]
+    except KeyError:
+        pass
+    names = None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = tuple(f.name for f in dataclasses.fields(value))
+    _FIELD_NAMES[kind] = names
+    return names
+
+
 def _plain(value: object) -> JsonValue:
     """A canonical JSON form of a build input: models and records field by field, files by their stamp."""
     if value is None or isinstance(value, str | bool | int | float):  # most values: checked first
         return value
+    if (names := _fields_of(value)) is not None:  # the clip records: before the slower ABC checks below
+        return [_plain(getattr(value, name)) for name in names]
     if isinstance(value, Path):
         return {"path": str(value), "stamp": _stamp(value)}
     if isinstance(value, BaseModel):
@@ -68,8 +87,6 @@ def _plain(value: object) -> JsonValue:
         return sorted((_plain(v) for v in value), key=json.dumps)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
     return str(value)
 
 

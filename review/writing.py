@@ -9,6 +9,8 @@ import ctypes
 import errno
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 import zipfile
@@ -16,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-_COMPRESSIBLE = {".html", ".css", ".js", ".json", ".txt"}
+from review import zip_media
+from review.zip_media import add_files, files_under
 
 
 @dataclass(frozen=True)
@@ -108,47 +111,42 @@ def swap_in(build: Path, final: Path) -> None:
     shutil.rmtree(old)
 
 
-def _add_files(archive: zipfile.ZipFile, folder: Path, arc_root: str, names: list[str]) -> None:
-    for rel in names:
-        path = folder / rel
-        info = zipfile.ZipInfo.from_file(path, f"{arc_root}/{rel}", strict_timestamps=False)
-        # Media is already compressed; deflating it only costs time.
-        info.compress_type = zipfile.ZIP_DEFLATED if path.suffix.lower() in _COMPRESSIBLE else zipfile.ZIP_STORED
-        with open(path, "rb") as src, archive.open(info, "w") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-
-
-def _files_under(folder: Path, sub: str = "") -> list[str]:
-    """Relative POSIX names of the files under `folder/sub`, sorted (os.walk: one stat-free scan a folder)."""
-    names: list[str] = []
-    for dirpath, _dirs, files in os.walk(folder / sub if sub else folder):
-        base = Path(dirpath).relative_to(folder).as_posix()
-        names.extend(name if base == "." else f"{base}/{name}" for name in files)
-    return sorted(names)
+_ZIP_MEDIA_SCRIPT = Path(zip_media.__file__).resolve()
 
 
 class ZipWriter:
-    """The packet's zip, written in two parts: its media on a thread while the page is rendered, then the rest.
+    """The packet's zip, written in two parts: its media while the page is rendered, then the rest.
 
-    Zipping copies every media byte and computes its CRC-32, both of which release the GIL, so on two cores the
-    media part costs almost nothing beside the page's rendering. `finish` adds every file of `folder` not yet
-    in the zip; the archive is complete only then (and written under a temporary name until swapped in).
+    The media part is a complete zip written by `review/zip_media.py` run as a process of its own (see there
+    why not a thread: the GIL); where no process can be started it is written on a thread instead. `finish`
+    waits for it, opens it in append mode and adds every file of `folder` not yet in it; the archive is
+    complete only then (and written under a temporary name until swapped in).
     """
 
     def __init__(self, folder: Path, arc_root: str, target: Path) -> None:
-        self.folder, self.arc_root = folder, arc_root
-        self._archive = zipfile.ZipFile(target, "w", strict_timestamps=False)
-        self._done: list[str] = []
+        self.folder, self.arc_root, self.target = folder, arc_root, target
+        self._process: subprocess.Popen[bytes] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._started = False
 
     def start_media(self, sub: str = "media") -> None:
-        names = _files_under(self.folder, sub)
+        self._started = True
+        if sys.executable:
+            command = [sys.executable, "-I", "-S", str(_ZIP_MEDIA_SCRIPT), str(self.target), str(self.folder),
+                       self.arc_root, sub]
+            try:
+                self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.PIPE)
+                return
+            except OSError:
+                pass  # no interpreter to start (embedded, frozen): the thread below does the same
+        names = files_under(self.folder, sub)
 
         def work() -> None:
             try:
-                _add_files(self._archive, self.folder, self.arc_root, names)
-                self._done = names
+                with zipfile.ZipFile(self.target, "w", strict_timestamps=False) as archive:
+                    add_files(archive, self.folder, self.arc_root, names)
             except BaseException as exc:  # re-raised by finish() in the building thread
                 self._error = exc
 
@@ -156,6 +154,11 @@ class ZipWriter:
         self._thread.start()
 
     def _join(self) -> None:
+        if self._process is not None:
+            process, self._process = self._process, None
+            _out, err = process.communicate()
+            if process.returncode != 0:
+                raise _child_error(process.returncode, err, self.target)
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -164,22 +167,31 @@ class ZipWriter:
             raise error
 
     def finish(self) -> None:
-        try:
-            self._join()
-            done = set(self._done)
-            _add_files(self._archive, self.folder, self.arc_root,
-                       [n for n in _files_under(self.folder) if n not in done])
-        finally:
-            self._archive.close()
+        self._join()
+        # Append to the media part (a complete zip whose central directory is rewritten after the new files).
+        opened = (zipfile.ZipFile(self.target, "a", strict_timestamps=False) if self._started
+                  else zipfile.ZipFile(self.target, "w", strict_timestamps=False))
+        with opened as archive:
+            done = set(archive.namelist())
+            add_files(archive, self.folder, self.arc_root,
+                      [n for n in files_under(self.folder) if f"{self.arc_root}/{n}" not in done])
 
     def abandon(self) -> None:
-        """Stop using the zip after a failure elsewhere (its temporary file is removed by BuildPaths.discard)."""
-        try:
+        """Stop the zip after a failure elsewhere (its temporary file is removed by BuildPaths.discard)."""
+        if self._process is not None:
+            self._process.kill()
+        with contextlib.suppress(BaseException):  # the build is failing already; that error is the one to report
             self._join()
-        except BaseException:  # the build is failing already; that error is the one to report
-            pass
-        finally:
-            self._archive.close()
+
+
+def _child_error(returncode: int, stderr: bytes, target: Path) -> OSError:
+    """The media zip process's failure as the OSError it reported ("errno<TAB>reason<TAB>file")."""
+    text = stderr.decode("utf-8", "replace").strip()
+    parts = text.splitlines()[-1].split("\t") if text else []
+    if len(parts) == 3 and parts[0].isdigit():
+        return OSError(int(parts[0]), parts[1], parts[2] or None)
+    return OSError(errno.EIO, f"zipping the media failed (exit status {returncode}): {text or 'no message'}",
+                   str(target))
 
 
 def write_zip(folder: Path, arc_root: str, target: Path) -> None:

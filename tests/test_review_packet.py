@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import html
 import os
@@ -21,6 +22,7 @@ import review.packet
 from review.errors import PacketWriteFailed
 from review.packet import PacketResult, build_packet, clean_reason, fact_is_known
 from review.records import ClipRecord
+from review.writing import ZipWriter
 from storyboard.loader import load_film
 from storyboard.models import Film
 
@@ -488,7 +490,7 @@ def test_rebuild_happens_when_an_input_or_an_output_changed(built: Built) -> Non
 
 
 def test_zip_holds_every_file_of_the_packet(built: Built) -> None:
-    # The media is zipped on a thread while the page renders; the zip must still hold exactly the folder.
+    # The media is zipped by a process of its own while the page renders; the zip must still hold exactly the folder.
     folder = built.result.folder
     on_disk = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     with zipfile.ZipFile(built.result.zip) as archive:
@@ -497,3 +499,17 @@ def test_zip_holds_every_file_of_the_packet(built: Built) -> None:
         assert names == on_disk
         for rel in on_disk:
             assert archive.read(f"{folder.name}/{rel}") == (folder / rel).read_bytes()
+
+
+def test_media_zip_failure_is_the_os_error_it_met(tmp_path: Path) -> None:
+    # The media zip runs as a process of its own: its failure must come back as the OSError it met (errno,
+    # reason, file), which build_packet turns into PacketWriteFailed, not as a bare exit status.
+    folder = tmp_path / "packet"
+    (folder / "media").mkdir(parents=True)
+    (folder / "media" / "a.mp4").write_bytes(b"not really a video")
+    target = tmp_path / "no-such-folder" / "packet.zip"
+    writer = ZipWriter(folder, "packet", target)
+    writer.start_media()
+    with pytest.raises(OSError) as failed:
+        writer.finish()
+    assert failed.value.errno == errno.ENOENT and str(target) in str(failed.value)
