@@ -349,7 +349,8 @@ def print_nothing_stale(e: dict[str, Any]) -> None:
           f"(CPU {e['e_render_cpu_s']:.2f} s; target <= 1 s); docfilm --help: {e['e_help_s']:.2f} s "
           f"(CPU {e['e_help_cpu_s']:.2f} s); ratio {e['e_ratio']:.2f}; imported prefect: "
           f"{'yes' if e['e_imports_prefect'] else 'no'}; "
-          f"started Prefect: {'yes' if e['e_prefect_home_made'] else 'no'}")
+          f"started Prefect: {'yes' if e['e_prefect_home_made'] else 'no'}; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
 
 
 @contextmanager

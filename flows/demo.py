@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,12 +58,16 @@ def _label(scene: Scene, shot: Shot) -> str:
     return f"{shot.id} · {scene.title.vi}"
 
 
+def footage_complete(film: Film, folder: Path) -> bool:
+    """Every sample clip and the broken file are there already (make_demo_footage would make nothing)."""
+    paths = [path for path, *_ in _plan(film, folder)] + [folder / "S01" / BROKEN_NAME]
+    return all(p.exists() for p in paths)
+
+
 def make_demo_footage(
     film: Film, folder: Path, settings: RendersSettings, console: Console | None = None
 ) -> DemoFootage:
     """Make the clips that are missing (never rewrite one that exists), plus one broken file."""
-    from renders.synth import make_broken_file, make_clip
-
     folder.mkdir(parents=True, exist_ok=True)
     result = DemoFootage(folder=folder)
     todo = []
@@ -73,6 +78,22 @@ def make_demo_footage(
             todo.append((path, kind, label, tc))
     if todo and console:
         console.print(f"making {len(todo)} sample clips in {folder} …")
+    if todo:
+        from renders.synth import make_clip
+
+        _make_clips(todo, film, settings, make_clip)
+    result.made = len(todo)
+    broken = folder / "S01" / BROKEN_NAME
+    if not broken.exists():
+        from renders.synth import make_broken_file
+
+        make_broken_file(broken, settings=settings)
+    result.broken.append(broken)
+    return result
+
+
+def _make_clips(todo: list[tuple[Path, str, str, str]], film: Film, settings: RendersSettings,
+                make_clip: Callable[..., object]) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         # Shot at the film's rate, as the production's cameras would be.
         fps = film.film.fps
@@ -80,9 +101,3 @@ def make_demo_footage(
                    for p, kind, label, tc in todo]
         for fut in futures:
             fut.result()
-    result.made = len(todo)
-    broken = folder / "S01" / BROKEN_NAME
-    if not broken.exists():
-        make_broken_file(broken, settings=settings)
-    result.broken.append(broken)
-    return result

@@ -246,13 +246,20 @@ class RenditionsAtHand:
     """
 
     def __init__(self, ws: Workspace, store: tuple[S3Client, str] | None = None) -> None:
-        from delivery.cache import ObjectCache
-
         self.ws = ws
-        self.cache = ObjectCache(ws.settings.s3.home.absolute() / "cache" / "renditions",
-                                 ws.settings.s3.cache_max_bytes)
+        self._cache: ObjectCache | None = None
         self._store = store
         self._stack = ExitStack()
+
+    @property
+    def cache(self) -> ObjectCache:
+        """The renditions' cache, made when a file is not on disk (its module imports boto3: ~0.5 s)."""
+        if self._cache is None:
+            from delivery.cache import ObjectCache
+
+            self._cache = ObjectCache(self.ws.settings.s3.home.absolute() / "cache" / "renditions",
+                                      self.ws.settings.s3.cache_max_bytes)
+        return self._cache
 
     def __enter__(self) -> RenditionsAtHand:
         return self

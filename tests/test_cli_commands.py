@@ -268,3 +268,51 @@ def test_demo_runs_the_pipeline_and_leaves_nothing_stale(tmp_path: Path, prefect
     assert cut["start_timecode"] == "00:00:00:00" and cut["unresolved"] == []
     assert set(cut["subtitles"]) == {"vi", "en"} and cut["qc"]["runtime_ok"] is True
     assert {f: f.read_bytes() for f in (home / "cuts").rglob("*") if f.is_file()} == cut_files
+
+    # A second demo finds every stage up to date from the ledger and the files, without running the flow: one
+    # line per stage, each saying how it was shown; nothing under DOCFILM_HOME's media is rewritten.
+    media = _files(home / "renders") | _files(home / "packets")
+    p = docfilm_cli("demo", env=env, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "nothing to do: every stage is up to date" in p.stderr
+    assert re.search(r"^ingest +0 new, 2 already in the library, 1 quarantined, sources unchanged since ingested "
+                     r"\(size, mtime; not re-read\)", p.stderr, re.M), p.stderr[-2000:]
+    assert re.search(r"^render +0 rendered, 2 up to date", p.stderr, re.M)
+    assert re.search(r"^upload +0 uploaded, 4 already in S3, verified uploads in the ledger", p.stderr, re.M)
+    assert re.search(r"^packet +0 built, unchanged since built \(rebuild key\); hosted copy valid until", p.stderr,
+                     re.M), p.stderr[-2000:]
+    assert paths[-1] in p.stdout + p.stderr
+    assert _files(home / "renders") | _files(home / "packets") == media
+
+
+def test_up_to_date_check_names_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flows.uptodate: a source with a new mtime, a proxy gone, a packet input changed each end the check with the
+    reason, so the flow runs; no flow or S3 is needed to decide (this test has neither)."""
+    from datetime import date
+
+    from flows.settings import DocfilmSettings
+    from flows.uptodate import pipeline_up_to_date
+    from flows.workspace import Workspace
+
+    film = small_film(tmp_path / "film.yaml", film_id="can-tho-xiv", scene_id="S01")
+    card = tmp_path / "card" / "S01"
+    card.mkdir(parents=True)
+    clip = make_clip(card / "S01-01_a.mp4", "10:00:00:00")
+    for name in [k for k in os.environ if k.startswith("DOCFILM_")]:
+        monkeypatch.delenv(name)
+    for name, value in user_env(tmp_path / "home").items():
+        if name.startswith("DOCFILM_"):
+            monkeypatch.setenv(name, value)
+    ws = Workspace(film, DocfilmSettings.load())
+    checked = pipeline_up_to_date(ws, [str(card.parent)], as_of=date(2019, 5, 20))
+    assert isinstance(checked, str) and checked.startswith("ingest: ") and "S01-01_a.mp4" in checked
+
+    from assets_manifest.ingest import ingest
+
+    ingest([card.parent], ws.ledger, scene_ids=ws.scene_ids(), exclude=[ws.home],
+           library=ws.settings.ledger.library_dir())
+    checked = pipeline_up_to_date(ws, [str(card.parent)], as_of=date(2019, 5, 20))
+    assert checked == "render: 1 proxies to render"
+    os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 10**9))
+    checked = pipeline_up_to_date(ws, [str(card.parent)], as_of=date(2019, 5, 20))
+    assert checked == f"ingest: {clip} is new or changed since it was last ingested"

@@ -103,13 +103,39 @@ def test_render_plan_covers_every_kind_and_is_one_query(ws: Workspace, tmp_path:
 
 
 def test_a_done_proxy_whose_file_vanished_is_stale_again(ws: Workspace) -> None:
+    from flows.render_staleness import nothing_stale
+
+    url, profile_hash = ws.settings.ledger.url(), ws.profile.profile_hash()
+    sqlite = not ledger_env(ws)  # render_staleness answers for the embedded ledger only; elsewhere "don't know"
     fill_ledger(ws, 3, done=True)
     assert steps.render_plan(ws) == ([], 3)
+    assert nothing_stale(url, profile_hash) == (3 if sqlite else None)
+    assert nothing_stale(url, profile_hash, scene="S01") == (3 if sqlite else None)
+    assert nothing_stale(url, profile_hash, scene="S02") == (0 if sqlite else None)
+    assert nothing_stale(url, "another-profile") is None
     (ws.renders_dir / "a00001.sheet.jpg").unlink()
     todo, skipped = steps.render_plan(ws)
     assert [a.asset_id for a in todo] == ["a00001"] and skipped == 2
+    assert nothing_stale(url, profile_hash) is None
     everything, none_skipped = steps.render_plan(ws, everything=True)
     assert len(everything) == 3 and none_skipped == 0
+
+
+def test_render_staleness_does_not_answer_for_a_ledger_not_at_its_schema_head(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.render_staleness import nothing_stale
+
+    monkeypatch.setenv("DOCFILM_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
+    ws = Workspace(film_path(None))
+    fill_ledger(ws, 2, done=True)
+    url, profile_hash = ws.settings.ledger.url(), ws.profile.profile_hash()
+    assert nothing_stale(url, profile_hash) == 2
+    with ws.ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+    assert nothing_stale(url, profile_hash) is None  # opening the ledger would migrate it first
+    ws.ledger.close()
+    assert nothing_stale(f"sqlite:///{tmp_path / 'none.sqlite'}", profile_hash) is None
 
 
 @pytest.mark.slow
@@ -126,8 +152,12 @@ def test_nothing_stale_among_1000_assets_is_decided_without_prefect_or_ffmpeg(ws
     assert __import__("json").loads(done.stdout) == {"rendered": [], "skipped": 1000, "failed": []}
     assert "SKIPPED" in done.stderr
     imported = {ln.rsplit("|", 1)[-1].strip() for ln in done.stderr.splitlines() if ln.startswith("import time:")}
-    assert "flows.steps" in imported, "the import list was read"
-    heavy = sorted(m for m in imported if m.split(".")[0] in {"prefect", "uvicorn", "fastapi", "ffmpeg", "av"})
+    assert "flows.render_staleness" in imported, "the import list was read"
+    # The embedded SQLite ledger answers by sqlite3 alone; PostgreSQL through the ledger's one query.
+    sqlite = not ledger_env(ws)
+    assert ("flows.steps" in imported) is not sqlite
+    heavy = sorted(m for m in imported if m.split(".")[0] in {"prefect", "uvicorn", "fastapi", "ffmpeg", "av"}
+                   | ({"sqlalchemy", "alembic"} if sqlite else set()))
     assert heavy == [], heavy
     assert not (ws.home / "prefect").exists()  # Prefect was never started
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..env import start_prefect
+from ..uptodate import StageCheck
+from ..workspace import Workspace
 from .application import (
     EXIT_INPUT,
     EXIT_OK,
@@ -29,12 +31,17 @@ from .application import (
     _workspace,
     app,
     err,
+    log,
     out,
 )
 from .footage import _print_ingest, _print_render, _print_upload
 
-
 # ---------------------------------------------------------------- run / demo
+RecheckOpt = Annotated[bool, typer.Option(
+    "--recheck", help="Run the pipeline flow even when the ledger shows every stage up to date: re-read every "
+    "source, ask S3, rebuild the packet.")]
+
+
 @app.command()
 def run(
     sources: Annotated[list[Path], typer.Argument(help="Files and folders of footage.")],
@@ -43,6 +50,7 @@ def run(
     as_of: AsOfOpt = None,
     film: FilmOpt = None,
     as_json: JsonOpt = False,
+    recheck: RecheckOpt = False,
 ) -> None:
     """The whole pipeline as one flow run: ingest → render → upload → packet."""
     day = _parse_date(as_of)
@@ -51,8 +59,8 @@ def run(
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         _fail(EXIT_INPUT, f"no such file or folder: {', '.join(missing)}")
-    result, stages = _run_pipeline([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day,
-                                   film_file=ws.film_file)
+    result, stages = _run_pipeline([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day, ws=ws,
+                                   recheck=recheck)
     _emit(result, as_json, lambda r: _print_pipeline(r, stages))
     ingest_bad = result["ingest"]["quarantined"] or result["ingest"]["failed"]
     bad = ingest_bad or result["render"]["failed"] or result["upload"]["failed"]
@@ -94,7 +102,8 @@ class StageCounts:
             done = sum(1 for x in segments if x["rendered"])
             return cls(stage, done, len(segments) - done, 0, "", seconds, f"cut v{r['version']}")
         if stage == "packet":
-            return cls(stage, 1, None, 1 if r.get("hosted_error") else 0, "hosted copy failed", seconds)
+            return cls(stage, 0 if r.get("unchanged") else 1, None, 1 if r.get("hosted_error") else 0,
+                       "hosted copy failed", seconds)
         done = r["rendered"] if stage == "render" else r["uploaded"]
         return cls(stage, len(done), r["skipped"], len(r["failed"]), "failed", seconds)
 
@@ -126,18 +135,42 @@ class StageLines:
         self.stages.append(counts)
         self.console.print(counts.line(), markup=False, highlight=False, soft_wrap=True)
 
+    def stage_checked(self, check: StageCheck) -> None:
+        """A stage shown up to date without the flow (flows.uptodate): its line says how it was shown."""
+        counts = StageCounts.of(check.stage, check.result, check.seconds)
+        if check.how:
+            counts = replace(counts, note=", ".join(n for n in (counts.note, check.how) if n))
+        self.stages.append(counts)
+        self.console.print(counts.line(), markup=False, highlight=False, soft_wrap=True)
+
 
 def _run_pipeline(
-    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, film_file: Path,
-    assemble_cut: bool = False,
+    sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, ws: Workspace,
+    assemble_cut: bool = False, recheck: bool = False,
 ) -> tuple[dict[str, Any], StageLines]:
     """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal
-    (`assemble_cut`: the string-out becomes the current cut before the review cut stage, as in the demo)."""
+    (`assemble_cut`: the string-out becomes the current cut before the review cut stage, as in the demo).
+
+    First, unless `recheck` (or with --scene), flows.uptodate checks without Prefect or S3 whether every stage is
+    up to date; when it is, its lines and result stand for the flow's and no flow runs.
+    """
     from ..progress import reporting_stages
 
     stages = StageLines(err)
+    if scene is None and not recheck:
+        from ..uptodate import pipeline_up_to_date
+
+        checked = pipeline_up_to_date(ws, sources, as_of=as_of, assemble_cut=assemble_cut)
+        if not isinstance(checked, str):
+            for check in checked.checks:
+                if check.stage in STAGE_WORDS:
+                    stages.stage_checked(check)
+            err.print("nothing to do: every stage is up to date (checked without running the flow; --recheck runs "
+                      "it)", markup=False, highlight=False, soft_wrap=True)
+            return checked.result, stages
+        log.info("running the pipeline flow: %s", checked)
     with _bars(), reporting_stages(stages), _flows() as flows:
-        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(film_file),
+        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(ws.film_file),
                                      assemble_cut=assemble_cut)
     return result, stages
 
@@ -193,16 +226,18 @@ def demo(
                                                  "(default: DOCFILM_HOME/demo-footage).")] = None,
     as_of: AsOfOpt = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Clips rendered at once.")] = None,
+    recheck: RecheckOpt = False,
 ) -> None:
     """Make camera-like footage for the bundled film, run the whole pipeline, print the packet's path."""
-    from ..demo import make_demo_footage
+    from ..demo import footage_complete, make_demo_footage
 
     day = _parse_date(as_of or "2019-05-20")
     ws = _workspace(None)
-    start_prefect()  # boots while the footage is made
     folder = (out_dir or ws.home / "demo-footage").absolute()
+    if recheck or not footage_complete(ws.film, folder):
+        start_prefect()  # the flow will run: its server boots while the footage is made
     footage = make_demo_footage(ws.film, folder, ws.settings.renders, console=err)
-    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, film_file=ws.film_file, assemble_cut=True)
+    result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, ws=ws, assemble_cut=True, recheck=recheck)
     expected = {str(p) for p in footage.broken}
     _print_pipeline(result, stages, expected)
     unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
