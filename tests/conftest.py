@@ -85,13 +85,18 @@ CHROMIUM_ARGS = [
 ]
 
 
-# The longest files, longest first (per-file sums of `pytest --durations`): pytest-xdist's loadfile hands out
-# files in collection order, so the long ones start first and the short ones fill the workers' ends (otherwise
-# one worker may pick a long file last while the other sits idle).
+# The longest files, longest first (per-file sums of `pytest --durations=0`, setup included): with
+# `--no-loadscope-reorder` (pyproject's addopts) pytest-xdist's loadfile hands out files in collection order, so
+# the long ones start first and the short ones fill the workers' ends. Without that option xdist reorders files
+# by their number of tests, and a long file of one test (the farm's, PostgreSQL's pipeline) starts last while
+# the other worker sits idle.
 LONGEST_FILES = (
-    "test_cli_commands.py", "test_flows_prefect_server.py", "test_cli_failures.py", "test_flows_postgres.py",
-    "test_editorial_conform.py", "test_assets_manifest_failures.py", "test_assets_manifest_concurrency.py",
-    "test_flows_cli.py", "test_flows_render.py", "test_assets_manifest_schema.py",
+    "test_farm_local.py", "test_cli_commands.py", "test_cli_failures.py", "test_editorial_conform.py",
+    "test_flows_prefect_server.py", "test_flows_cli.py", "test_flows_postgres.py", "test_assets_manifest_failures.py",
+    "test_assets_manifest_concurrency.py", "test_flows_cut.py", "test_cli.py", "test_editorial_assemble.py",
+    "test_delivery_multipart.py", "test_assets_manifest_schema.py", "test_flows_render.py", "test_figures_tables.py",
+    "test_delivery_s3.py", "test_flows_pipeline.py", "test_assets_manifest_mhl.py", "test_flows_masters.py",
+    "test_figures_check.py",
 )
 
 
