@@ -100,6 +100,26 @@ LONGEST_FILES = (
 )
 
 
+# Files that share an expensive session fixture run on one xdist worker, as one unit of work: session fixtures
+# are per worker, so on two workers `cli_pipeline` (a `docfilm serve` and a whole `docfilm run`) was built twice.
+SAME_WORKER = {"test_cli_failures.py": "test_cli_commands.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile`, with the files of SAME_WORKER handed out together (in the first one's place)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            folder, _, name = file.rpartition("/")
+            return f"{folder}/{SAME_WORKER[name]}" if name in SAME_WORKER else file
+
+    return SharedFixtureScheduling(config, log)  # type: ignore[arg-type]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the longest files first and browser tests last.
 
