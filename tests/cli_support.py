@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -30,6 +31,26 @@ def user_env(home: Path, **extra: str) -> dict[str, str]:
 def docfilm_cli(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run the installed `docfilm` with `env` (build it with user_env) and capture its output."""
     return subprocess.run([str(DOCFILM), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+
+
+def docfilm_in_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The same command as docfilm_cli, run by the installed script's own app (flows.cli) inside this process:
+    `env`'s docfilm, Prefect and AWS settings and no others, the same cwd, stdout and stderr apart, and the exit
+    code the app's error map chose. A bug is not turned into an exit code: its exception fails the test.
+
+    For tests whose point is what a command computes, called many times (each `docfilm` start costs some 2 s of
+    CPU); the installed script itself is run as a subprocess by docfilm_cli elsewhere.
+    """
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    prefixes = ("PREFECT_", "DOCFILM_", "AWS_")
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith(prefixes)}
+    overrides |= {k: v for k, v in env.items() if k.startswith(prefixes)}
+    with contextlib.chdir(ROOT):
+        result = CliRunner().invoke(app, list(args), env=overrides, catch_exceptions=False)
+    return subprocess.CompletedProcess(["docfilm", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def assert_no_traceback(p: subprocess.CompletedProcess[str]) -> None:

@@ -4,9 +4,10 @@ installed `docfilm`."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -85,14 +86,39 @@ CHROMIUM_ARGS = [
 ]
 
 
-# The longest files, longest first (per-file sums of `pytest --durations`): pytest-xdist's loadfile hands out
-# files in collection order, so the long ones start first and the short ones fill the workers' ends (otherwise
-# one worker may pick a long file last while the other sits idle).
+# The longest files, longest first (per-file sums of `pytest --durations=0`, setup included): with
+# `--no-loadscope-reorder` (pyproject's addopts) pytest-xdist's loadfile hands out files in collection order, so
+# the long ones start first and the short ones fill the workers' ends. Without that option xdist reorders files
+# by their number of tests, and a long file of one test (the farm's, PostgreSQL's pipeline) starts last while
+# the other worker sits idle.
 LONGEST_FILES = (
-    "test_cli_commands.py", "test_flows_prefect_server.py", "test_cli_failures.py", "test_flows_postgres.py",
-    "test_editorial_conform.py", "test_assets_manifest_failures.py", "test_assets_manifest_concurrency.py",
-    "test_flows_cli.py", "test_flows_render.py", "test_assets_manifest_schema.py",
+    "test_farm_local.py", "test_cli_commands.py", "test_cli_failures.py", "test_editorial_conform.py",
+    "test_flows_prefect_server.py", "test_flows_cli.py", "test_flows_postgres.py", "test_assets_manifest_failures.py",
+    "test_assets_manifest_concurrency.py", "test_flows_cut.py", "test_cli.py", "test_editorial_assemble.py",
+    "test_delivery_multipart.py", "test_assets_manifest_schema.py", "test_flows_render.py", "test_figures_tables.py",
+    "test_delivery_s3.py", "test_flows_pipeline.py", "test_assets_manifest_mhl.py", "test_flows_masters.py",
+    "test_figures_check.py",
 )
+
+
+# Files that share an expensive session fixture run on one xdist worker, as one unit of work: session fixtures
+# are per worker, so on two workers `cli_pipeline` (a `docfilm serve` and a whole `docfilm run`) was built twice.
+SAME_WORKER = {"test_cli_failures.py": "test_cli_commands.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile`, with the files of SAME_WORKER handed out together (in the first one's place)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            folder, _, name = file.rpartition("/")
+            return f"{folder}/{SAME_WORKER[name]}" if name in SAME_WORKER else file
+
+    return SharedFixtureScheduling(config, log)  # type: ignore[arg-type]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -217,23 +243,25 @@ def _stop_test_server(server: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectForTests]:
-    """One Prefect API server (Prefect's own app, as its test harness runs it) on 127.0.0.1 per test process.
+def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> PrefectForTests:
+    """One Prefect API server (Prefect's own app, as its test harness runs it) on 127.0.0.1 for the pytest run.
 
-    Prefect's database is migrated once per pytest run (some 10 s of CPU): the first worker's server creates it
-    and leaves a copy in the run's shared temp folder; the other workers' servers start on copies of it, and so
-    do tests that need docfilm to start its own server (`seed`). Telemetry off; the runner's PREFECT_* settings
-    are not passed on.
+    The first test process to need it starts it in the run's shared temp folder and leaves its address there;
+    the other xdist workers use the same server (a second one cost a start and its background services' CPU
+    all run long). It is stopped when the run ends (pytest_unconfigure of the main process). Its database,
+    migrated once (some 10 s of CPU), is also copied for tests that need docfilm to start its own server
+    (`seed`). Telemetry off; the runner's PREFECT_* settings are not passed on.
     """
-    home = tmp_path_factory.mktemp("prefect-server")
     shared = _run_tmp(tmp_path_factory)
-    migrated = shared / "prefect-migrated.db"
-    server: subprocess.Popen[bytes] | None = None
+    migrated, address = shared / "prefect-migrated.db", shared / "prefect-server.json"
     with _file_lock(shared / "prefect-migrated.lock"):
-        if migrated.exists():
-            shutil.copyfile(migrated, home / "prefect.db")
+        if address.exists():
+            api_url = json.loads(address.read_text())["api_url"]
         else:
+            home = shared / "prefect-server"
+            home.mkdir(exist_ok=True)
             server, api_url = _start_test_server(home, migrated=False)
+            address.write_text(json.dumps({"api_url": api_url, "pid": server.pid}))
             # The backup API copies a consistent database even while the server holds it open.
             partial = migrated.with_suffix(".partial")
             source, target = sqlite3.connect(home / "prefect.db"), sqlite3.connect(partial)
@@ -243,12 +271,40 @@ def prefect_for_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pref
                 source.close()
                 target.close()
             partial.replace(migrated)
-    if server is None:
-        server, api_url = _start_test_server(home, migrated=True)
+    return PrefectForTests(api_url=api_url, migrated_db=migrated)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The main process stops the run's Prefect server, if a test process started one."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if os.environ.get("PYTEST_XDIST_WORKER") or factory is None or factory._basetemp is None:
+        return
+    address = factory.getbasetemp() / "prefect-server.json"
+    if not address.exists():
+        return
+    pid = int(json.loads(address.read_text())["pid"])
+    address.unlink()
+    _stop_pid(pid)
+
+
+def _stop_pid(pid: int) -> None:
+    """SIGTERM, then SIGKILL after 15 s; reaped if it is our child, else waited for until it is gone."""
     try:
-        yield PrefectForTests(api_url=api_url, migrated_db=migrated)
-    finally:
-        _stop_test_server(server)
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:  # not our child (a worker started it): gone once /proc says so
+            stat = Path(f"/proc/{pid}/stat")
+            if not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z":
+                return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 OUTER_PREFECT_HOME = os.environ.get("PREFECT_HOME")

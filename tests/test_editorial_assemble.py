@@ -12,7 +12,7 @@ import imageio_ffmpeg
 import opentimelineio as otio
 import pytest
 import yaml
-from cli_support import assert_no_traceback, docfilm_cli, user_env
+from cli_support import PrefectForTests, assert_no_traceback, docfilm_cli, user_env
 
 from assets_manifest.ingest import ingest
 from assets_manifest.ledger import Ledger
@@ -108,12 +108,14 @@ def test_shares() -> None:
     assert shares(101, 3) == [34, 34, 33] and shares(2, 3) == [1, 1, 0] and sum(shares(3375, 7)) == 3375
 
 
-def test_render_without_proxies_lists_the_takes(setup: tuple[Path, Path, dict[str, str]]) -> None:
+def test_render_without_proxies_lists_the_takes(setup: tuple[Path, Path, dict[str, str]],
+                                                 prefect_for_tests: PrefectForTests) -> None:
     # The ledger says these proxies are done but holds no file for them: `cut render` renders nothing and
-    # names every take it would need (the user runs `docfilm render` first).
+    # names every take it would need (the user runs `docfilm render` first). Its flow runs on the session's
+    # Prefect server (README: PREFECT_API_URL), not on one of its own started for this test.
     home, film, _ids = setup
     assert docfilm_cli("cut", "assemble", "--film", str(film), env=user_env(home)).returncode == 0
-    p = docfilm_cli("cut", "render", "--film", str(film), env=user_env(home))
+    p = docfilm_cli("cut", "render", "--film", str(film), env=prefect_for_tests.env(home))
     assert_no_traceback(p)
     assert p.returncode == 1, p.stderr
     assert "no proxy" in p.stderr and "S01-01_b.mov" in p.stderr and "docfilm render" in p.stderr

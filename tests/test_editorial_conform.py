@@ -15,7 +15,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import opentimelineio as otio
 import pytest
-from cli_support import assert_no_traceback, docfilm_cli, user_env
+from cli_support import assert_no_traceback, docfilm_cli, docfilm_in_process, user_env
 from opentimelineio import opentime
 
 from assets_manifest.ingest import ingest
@@ -75,8 +75,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def run_import(home: Path, cut: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    p = docfilm_cli("cut", "import", str(cut), "--json", *extra, env=user_env(home))
+def run_import(home: Path, cut: Path, *extra: str, installed: bool = False
+               ) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`docfilm cut import` (the installed script when `installed`, else the same app in this process)."""
+    run = docfilm_cli if installed else docfilm_in_process
+    p = run("cut", "import", str(cut), "--json", *extra, env=user_env(home))
     assert_no_traceback(p)
     return p, (json.loads(p.stdout) if p.stdout.strip() else {})
 
@@ -90,7 +93,7 @@ def asset_ids(home: Path) -> dict[str, str]:
 
 
 def test_avid_edl_at_25_conforms_in_order_and_lists_what_it_cannot(home: Path) -> None:
-    p, r = run_import(home, CUTS / "avid_25.edl", "--rate", "25")
+    p, r = run_import(home, CUTS / "avid_25.edl", "--rate", "25", installed=True)
     assert p.returncode == 1, p.stderr  # events 004 and 005 could not be conformed
     ids = asset_ids(home)
     assert r["fps"] == "25/1" and r["events"] == 6
@@ -195,7 +198,7 @@ def test_each_import_is_a_new_immutable_version(home: Path) -> None:
 
 
 def test_bad_inputs_name_file_and_event(home: Path, tmp_path: Path) -> None:
-    p, _ = run_import(home, CUTS / "overlap.edl", "--rate", "25")
+    p, _ = run_import(home, CUTS / "overlap.edl", "--rate", "25", installed=True)
     assert p.returncode == 2
     assert "overlap.edl" in p.stderr and "event 002" in p.stderr and "event 001" in p.stderr
 
@@ -247,7 +250,7 @@ def test_export_round_trip(home: Path, tmp_path: Path, cut: str, rate: str, fmt:
     _p, first = run_import(home, CUTS / cut, "--rate", rate)
     suffix = {"edl": ".edl", "fcp7xml": ".xml", "otio": ".otio"}[fmt]
     exported = tmp_path / f"export{suffix}"
-    p = docfilm_cli("cut", "export", "--format", fmt, "--out", str(exported), "--json", env=user_env(home))
+    p = docfilm_in_process("cut", "export", "--format", fmt, "--out", str(exported), "--json", env=user_env(home))
     assert_no_traceback(p)
     assert p.returncode == 0, p.stderr
     text = exported.read_text(encoding="utf-8")

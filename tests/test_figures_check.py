@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from cli_support import assert_no_traceback, docfilm_cli, user_env
+from cli_support import assert_no_traceback, docfilm_cli, docfilm_in_process, user_env
 from film_support import bundled_film_copy, edit_figure
 
 from figures.check import FactIndex, _most_shared, check_film_figures
@@ -123,7 +123,7 @@ def test_every_figure_of_s06_is_found_and_linked_to_its_fact() -> None:
 def test_an_edited_figure_contradicts_at_its_line_and_column(tmp_path: Path) -> None:
     film = bundled_film_copy(tmp_path)
     line, col = edit_figure(film, "GRDP bình quân đầu người ước 80,48", "80,48", "82,15")
-    p = docfilm_cli("facts", "check", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
+    p = docfilm_in_process("facts", "check", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
     assert p.returncode == 1, p.stderr
     report = json.loads(p.stdout)
     assert set(report) == {"figures", "counts"}
@@ -189,14 +189,14 @@ def test_storyboard_check_warns_and_exits_0(tmp_path: Path) -> None:
     assert_no_traceback(p)
     assert "figure '1.641': contradicts" in p.stdout and "(warning)" in p.stdout
     assert "1 warning(s)" in p.stderr
-    facts = docfilm_cli("facts", "check", "--film", str(film), env=user_env(tmp_path / "home"))
+    facts = docfilm_in_process("facts", "check", "--film", str(film), env=user_env(tmp_path / "home"))
     assert facts.returncode == 1
 
 
 def test_status_names_the_figure_that_blocks_a_scene(tmp_path: Path) -> None:
     film = bundled_film_copy(tmp_path)
     _edit(film, "GRDP bình quân đầu người ước 80,48 triệu", "GRDP bình quân đầu người ước 82,15 triệu")
-    p = docfilm_cli("status", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
+    p = docfilm_in_process("status", "--film", str(film), "--json", env=user_env(tmp_path / "home"))
     assert p.returncode == 0, p.stderr
     scenes = {s["id"]: s for s in json.loads(p.stdout)["scenes"]}
     [block] = scenes["S06"]["blocked_by"]
@@ -277,7 +277,7 @@ def test_a_subtitle_figure_that_contradicts_is_reported_at_its_cue(tmp_path: Pat
     line = next(i for i, text in enumerate(lines, 1) if "82,15" in text)
     col = lines[line - 1].index("82,15") + 1
     film = bundled_film_copy(tmp_path / "now")
-    p = docfilm_cli("facts", "check", "--film", str(film), "--json", env=user_env(home))
+    p = docfilm_in_process("facts", "check", "--film", str(film), "--json", env=user_env(home))
     assert p.returncode == 1, p.stderr
     bad = [f for f in json.loads(p.stdout)["figures"] if f["result"] != "sourced"]
     assert bad == [{
@@ -310,7 +310,7 @@ def test_the_packet_lists_subtitle_figures_in_their_language(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("as_of", ["2019-13-45"])
 def test_bad_as_of_exits_2(tmp_path: Path, as_of: str) -> None:
-    p = docfilm_cli("facts", "check", "--as-of", as_of, env=user_env(tmp_path / "home"))
+    p = docfilm_in_process("facts", "check", "--as-of", as_of, env=user_env(tmp_path / "home"))
     assert p.returncode == 2 and "--as-of" in p.stderr
 
 

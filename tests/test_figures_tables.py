@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
-from cli_support import assert_no_traceback, docfilm_cli, user_env
+from cli_support import assert_no_traceback, docfilm_cli, docfilm_in_process, user_env
 
 from figures.errors import TableShapeUnknown, TableUnreadable
 from figures.importer import add_include, import_table
@@ -126,7 +126,7 @@ def test_import_writes_facts_with_provenance_and_adds_the_include(tmp_path: Path
 def test_a_newer_table_reports_changed_figures_and_their_scenes(tmp_path: Path) -> None:
     film = _film_copy(tmp_path)
     env = user_env(tmp_path / "home")
-    first = docfilm_cli("facts", "import", str(office_table(tmp_path / "v1.xlsx")), "--source", "Báo cáo SKHĐT",
+    first = docfilm_in_process("facts", "import", str(office_table(tmp_path / "v1.xlsx")), "--source", "Báo cáo SKHĐT",
                         "--film", str(film), "--json", env=env)
     assert first.returncode == 0, first.stderr
     newer = docfilm_cli("facts", "import", str(office_table(tmp_path / "v2.xlsx", growth_2018="7,6")),
@@ -173,7 +173,7 @@ def test_unreadable_or_shapeless_tables_exit_2_and_write_nothing(tmp_path: Path,
         book.save(path)
     elif case == "bad-number":
         office_table(path, growth_2018="bảy phẩy năm")
-    p = docfilm_cli("facts", "import", str(path), *args, "--film", str(film), env=user_env(tmp_path / "home"))
+    p = docfilm_in_process("facts", "import", str(path), *args, "--film", str(film), env=user_env(tmp_path / "home"))
     assert p.returncode == 2, p.stderr
     assert_no_traceback(p)
     assert str(path) in p.stderr
@@ -245,7 +245,7 @@ def test_export_for_the_department_and_confirm_back(tmp_path: Path) -> None:
     sheet.cell(row=at, column=12, value="3/6/2019")
     back = tmp_path / "from-department.xlsx"
     book.save(back)
-    p = docfilm_cli("facts", "confirm", str(back), "--film", str(film), "--json", env=env)
+    p = docfilm_in_process("facts", "confirm", str(back), "--film", str(film), "--json", env=env)
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     assert report["confirmed"] == [{"fact": "grdp-per-capita-2018", "stated": "80,48 triệu đồng", "scene": "S06",
@@ -256,8 +256,8 @@ def test_export_for_the_department_and_confirm_back(tmp_path: Path) -> None:
     assert entry["from"]["sha256"] == hashlib.sha256(back.read_bytes()).hexdigest()
     assert entry["from"]["cell"] == f"J{at}" and entry["by"].startswith("Nguyễn Văn A")
     csv_out = tmp_path / "to-department.csv"
-    p = docfilm_cli("facts", "export", "--format", "csv", "--out", str(csv_out), "--film", str(film), env=env)
+    p = docfilm_in_process("facts", "export", "--format", "csv", "--out", str(csv_out), "--film", str(film), env=env)
     assert p.returncode == 0 and csv_out.read_text(encoding="utf-8-sig").startswith("STT,")
-    bad = docfilm_cli("facts", "confirm", str(out.with_suffix(".missing.xlsx")), "--film", str(film), env=env)
+    bad = docfilm_in_process("facts", "confirm", str(out.with_suffix(".missing.xlsx")), "--film", str(film), env=env)
     assert bad.returncode == 2
     assert_no_traceback(bad)

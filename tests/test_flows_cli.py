@@ -90,7 +90,8 @@ def test_a_known_failure_in_a_flow_run_is_one_line_on_the_terminal_and_a_traceba
     failures = [m for m in messages if "DeckOffline" in m and "Traceback" in m]
     assert len(failures) >= 3, messages  # the task, and each of the two flows it ended
 
-    debug = run_cli("--debug", "deck", home=home, script=True)
+    # --debug on the session's server (the traceback it adds is the terminal's; no second server start needed)
+    debug = run_cli("--debug", "deck", home=home, script=True, PREFECT_API_URL=prefect_for_tests.api_url)
     assert debug.returncode == 3
     assert "Traceback" in debug.stderr and "DeckOffline: the deck at 10.0.0.9:9000" in debug.stderr
     assert debug.stderr.splitlines()[-1].startswith("docfilm: the deck at 10.0.0.9:9000")
