@@ -19,61 +19,22 @@ import os
 import shutil
 import sys
 import zipfile
-import zlib
 from pathlib import Path
 
 _COMPRESSIBLE = {".html", ".css", ".js", ".json", ".txt"}
 _BUFFER = 1024 * 1024
-_WHOLE = 16 * 1024 * 1024  # files up to this size are read whole and written with their header at once
 
 
 def add_files(archive: zipfile.ZipFile, folder: Path, arc_root: str, names: list[str]) -> None:
     """Add `folder/<name>` for each name as `arc_root/<name>`: text deflated, media stored (already compressed)."""
-    direct = _can_write_directly(archive)
     for rel in names:
         path = folder / rel
         info = zipfile.ZipInfo.from_file(path, f"{arc_root}/{rel}", strict_timestamps=False)
         # Media is already compressed; deflating it only costs time.
         stored = path.suffix.lower() not in _COMPRESSIBLE
         info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        if stored and direct and info.file_size <= _WHOLE:
-            _write_stored(archive, info, path)
-            continue
         with open(path, "rb") as src, archive.open(info, "w") as dst:
             shutil.copyfileobj(src, dst, _BUFFER)
-
-
-def _can_write_directly(archive: zipfile.ZipFile) -> bool:
-    """Whether `_write_stored` may be used: a seekable archive open for writing, with the internals it needs."""
-    needed = ("fp", "start_dir", "filelist", "NameToInfo", "_writecheck", "_seekable")
-    return archive.mode in ("w", "a") and all(hasattr(archive, n) for n in needed) and bool(
-        getattr(archive, "_seekable", False))
-
-
-def _write_stored(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
-    """Add a small file stored, header and bytes in one buffered write: the bytes `archive.open(info, "w")` would
-    write (the same local header with the CRC and sizes known, then the data), without its per-member cost
-    (a write object, and a seek back to rewrite the header, which flushes the buffer): a third of the time for
-    the thousands of posters and proxies of a large packet."""
-    with open(path, "rb") as src:
-        data = src.read()
-    info.file_size = info.compress_size = len(data)  # what was read, should the file have changed since its stat
-    info.CRC = zlib.crc32(data)
-    info.flag_bits = 0
-    if not info.external_attr:
-        info.external_attr = 0o600 << 16
-    fp = archive.fp
-    assert fp is not None
-    if fp.tell() != archive.start_dir:
-        fp.seek(archive.start_dir)
-    info.header_offset = archive.start_dir
-    archive._writecheck(info)  # type: ignore[attr-defined]
-    archive._didModify = True  # type: ignore[attr-defined]
-    fp.write(info.FileHeader(False))  # a file under _WHOLE needs no ZIP64 local header
-    fp.write(data)
-    archive.filelist.append(info)
-    archive.NameToInfo[info.filename] = info
-    archive.start_dir = fp.tell()
 
 
 def files_under(folder: Path, sub: str = "") -> list[str]:
