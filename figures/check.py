@@ -129,6 +129,9 @@ class FactIndex:
     def _index(self, facts: Iterable[Fact]) -> None:
         values: dict[tuple[int, str | None], list[tuple[float, int]]] = defaultdict(list)
         entries: list[_Entry] = []
+        # the labels' text, taken while each fact is at hand: read later in a year's order, fact by fact, it
+        # was most of the time of the first contradiction of each year (a cache miss at every attribute)
+        labels: list[str] = []
         for fact in facts:
             parsed = parse_value(fact.value)
             if parsed is None:
@@ -137,12 +140,14 @@ class FactIndex:
             low = parsed[0]
             item = (float(low.value * unit.scale), len(entries))
             entries.append(_Entry(fact, low, parsed[1], unit, item[0]))
+            labels.append(f"{fact.label.vi} {fact.label.en}")
             values[(fact.year, unit.kind)].append(item)
             if unit.kind is not None:
                 values[(fact.year, None)].append(item)  # a figure without a unit may state any kind
         for bucket in values.values():
             bucket.sort()
         self.entries = entries
+        self._labels = labels
         self._values = dict(values)
         # the bucket's values alone, for bisect: comparing floats is several times cheaper than tuples
         self._keys = {key: [base for base, _ in bucket] for key, bucket in values.items()}
@@ -156,8 +161,7 @@ class FactIndex:
         a figure's context, which has none, and leaving them in saves a set difference per fact."""
         found = self._words.get(index)
         if found is None:
-            label = self.entries[index].fact.label
-            text = f"{label.vi} {label.en}"
+            text = self._labels[index]
             found = self._label_words.get(text)
             if found is None:  # a table gives one label to the figures of every year
                 found = self._label_words[text] = frozenset(_WORD.findall(text.lower()))
