@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from postgres_support import PostgresCluster
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -198,11 +199,12 @@ def test_two_planners_at_once_split_the_stale_set_and_a_dead_planners_share_retu
     assert counts == Counter({"queued": 5, "leased": 1})
 
 
-def test_a_claim_survives_its_pooled_connection_dropped_by_the_server(ledger: Ledger) -> None:
+def test_a_claim_survives_its_pooled_connection_dropped_by_the_server(postgres_cluster: PostgresCluster) -> None:
     """Claims run on connections that are not pinged at checkout (one round trip a claim): one the server dropped
-    (a restart, an idle timeout) is replaced and the claim tried once more."""
-    if ledger.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
+    (a restart, an idle timeout) is replaced and the claim tried once more. PostgreSQL only: SQLite has no server."""
+    settings = LedgerSettings(database_url=postgres_cluster.new_database())
+    Ledger.upgrade(settings)
+    ledger = Ledger.open(settings)
     ids = add_assets(ledger, 2)
     leases = Leases(ledger)
     leases.reserve(ids, PROFILE, planner="plan", ttl_s=60)
@@ -215,3 +217,4 @@ def test_a_claim_survives_its_pooled_connection_dropped_by_the_server(ledger: Le
     second = leases.claim_next(PROFILE, "w", ttl_s=60, planner="plan")
     assert second is not None and second.asset_id == max(ids)
     assert leases.claim_next(PROFILE, "w", ttl_s=60, planner="plan") is None
+    ledger.close()
