@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -30,11 +29,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from assets_manifest.report import IngestReport
 from delivery.records import UploadResult
-from figures.check import check_film_figures
 from flows import cut_steps, steps, steps_facts
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
+from prefect import flow, get_run_logger, task
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +238,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     the reason is returned as `hosted_error`.
     """
     from delivery.errors import S3Unreachable
-    from flows.review_steps import hosted_links, packet_cut, review_notes, stored_renditions
+    from flows.review_steps import hosted_links, packet_cut, packet_figures, review_notes, stored_renditions
     from review.packet import build_packet
 
     ws = _workspace(film)
@@ -247,7 +246,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     settings = ws.settings.review
     clips, notes = steps.clip_records(ws), review_notes(ws)
     out_root = settings.packet_root()
-    figures = check_film_figures(ws.film_file, ws.film, as_of=as_of, home=ws.settings.home).figures
+    figures = packet_figures(ws, as_of)
     cut = packet_cut(ws)
     result = None
     published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,12 +15,21 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from editorial.resolve import CutMap
+    from figures.check import FigureCheck
     from review.hosted import HostedLinks
     from review.notes import ReviewNote
     from review.packet import PacketResult
     from review.records import CutRecord
 
 log = logging.getLogger(__name__)
+
+
+def packet_figures(ws: Workspace, as_of: date) -> list[FigureCheck]:
+    """The figures the packet lists: the storyboard's and, once rendered, the review cut's subtitles'. One
+    function for the packet flow and the pipeline's up-to-date check, whose packet keys must agree."""
+    from figures.check import check_film_figures
+
+    return check_film_figures(ws.film_file, ws.film, as_of=as_of, home=ws.home).figures
 
 
 def review_notes(ws: Workspace) -> list[ReviewNote]:

@@ -192,11 +192,10 @@ def _upload(ws: Workspace) -> tuple[dict[str, Any], str]:
 def _packet(ws: Workspace, as_of: date) -> tuple[dict[str, Any], str]:
     """The packet as the kept result of its last build, when its rebuild key and outputs are unchanged."""
     from assets_manifest.hashing import digest_file
-    from figures.check import check_film_figures
     from review.hosted import hosted_key
     from review.rebuild import input_key, key_file, unchanged
 
-    from .review_steps import packet_cut, review_notes
+    from .review_steps import packet_cut, packet_figures, review_notes
     from .steps import clip_records
 
     settings = ws.settings.review
@@ -204,7 +203,7 @@ def _packet(ws: Workspace, as_of: date) -> tuple[dict[str, Any], str]:
     out_root = settings.packet_root()
     hosted = settings.packet_hosted
     notes = review_notes(ws)
-    figures = check_film_figures(ws.film_file, ws.film, as_of=as_of).figures
+    figures = packet_figures(ws, as_of)
     # The same inputs, by the same names, as review.packet.build_packet keys a build by.
     key = input_key(film=ws.film, clips=clip_records(ws), notes=notes, figures=figures, as_of=as_of,
                     cut=packet_cut(ws), hosted=hosted)
