@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -33,7 +34,6 @@ from flows import cut_steps, steps, steps_facts
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
-from prefect import flow, get_run_logger, task
 
 log = logging.getLogger(__name__)
 
