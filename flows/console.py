@@ -69,6 +69,12 @@ class ConsoleFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.verbose and record.name.startswith(RUN_LOGGERS) and str(record.msg).startswith("Finished in"):
             return False
+        if not self.verbose and str(record.msg).startswith("Still processing items") and record.name.endswith(
+                "Worker"):
+            # Prefect's event and log workers flushing to its API as the process exits (loggers named after
+            # their class, e.g. EventsWorker): nothing a producer can act on, and it came after the command's
+            # own last line, so a known failure no longer ended on its one line. -v shows it.
+            return False
         error = record.exc_info[1] if record.exc_info else None
         known = known_error(error) if error is not None else None
         if known is None or self.debug:

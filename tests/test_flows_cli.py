@@ -281,3 +281,8 @@ def test_the_console_filter_tells_a_known_failure_once_and_keeps_a_bugs_tracebac
     debug = ConsoleFilter(verbose=False, debug=True)
     kept = record("prefect.task_runs", "Task run failed with exception", failure)
     assert debug.filter(kept) and kept.exc_info is not None
+
+    # Prefect's event worker still flushing as the process exits: not shown unless -v
+    flushing = record("EventsWorker", "Still processing items: 5 items remaining...", level=logging.WARNING)
+    assert not quiet.filter(flushing) and verbose.filter(flushing)
+    assert quiet.filter(record("EventsWorker", "Failed to send events", level=logging.WARNING))
