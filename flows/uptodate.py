@@ -103,7 +103,7 @@ def _ingest(ws: Workspace, sources: list[str]) -> tuple[dict[str, Any], str]:
     import os
 
     from assets_manifest.hashing import digest_file
-    from assets_manifest.naming import display_text
+    from assets_manifest.naming import display_path, display_text
     from assets_manifest.report import DuplicateItem, IngestReport, QuarantinedItem
     from assets_manifest.sources import walk_sources
 
@@ -114,10 +114,13 @@ def _ingest(ws: Workspace, sources: list[str]) -> tuple[dict[str, Any], str]:
         quarantined[row.path] = row  # the latest verdict per path
     duplicates: list[DuplicateItem] = []
     bad: list[QuarantinedItem] = []
+    sightings = {}  # one query a source root, as ingest reads them (Ledger.sightings_under), not one a file
+    for root in roots:
+        sightings.update(ws.ledger.sightings_under(display_path(root)))
     for _root, path in walk_sources(roots, skip):
         shown = display_text(os.fsencode(path))
         st = path.stat()
-        known = ws.ledger.asset_by_sighting(shown, st.st_size, st.st_mtime_ns)
+        known = sightings.get((shown, st.st_size, st.st_mtime_ns))
         if known is not None:
             try:
                 master_ok = os.stat(known.path).st_size == known.size
