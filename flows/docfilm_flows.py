@@ -459,6 +459,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: st
     from core.errors import EnvironmentProblem
     from delivery.store import open_store
     from farm.settings import host_limit_name
+    from flows.farm_prefect import host_slot
     from flows.farm_steps import render_batch
 
     logger = get_run_logger()
@@ -466,7 +467,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: st
         ws = _workspace(film)
         worker = ws.settings.farm.worker_name()
         ws.ledger  # noqa: B018  (reach the database before taking any work)
-        slot = _host_slot(host_limit_name())
+        slot = host_slot(host_limit_name())
         with open_store(ws.settings.s3) as (client, bucket):
             done = render_batch(ws, client, bucket, asset_ids, worker, ffmpeg_slot=slot, planner=planner)
     except EnvironmentProblem as exc:
@@ -478,32 +479,19 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: st
     return {"worker": worker, "assets": [d.to_json() for d in done]}
 
 
-def _host_slot(name: str) -> Any:
-    """A context factory taking one slot of the host's ffmpeg limit; None when no such limit exists (asked once)."""
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import concurrency
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            return None
-    return lambda: concurrency(name, occupy=1, strict=False)
-
-
 @flow(name="render-farm", log_prints=False)
 def render_farm_flow(everything: bool = False, scene: str | None = None, film: str | None = None) -> Any:
     """Render what is stale on the farm: plan in one query, submit render-asset flow runs in batches, wait.
 
     The result is a local render's, plus `worker` and `key` (the proxy's S3 key) on each rendered item.
     """
+    from flows.farm_prefect import farm_deployment, flow_run_states
     from flows.farm_steps import new_planner_id, run_farm
 
     ws = _workspace(film)
     settings = ws.settings.farm
     planner = new_planner_id()
-    deployment_id, online = _farm_deployment(settings.deployment, settings.pool)
+    deployment_id, online = farm_deployment(settings.deployment, settings.pool)
 
     def submit(asset_ids: list[str]) -> UUID:
         from prefect.deployments import run_deployment
@@ -517,7 +505,7 @@ def render_farm_flow(everything: bool = False, scene: str | None = None, film: s
         return RenderTally({a.asset_id: a.duration_frames or 1 for a in todo}, _progress_publisher(todo))
 
     result = run_farm(ws, planner=planner, everything=everything, scene=scene, submit=submit,
-                      run_states=_flow_run_states, online_workers=online, tally_factory=tally_factory)
+                      run_states=flow_run_states, online_workers=online, tally_factory=tally_factory)
     rows = [{"clip": r["name"], "result": "rendered", "detail": f"{r['worker']}: {r['key']}"}
             for r in result["rendered"]]
     rows += [{"clip": r["name"], "result": "failed", "detail": (r["reason"] or "")[-300:]} for r in result["failed"]]
@@ -528,44 +516,6 @@ def render_farm_flow(everything: bool = False, scene: str | None = None, film: s
         return Completed(name="SKIPPED", message=f"nothing stale; {result['skipped']} proxies up to date",
                          data=result)
     return result
-
-
-def _farm_deployment(name: str, pool: str) -> tuple[UUID, int]:
-    """The render-asset deployment's id and how many workers of its pool are online; DeploymentMissing if absent."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    from farm.errors import DeploymentMissing
-
-    with get_client(sync_client=True) as client:
-        try:
-            deployment = client.read_deployment_by_name(name)
-        except ObjectNotFound:
-            raise DeploymentMissing(
-                f"no deployment {name} on the Prefect server: deploy it (`prefect --no-prompt deploy --name "
-                f"{name.split('/')[-1]}` from the project) or start `docfilm farm local`") from None
-        try:
-            workers = client.read_workers_for_work_pool(pool)
-        except ObjectNotFound:
-            raise DeploymentMissing(f"no work pool {pool} on the Prefect server: "
-                                    f"`prefect work-pool create --type process {pool}`") from None
-    online = sum(1 for w in workers if str(getattr(w, "status", "")).upper().endswith("ONLINE"))
-    return deployment.id, max(1, online)
-
-
-def _flow_run_states(ids: list[Any]) -> dict[Any, tuple[str, str]]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    out: dict[Any, tuple[str, str]] = {}
-    with get_client(sync_client=True) as client:
-        for i in range(0, len(ids), 200):
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[i:i + 200])),
-                                         limit=200)
-            for r in runs:
-                state = r.state
-                out[r.id] = (state.type.value if state else "SCHEDULED", (state.message or "") if state else "")
-    return out
 
 
 @flow(name="nightly-render", log_prints=False)

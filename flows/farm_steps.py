@@ -1,8 +1,9 @@
 """The render farm's work as plain functions (no Prefect here): a worker's leased renders, and the planner that
 reserves the stale set, hands it out in flow runs, waits for it and puts lost work back into the plan.
 
-Prefect stays in flows/docfilm_flows.py, which passes the planner two callables: `submit` (one flow run of the
-render-asset deployment for a list of assets) and `run_states` (the state of the flow runs it submitted).
+Prefect stays in flows/docfilm_flows.py (its API calls in flows/farm_prefect.py), which passes the planner
+two callables: `submit` (one flow run of the render-asset deployment for a list of assets) and `run_states`
+(the state of the flow runs it submitted).
 """
 
 from __future__ import annotations
