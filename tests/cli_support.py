@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 import yaml
@@ -125,3 +126,13 @@ class CliPipeline:
     card: Path
     env: dict[str, str]
     run: subprocess.CompletedProcess[str]
+
+
+def stop_process(process: subprocess.Popen[Any], sig: int, timeout: float) -> None:
+    """Ask a process to stop with `sig`, as a user would; kill it only if it is still there after `timeout`."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

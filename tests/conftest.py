@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip
+from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip, stop_process
 from postgres_support import PostgresCluster, start_cluster
 
 if TYPE_CHECKING:
@@ -234,12 +234,7 @@ def _start_test_server(home: Path, *, migrated: bool) -> tuple[subprocess.Popen[
 
 
 def _stop_test_server(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    stop_process(server, signal.SIGTERM, 15)
 
 
 @pytest.fixture(scope="session")
@@ -357,12 +352,7 @@ def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: Pr
         run = docfilm_cli("run", "--json", "--as-of", "2019-05-20", str(card), env=env)
         yield CliPipeline(home=home, card=card, env=env, run=run)
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
+        stop_process(serve, signal.SIGINT, 30)
 
 
 # --- the ledger on SQLite and on PostgreSQL (ledgerdb helper) -----------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cli_support import DOCFILM, ROOT, assert_no_traceback, docfilm_cli, make_clip, user_env
+from cli_support import DOCFILM, ROOT, assert_no_traceback, docfilm_cli, make_clip, stop_process, user_env
 from sqlalchemy import create_engine, text
 
 from farm.local import descendants
@@ -79,12 +79,7 @@ def farm() -> Iterator[Farm]:
         pytest.fail(f"farm local did not start: {line!r} {process.communicate()[1][-3000:]}")
     yield Farm(process, home, env_file)
     if process.poll() is None:  # the test failed before stopping it: stop it the same way, kill only if stuck
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGTERM, 90)
     subprocess.run(["rm", "-rf", str(top)], check=False)
 
 
