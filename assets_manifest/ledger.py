@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, QueuePool, and_, bindparam, create_engine, select, update
 from sqlalchemy.engine import make_url
@@ -32,6 +32,9 @@ from .store import (
     make_engine,
     utcnow,
 )
+
+if TYPE_CHECKING:  # a type only: the ledger stores a QC record as JSON, it never imports renders
+    from renders.outcome import QcRecord
 
 
 def ledger_place(url: str) -> str:
@@ -378,7 +381,7 @@ class Ledger:
         proxy_path: Path | None = None,
         poster_path: Path | None = None,
         reason: str | None = None,
-        qc: dict[str, Any] | None = None,
+        qc: QcRecord | None = None,
         stored: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         """Record a render's outcome; `stored` gives, by role ("proxy", "poster", "sheet"), the S3 key and
@@ -389,7 +392,7 @@ class Ledger:
             self._record_proxy(asset_id, profile_hash, state, proxy_path, poster_path, reason, qc, stored)
 
     def _record_proxy(self, asset_id: str, profile_hash: str, state: str, proxy_path: Path | None,
-                      poster_path: Path | None, reason: str | None, qc: dict[str, Any] | None,
+                      poster_path: Path | None, reason: str | None, qc: QcRecord | None,
                       stored: dict[str, tuple[str, str]] | None = None) -> None:
         with self.session(write=True) as s:
             self.put_proxy(s, asset_id, profile_hash, state=state, proxy_path=proxy_path, poster_path=poster_path,
@@ -397,7 +400,7 @@ class Ledger:
 
     @staticmethod
     def put_proxy(s: Session, asset_id: str, profile_hash: str, *, state: str, proxy_path: Path | None = None,
-                  poster_path: Path | None = None, reason: str | None = None, qc: dict[str, Any] | None = None,
+                  poster_path: Path | None = None, reason: str | None = None, qc: QcRecord | None = None,
                   stored: dict[str, tuple[str, str]] | None = None) -> None:
         """Insert or replace a proxy row inside the caller's transaction (the farm records it with its lease)."""
         row = s.get(Proxy, (asset_id, profile_hash)) or Proxy(asset_id=asset_id, profile_hash=profile_hash)
@@ -405,7 +408,7 @@ class Ledger:
         row.proxy_path = str(proxy_path) if proxy_path else None
         row.poster_path = str(poster_path) if poster_path else None
         row.reason = reason
-        row.qc = qc or {}
+        row.qc = qc.to_json() if qc is not None else {}  # JSON only here, where it is stored
         row.rendered_at = utcnow()
         for role in STORED_ROLES:  # a new outcome replaces the old files' keys, or clears them
             key, sha256 = (stored or {}).get(role, (None, None))

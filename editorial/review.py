@@ -33,8 +33,8 @@ from renders.cut import (
     segment_mux_stream,
     takes_stream,
 )
-from renders.flags import QcRules, qc_flags
-from renders.measurements import Loudness, Measurements
+from renders.flags import QcFlag, QcRules, qc_flags
+from renders.measurements import JsonObject, Loudness, Measurements
 from renders.profile import RenderProfile
 from renders.qc import loudness
 from renders.runner import run_ffmpeg, temp_path
@@ -66,13 +66,38 @@ class SegmentOutcome:
 
 
 @dataclass(frozen=True)
+class CutQc:
+    """The review cut's QC: loudness and true peak flagged under the broadcast rules, and its runtime against
+    the film's target (over it: a `runtime` flag in seconds, made in `to_json` from the two runtimes)."""
+
+    loudness: Loudness
+    flags: tuple[QcFlag, ...]
+    runtime_seconds: float
+    target_seconds: float
+    runtime_ok: bool  # compared as exact frame counts, not as the rounded seconds
+
+    def to_json(self) -> JsonObject:
+        """As `cut render --json` shows it under "qc" (keys as before it was a record)."""
+        flags: list[object] = [flag.to_json() for flag in self.flags]
+        if not self.runtime_ok:
+            flags.append({"rule": "runtime", "value": self.runtime_seconds, "limit": self.target_seconds})
+        return {
+            "flags": flags,
+            "loudness": self.loudness.to_json(),
+            "runtime_seconds": self.runtime_seconds,
+            "target_seconds": self.target_seconds,
+            "runtime_ok": self.runtime_ok,
+        }
+
+
+@dataclass(frozen=True)
 class ReviewCut:
     path: Path
     poster: Path
     chapters: Path
     subtitles: dict[str, Path]
     segments: list[SegmentOutcome]
-    qc: dict[str, Any]
+    qc: CutQc
     elapsed_s: float  # seconds spent in ffmpeg this run (segments as the wall time of rendering them)
     segments_s: float  # of which rendering segments (the rest: join, loudness, poster)
 
@@ -358,15 +383,8 @@ def render_review_cut(
         write_new_file(state_path, json.dumps(state, indent=1).encode())
     runtime = Fraction(plan.frames) / plan.fps
     target = Fraction(film.film.target_runtime_frames) / Fraction(film.film.fps)
-    levels = Measurements(loudness=Loudness.from_json(state["loudness"]))
-    flags = [flag.to_json() for flag in qc_flags(levels, QcRules.from_settings(settings))]
-    if runtime > target:
-        flags.append({"rule": "runtime", "value": round(float(runtime), 3), "limit": round(float(target), 3)})
-    qc = {
-        "flags": flags,
-        "loudness": state["loudness"],
-        "runtime_seconds": round(float(runtime), 3),
-        "target_seconds": round(float(target), 3),
-        "runtime_ok": runtime <= target,
-    }
+    loud = Loudness.from_json(state["loudness"])
+    qc = CutQc(loudness=loud, flags=qc_flags(Measurements(loudness=loud), QcRules.from_settings(settings)),
+               runtime_seconds=round(float(runtime), 3), target_seconds=round(float(target), 3),
+               runtime_ok=runtime <= target)
     return ReviewCut(out, poster, chapters, subtitles, outcomes, qc, elapsed, segments_s)

@@ -141,7 +141,8 @@ def review_cut_step(ws: Workspace) -> dict[str, Any]:
         "events": plan.events, "resolved": plan.resolved,
         "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in plan.unresolved],
         "segments": [{"scene": s.scene, "frames": s.frames, "rendered": s.rendered} for s in cut.segments],
-        "chapters": str(cut.chapters), "subtitles": {k: str(v) for k, v in cut.subtitles.items()}, "qc": cut.qc,
+        "chapters": str(cut.chapters), "subtitles": {k: str(v) for k, v in cut.subtitles.items()},
+        "qc": cut.qc.to_json(),
         "render_seconds": round(cut.elapsed_s, 2),
         "speed": round(float(runtime) / cut.elapsed_s, 2) if cut.elapsed_s > 0 else None,
     }

@@ -157,7 +157,7 @@ def render_leased(ws: Workspace, client: Any, bucket: str, lease: Lease, worker:
 
     def record(s: Any, stored: dict[str, tuple[str, str]]) -> None:
         Ledger.put_proxy(s, asset_id, profile_hash, state=DONE, proxy_path=result.proxy, poster_path=result.poster,
-                         qc=qc.to_json(), stored=stored)
+                         qc=qc, stored=stored)
 
     try:
         outcome = leases.finish(lease, worker=worker, sha256=sha256, key=key,

@@ -185,7 +185,7 @@ def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None]
         stored = store_renditions(ws, asset, files, store)
     ws.ledger.record_proxy(
         asset.asset_id, profile_hash, state="done", proxy_path=result.proxy, poster_path=result.poster,
-        qc=qc.to_json(), stored=stored,
+        qc=qc, stored=stored,
     )
     return RenderOutcome(asset.asset_id, asset.name, result.proxy, result.poster, result.contact_sheet, qc)
 

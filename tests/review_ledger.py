@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from qc_support import StoredQc
 
 if TYPE_CHECKING:
     from flows.workspace import Workspace
@@ -50,5 +51,5 @@ def ledger_workspace(home: Path, monkeypatch: pytest.MonkeyPatch, media: tuple[P
         sighting = SourceSighting(path=asset.path, path_bytes=asset.path_bytes, size=1000, mtime_ns=0)
         ws.ledger.add_asset(asset, sighting)
         ws.ledger.record_proxy(clip.asset_id, profile, state="done", proxy_path=media[0], poster_path=media[1],
-                               qc={"decode_error_count": 0})
+                               qc=StoredQc({"decode_error_count": 0}))
     return ws

@@ -53,7 +53,7 @@ RENDER = textwrap.dedent("""
         ledger.render_states("profile-x")
         done = ledger.proxies("profile-x")
         for asset in [x for x in ledger.assets() if x.asset_id not in done][:5]:
-            ledger.record_proxy(asset.asset_id, "profile-x", state="done", qc={"round": rounds})
+            ledger.record_proxy(asset.asset_id, "profile-x", state="done", qc=None, reason=f"round {rounds}")
             writes += 1
         rounds += 1
     print(json.dumps({"rounds": rounds, "writes": writes}))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from qc_support import StoredQc
 
 from assets_manifest.ledger import Ledger
 from assets_manifest.settings import LedgerSettings
@@ -41,7 +42,7 @@ def test_render_states_in_one_query_with_never_done_and_failed(ledger: Ledger) -
         ledger.add_asset(row, sighting)
         ids.append(row.asset_id)
     ledger.record_proxy(ids[0], "p1", state="done", proxy_path=Path("/r/a.mp4"), poster_path=Path("/r/a.jpg"),
-                        qc={"flags": ["black"], "loudness": -23.5})
+                        qc=StoredQc({"flags": ["black"], "loudness": -23.5}))
     ledger.record_proxy(ids[1], "p1", state="failed", reason="ffmpeg: moov atom not found")
     ledger.record_proxy(ids[2], "other-profile", state="done")
 
@@ -59,7 +60,7 @@ def test_recording_a_proxy_again_replaces_it(ledger: Ledger) -> None:
     row, sighting = asset(1)
     ledger.add_asset(row, sighting)
     ledger.record_proxy(row.asset_id, "p1", state="failed", reason="no space left")
-    ledger.record_proxy(row.asset_id, "p1", state="done", proxy_path=Path("/r/x.mp4"), qc={"ok": True})
+    ledger.record_proxy(row.asset_id, "p1", state="done", proxy_path=Path("/r/x.mp4"), qc=StoredQc({"ok": True}))
     (proxy,) = ledger.proxies("p1").values()
     assert (proxy.state, proxy.reason, proxy.proxy_path, proxy.qc) == ("done", None, "/r/x.mp4", {"ok": True})
 

@@ -13,6 +13,7 @@ import opentimelineio as otio
 import pytest
 import yaml
 from cli_support import PrefectForTests, assert_no_traceback, docfilm_cli, user_env
+from qc_support import StoredQc
 
 from assets_manifest.ingest import ingest
 from assets_manifest.ledger import Ledger
@@ -60,7 +61,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
         item = ingest([path], ledger, scene_ids=scenes, shot_ids=shots, film_rate=Fraction(25)).ingested[0]
         ids[name] = item.asset_id
         qc = {"flags": [{"rule": "black"}]} if flagged else {"flags": []}
-        ledger.record_proxy(item.asset_id, profile, state="done", qc=qc)
+        ledger.record_proxy(item.asset_id, profile, state="done", qc=StoredQc(qc))
     ledger.close()
     return home, film, ids
 

@@ -121,9 +121,10 @@ def test_every_cut_point_shows_the_planned_source_frame(tmp_path: Path, case: st
         chapters = container.chapters()
         assert [c["metadata"]["title"] for c in chapters] == [
             f"{s.id} {s.title.vi} / {s.title.en}" for s in film.scenes[:3]]
-    assert cut.qc["loudness"]["integrated_lufs"] is not None and cut.qc["runtime_ok"] is True
+    assert cut.qc.loudness.integrated_lufs is not None and cut.qc.runtime_ok is True
     # a 440 Hz sine at ffmpeg's default level, silence elsewhere: not at -23 LUFS
-    assert [f["rule"] for f in cut.qc["flags"]][:1] == ["loudness"]
+    assert [f.rule for f in cut.qc.flags][:1] == ["loudness"]
+    assert set(cut.qc.to_json()) >= {"flags", "loudness", "runtime_seconds", "target_seconds", "runtime_ok"}
     assert cut.chapters.read_text(encoding="utf-8").startswith("WEBVTT")
     assert film.scenes[0].narration.en.split()[0] in cut.subtitles["en"].read_text(encoding="utf-8")
     assert cut.poster.is_file()
@@ -212,4 +213,4 @@ def test_long_cards_are_encoded_once_and_repeated_frame_exact(tmp_path: Path) ->
         seconds = float(audio.duration * audio.time_base)
         assert abs(seconds - 3.0) < 0.05, seconds
     # the cut's loudness is measured over the takes' sound only: the slate is digital silence
-    assert cut.qc["loudness"]["integrated_lufs"] > -70
+    assert cut.qc.loudness.integrated_lufs > -70

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from cli_support import PrefectForTests
+from qc_support import StoredQc
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCFILM = Path(sys.executable).parent / "docfilm"
@@ -166,7 +167,7 @@ def test_show_json_is_the_ledgers_record_of_one_asset(tmp_path: Path) -> None:
     profile = ws.profile.profile_hash()
     proxy, poster = home / "renders" / profile / "p.mp4", home / "renders" / profile / "p.jpg"
     qc = {"flags": [{"rule": "loudness", "message": "too quiet"}], "loudness": {"integrated_lufs": -31.0}}
-    ws.ledger.record_proxy(sha[:16], profile, state="done", proxy_path=proxy, poster_path=poster, qc=qc)
+    ws.ledger.record_proxy(sha[:16], profile, state="done", proxy_path=proxy, poster_path=poster, qc=StoredQc(qc))
     ws.ledger.record_upload(Upload(endpoint="http://key:hunter2@127.0.0.1:8333", bucket="films",
                                    key="proxies/S01/p.mp4", local_path=str(proxy), sha256="ef" * 32, checksum="b64=",
                                    bytes=99, etag='"e"', asset_id=sha[:16], role="proxy"))
