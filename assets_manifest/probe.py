@@ -12,6 +12,7 @@ from typing import Any
 import av
 from av.video.reformatter import ColorPrimaries, ColorTrc
 
+from core.jsontypes import JsonObject
 from core.timecode import Clock, InvalidTimecode, frames_per_count, from_full_rate, timecode_of_samples
 from core.vocabulary import HDR_TRANSFER_BY_CODE, HDR_TRANSFER_BY_NAME, HdrTransfer, MediaKind
 
@@ -94,7 +95,7 @@ class ProbeResult:
     def interlaced(self) -> bool:
         return self.field_order in INTERLACED_ORDERS.values()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         d = asdict(self)
         d["fps"] = self.fps_text
         return d

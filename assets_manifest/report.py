@@ -9,8 +9,8 @@ the file itself may be fine, and a later ingest with room ingests it).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
+from core.jsontypes import JsonObject
 from core.vocabulary import MediaKind
 
 from .store import Asset
@@ -61,7 +61,7 @@ class IngestedItem:
             audio_tracks=asset.audio_tracks,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return asdict(self)
 
 
@@ -77,9 +77,9 @@ class DuplicateItem:
     library_path: str  # the asset's master
     repaired: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"path": self.path, "asset_id": self.asset_id, "duplicate_of": self.library_path,
-                                "library_path": self.library_path}
+    def to_json(self) -> JsonObject:
+        item: JsonObject = {"path": self.path, "asset_id": self.asset_id, "duplicate_of": self.library_path,
+                            "library_path": self.library_path}
         if self.repaired:
             item["repaired"] = True
         return item
@@ -93,8 +93,8 @@ class QuarantinedItem:
     reason: str
     library_path: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"path": self.path, "reason": self.reason}
+    def to_json(self) -> JsonObject:
+        item: JsonObject = {"path": self.path, "reason": self.reason}
         if self.library_path is not None:
             item["library_path"] = self.library_path
         return item
@@ -107,7 +107,7 @@ class FailedItem:
     path: str
     reason: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"path": self.path, "reason": self.reason}
 
 
@@ -130,7 +130,7 @@ class IngestReport:
         """Nothing quarantined and nothing failed."""
         return not self.quarantined and not self.failed
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The `docfilm ingest --json` object."""
         return {
             "ingested": [x.to_json() for x in self.ingested],

@@ -6,7 +6,9 @@ import fnmatch
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
+
+from core.jsontypes import JsonObject
 
 from . import mhl
 from .errors import MHLError
@@ -39,8 +41,8 @@ class FileFinding:
     generation: int | None = None
     differences: tuple[HashDifference, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"path": self.path, "asset_id": self.asset_id, "against": list(self.against)}
+    def to_json(self) -> JsonObject:
+        item: JsonObject = {"path": self.path, "asset_id": self.asset_id, "against": list(self.against)}
         if self.reason is not None:
             item["reason"] = self.reason
         if self.generation is not None:
@@ -65,7 +67,7 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.mismatched and not self.missing
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "checked": self.checked,
             "mismatched": [f.to_json() for f in self.mismatched],

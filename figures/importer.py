@@ -50,6 +50,14 @@ class ImportResult:
     changed: list[ChangedFact] = field(default_factory=list)
     include_added: bool = False
 
+    def to_json(self) -> dict[str, object]:
+        """The `facts import --json` object (and the import flow's result's)."""
+        return {
+            "file": str(self.file), "sha256": self.sha256, "sheet": self.sheet,
+            "facts_file": str(self.facts_file), "imported": self.imported,
+            "changed": [{"fact": c.fact, "old": c.old, "new": c.new, "scenes": c.scenes} for c in self.changed],
+        }
+
 
 def slug(text: str) -> str:
     """ASCII id words from Vietnamese or English text: `Tăng trưởng GRDP` → `tang-truong-grdp`."""

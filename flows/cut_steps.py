@@ -11,10 +11,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .results import CutAssembly, CutImport, CutRender, CutScene, CutStage, SegmentRun, Unresolved
 from .workspace import Workspace
 
 
-def assemble_step(ws: Workspace) -> dict[str, Any]:
+def assemble_step(ws: Workspace) -> CutAssembly:
     """The string-out saved as the current cut unless identical to it; the `cut assemble --json` report."""
     from editorial.assemble import assemble
     from editorial.catalog import video_assets
@@ -24,18 +25,16 @@ def assemble_step(ws: Workspace) -> dict[str, Any]:
     assets = video_assets(ws.ledger, ws.profile.profile_hash())
     result = assemble(ws.film, assets, Fraction(str(settings.title_card_seconds)))
     version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "assembled")
-    return {
-        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
-        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
-        "scenes": [{"scene": s.scene, "frames": s.frames, "takes": s.takes, "slates": s.slates}
-                   for s in result.scenes],
-        "events": result.events, "slates": result.slates,
-    }
+    return CutAssembly(
+        path=str(version.path), version=version.version, new=new, sha256=version.sha256, frames=result.frames,
+        fps=f"{result.fps.numerator}/{result.fps.denominator}",
+        scenes=tuple(CutScene(s.scene, s.frames, s.takes, s.slates) for s in result.scenes),
+        events=result.events, slates=result.slates,
+    )
 
 
-def import_step(ws: Workspace, file: Path, rate: str | None) -> tuple[dict[str, Any], bool]:
-    """The editor's timeline conformed and saved as the current cut: (the `cut import --json` report, whether
-    some events could not be conformed)."""
+def import_step(ws: Workspace, file: Path, rate: str | None) -> CutImport:
+    """The editor's timeline conformed and saved as the current cut (`failed`: some events could not be)."""
     from editorial.catalog import video_assets
     from editorial.conform import conform
     from editorial.rates import cut_rate
@@ -47,18 +46,14 @@ def import_step(ws: Workspace, file: Path, rate: str | None) -> tuple[dict[str, 
     result = conform(timeline, video_assets(ws.ledger, ws.profile.profile_hash()), ws.film.film.id, str(file), fps)
     version, new = save_cut(result.timeline, ws.ledger, ws.home, ws.film.film.id, "imported",
                             source=file.absolute(), source_sha256=file_sha256(file))
-    report = {
-        "path": str(version.path), "version": version.version, "new": new, "sha256": version.sha256,
-        "source": str(file), "source_sha256": version.source_sha256,
-        "frames": result.frames, "fps": f"{result.fps.numerator}/{result.fps.denominator}",
-        "start_frame": result.start_frame, "events": len(result.resolved) + len(result.unresolved),
-        "resolved": [{"event": e.event, "name": e.name, "asset_id": e.asset_id, "matched_by": e.matched_by,
-                      "record_in": e.record_in, "record_out": e.record_out, "source_in": e.source_in,
-                      "source_out": e.source_out, "scene": e.scene} for e in result.resolved],
-        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in result.unresolved],
-        "scenes": result.scenes,
-    }
-    return report, bool(result.failed)
+    return CutImport(
+        path=str(version.path), version=version.version, new=new, sha256=version.sha256, source=str(file),
+        source_sha256=version.source_sha256, frames=result.frames,
+        fps=f"{result.fps.numerator}/{result.fps.denominator}", start_frame=result.start_frame,
+        resolved=tuple(result.resolved), unresolved=tuple(Unresolved(u.event, u.name, u.reason)
+                                                          for u in result.unresolved),
+        scenes=tuple(result.scenes), failed=bool(result.failed),
+    )
 
 
 @dataclass(frozen=True)
@@ -72,10 +67,10 @@ class CutStaleness:
     def stale(self) -> bool:
         return self.version is not None and bool(self.reasons)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CutStage:
         """What `run` reports for the cut when it renders nothing."""
         reason = "no cut yet" if self.version is None else "; ".join(self.reasons) or "up to date"
-        return {"rendered": False, "version": self.version, "reason": reason}
+        return CutStage(rendered=False, version=self.version, reason=reason)
 
 
 def review_cut_staleness(ws: Workspace) -> CutStaleness:
@@ -125,7 +120,7 @@ def _stamp(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def review_cut_step(ws: Workspace) -> dict[str, Any]:
+def review_cut_step(ws: Workspace) -> CutRender:
     """Render what is stale of the current cut's review cut; the `cut render --json` report.
 
     Raises NoCut before the first cut and MissingProxies when a take's asset has no proxy yet.
@@ -135,14 +130,13 @@ def review_cut_step(ws: Workspace) -> dict[str, Any]:
     version, plan = _plan(ws)
     cut = render_review_cut(plan, ws.film, ws.profile, ws.settings.renders, ws.home)
     runtime = plan.frames / plan.fps
-    return {
-        "path": str(cut.path), "poster": str(cut.poster), "version": version.version, "frames": plan.frames,
-        "fps": f"{plan.fps.numerator}/{plan.fps.denominator}", "start_timecode": plan.start_timecode,
-        "events": plan.events, "resolved": plan.resolved,
-        "unresolved": [{"event": u.event, "name": u.name, "reason": u.reason} for u in plan.unresolved],
-        "segments": [{"scene": s.scene, "frames": s.frames, "rendered": s.rendered} for s in cut.segments],
-        "chapters": str(cut.chapters), "subtitles": {k: str(v) for k, v in cut.subtitles.items()},
-        "qc": cut.qc.to_json(),
-        "render_seconds": round(cut.elapsed_s, 2),
-        "speed": round(float(runtime) / cut.elapsed_s, 2) if cut.elapsed_s > 0 else None,
-    }
+    return CutRender(
+        path=str(cut.path), poster=str(cut.poster), version=version.version, frames=plan.frames,
+        fps=f"{plan.fps.numerator}/{plan.fps.denominator}", start_timecode=plan.start_timecode,
+        events=plan.events, resolved=plan.resolved,
+        unresolved=tuple(Unresolved(u.event, u.name, u.reason) for u in plan.unresolved),
+        segments=tuple(SegmentRun(s.scene, s.frames, s.rendered) for s in cut.segments),
+        chapters=str(cut.chapters), subtitles={k: str(v) for k, v in cut.subtitles.items()}, qc=cut.qc,
+        render_seconds=round(cut.elapsed_s, 2),
+        speed=round(float(runtime) / cut.elapsed_s, 2) if cut.elapsed_s > 0 else None,
+    )

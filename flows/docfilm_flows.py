@@ -28,10 +28,26 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from assets_manifest.report import IngestReport
+from assets_manifest.report import FailedItem, IngestReport
 from delivery.records import UploadResult
+from figures.importer import ImportResult
 from flows import cut_steps, steps, steps_facts
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
+from flows.results import (
+    CutAssembly,
+    CutImport,
+    CutRender,
+    CutStage,
+    FactsSummary,
+    FarmBatch,
+    IngestRun,
+    PacketRun,
+    PipelineRun,
+    PublishedPacket,
+    RenderRun,
+    UploadFailure,
+    UploadRun,
+)
 from flows.settings import DocfilmSettings
 from flows.workspace import Workspace, film_path
 
@@ -68,7 +84,7 @@ def ingest_sources(sources: list[str], scene: str | None, ws: Workspace, in_plac
 @flow(name="ingest", log_prints=False)
 def ingest_flow(
     sources: list[str], scene: str | None = None, film: str | None = None, in_place: bool = False
-) -> dict[str, Any]:
+) -> IngestRun:
     """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
     ws = _workspace(film)
     report = ingest_sources(sources, scene, ws, in_place)
@@ -86,13 +102,11 @@ def ingest_flow(
         description=f"Ingest: {len(report.ingested)} new, {len(report.duplicates)} already in the library, "
         f"{len(report.quarantined)} quarantined, {len(report.failed)} failed",
     )
-    result = report.to_json()
-    if masters is not None:
-        stored, failed = masters
-        result["masters"] = [m.to_json() for m in stored]
-        result["failed"] += [{"path": asset.path, "reason": f"master not stored in S3: {reason}"}
-                             for asset, reason in failed]
-    return result
+    if masters is None:
+        return IngestRun(report)
+    stored, failed = masters
+    return IngestRun(report, tuple(stored)).with_failures(
+        tuple(FailedItem(asset.path, f"master not stored in S3: {reason}") for asset, reason in failed))
 
 
 @task(name="store-masters", cache_policy=NO_CACHE)
@@ -149,7 +163,7 @@ def render_flow(
     ws = _workspace(film)
     todo, skipped = steps.render_plan(ws, everything=everything, scene=scene)
     if not todo:
-        summary = {"rendered": [], "skipped": skipped, "failed": []}
+        summary = RenderRun(skipped=skipped)
         create_markdown_artifact(key="render-report", markdown=f"Nothing stale: {skipped} proxies up to date.")
         return Completed(name="SKIPPED", message=f"nothing stale; {skipped} proxies up to date", data=summary)
     tally = RenderTally({a.asset_id: a.duration_frames or 1 for a in todo}, _progress_publisher(todo))
@@ -161,25 +175,25 @@ def render_flow(
                                                                 "tally": tally, "store": store})
                    for a in todo]
         results: list[steps.RenderOutcome] = [f.result() for f in futures]
-    rendered = [r.to_json() for r in results if not r.failed]
-    failed = [r.to_json() for r in results if r.failed]
+    rendered = tuple(r.rendered() for r in results if not r.failed)
+    failed = tuple(r.failure() for r in results if r.failed)
     rows = [{"clip": r.name, "result": "rendered", "detail": r.proxy.name if r.proxy else ""} for r in results
             if not r.failed]
     rows += [{"clip": r.name, "result": "failed", "detail": (r.reason or "")[-300:]} for r in results if r.failed]
     create_table_artifact(key="render-report", table=rows,
                           description=f"Render: {len(rendered)} rendered, {skipped} up to date, {len(failed)} failed")
-    return {"rendered": rendered, "skipped": skipped, "failed": failed, "seconds": round(time.monotonic() - started, 3)}
+    return RenderRun(rendered, skipped, failed, seconds=round(time.monotonic() - started, 3))
 
 
 @flow(name="upload", log_prints=False)
-def upload_flow(film: str | None = None) -> dict[str, Any]:
+def upload_flow(film: str | None = None) -> UploadRun:
     """Deliver proxies and posters to S3 with server-verified SHA-256; what is already there is skipped."""
     from delivery.store import open_store
 
     ws = _workspace(film)
     items = steps.upload_plan(ws)
-    uploaded: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    uploaded: list[UploadResult] = []
+    failed: list[UploadFailure] = []
     skipped = 0
     with open_store(ws.settings.s3) as (client, bucket):
         endpoint = client.meta.endpoint_url
@@ -187,18 +201,18 @@ def upload_flow(film: str | None = None) -> dict[str, Any]:
             try:
                 res = upload_object_task(ws, client, bucket, endpoint, item)
             except Exception as exc:  # reported per object; the others go on
-                failed.append({"key": item.key, "reason": str(exc)})
+                failed.append(UploadFailure(item.key, str(exc)))
                 continue
             if res.skipped:
                 skipped += 1
             else:
-                uploaded.append(res.to_json())
+                uploaded.append(res)
     create_markdown_artifact(
         key="upload-report",
         markdown=f"Upload: {len(uploaded)} uploaded, {skipped} already verified in S3, {len(failed)} failed\n\n"
-        + "\n".join(f"- `{_md_escape(u['key'])}` {u['bytes']} bytes" for u in uploaded[:200]),
+        + "\n".join(f"- `{_md_escape(u.key)}` {u.bytes} bytes" for u in uploaded[:200]),
     )
-    return {"uploaded": uploaded, "skipped": skipped, "failed": failed}
+    return UploadRun(tuple(uploaded), skipped, tuple(failed))
 
 
 @task(name="upload-object", task_run_name="upload {item.key}", cache_policy=NO_CACHE, retries=2,
@@ -223,14 +237,14 @@ def _transient(state: Any) -> bool:
 
 @task(name="publish-packet", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       retry_condition_fn=lambda task, run, state: _transient(state))
-def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any, linked: Any = ()) -> dict[str, Any]:
+def publish_packet_task(ws: Workspace, client: Any, bucket: str, result: Any, linked: Any = ()) -> PublishedPacket:
     from flows.review_steps import publish_packet
 
     return publish_packet(ws, client, bucket, result, linked)
 
 
 @flow(name="packet", log_prints=False)
-def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool | None = None) -> dict[str, Any]:
+def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool | None = None) -> PacketRun:
     """Build the offline review packet (folder + zip) and publish its hosted copy to S3.
 
     The hosted copy (index.html beside the media in S3, every link presigned) is made when `hosted` (default:
@@ -249,7 +263,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     figures = packet_figures(ws, as_of)
     cut = packet_cut(ws)
     result = None
-    published: dict[str, Any] = {"url": None, "expires": None, "uploaded": [], "skipped": 0, "failed": []}
+    published = PublishedPacket(url=None, expires=None)
     hosted_error = None
     if settings.packet_hosted if hosted is None else hosted:
         from delivery.store import open_store
@@ -265,8 +279,8 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         except S3Unreachable as exc:
             hosted_error = str(exc)
             get_run_logger().error("hosted packet not published: %s", exc)
-        if published["failed"] and hosted_error is None:
-            hosted_error = f"{len(published['failed'])} object(s) not uploaded: {published['failed'][0]['reason']}"
+        if published.failed and hosted_error is None:
+            hosted_error = f"{len(published.failed)} object(s) not uploaded: {published.failed[0].reason}"
     if result is None:
         result = build_packet(ws.film, clips, out_root, as_of, notes=notes, figures=figures, cut=cut)
     create_markdown_artifact(
@@ -275,15 +289,15 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         f"{result.assets} clips, {len(notes)} reviewer notes, {result.changes} changes since the last packet\n\n"
         f"- folder: `{result.folder}`\n- zip: `{result.zip}`\n- open: `{result.path}`\n"
         # The presigned link itself stays out of Prefect's database: it grants access until it expires.
-        + (f"- hosted: `packets/{ws.film.film.id}/index.html` until {published['expires']}\n"
-           if published["url"] else "")
+        + (f"- hosted: `packets/{ws.film.film.id}/index.html` until {published.expires}\n"
+           if published.url else "")
         + (f"- hosted copy NOT published: {_md_escape(hosted_error)}\n" if hosted_error else ""),
     )
-    return {"path": str(result.path), "zip": str(result.zip), "scenes": result.scenes, "assets": result.assets,
-            "as_of": as_of.isoformat(), "hosted_url": published["url"], "expires": published["expires"],
-            "packet_id": result.packet_id, "manifest": str(result.manifest), "changes": result.changes,
-            "notes": len(notes), "hosted_uploaded": len(published["uploaded"]), "hosted_skipped": published["skipped"],
-            "hosted_error": hosted_error}
+    return PacketRun(path=str(result.path), zip=str(result.zip), scenes=result.scenes, assets=result.assets,
+                     as_of=as_of.isoformat(), packet_id=result.packet_id, manifest=str(result.manifest),
+                     changes=result.changes, notes=len(notes), hosted_url=published.url, expires=published.expires,
+                     hosted_uploaded=len(published.uploaded), hosted_skipped=published.skipped,
+                     hosted_error=hosted_error)
 
 
 @flow(name="facts-import", log_prints=False)
@@ -294,7 +308,7 @@ def facts_import_flow(
     url: str | None = None,
     received: date | None = None,
     film: str | None = None,
-) -> dict[str, Any]:
+) -> ImportResult:
     """Import a statistics table's figures as facts beside the film; the artifact lists the changed figures.
 
     A table that cannot be read fails the run (the film's facts file is then left as it was).
@@ -308,11 +322,11 @@ def facts_import_flow(
         + (f" (sheet {_md_escape(result.sheet)})" if result.sheet else "")
         + f", {len(result.changed)} changed → {_md_escape(result.facts_file.name)}",
     )
-    return steps_facts.import_report(result)
+    return result
 
 
 @flow(name="facts-check", log_prints=False)
-def facts_check_flow(as_of: date | None = None, film: str | None = None) -> dict[str, Any]:
+def facts_check_flow(as_of: date | None = None, film: str | None = None) -> FactsSummary:
     """Check every figure the film states against its facts; the artifact lists those that are not sourced.
 
     A figure that is not sourced does not fail the run: the result's counts (and the artifact) say it.
@@ -334,39 +348,38 @@ def facts_check_flow(as_of: date | None = None, film: str | None = None) -> dict
 
 
 @flow(name="cut-assemble", log_prints=False)
-def cut_assemble_flow(film: str | None = None) -> dict[str, Any]:
+def cut_assemble_flow(film: str | None = None) -> CutAssembly:
     """The string-out (scenes in storyboard order, a title card each, each shot's chosen take) as the film's
     current cut, unless it is the current cut already."""
     report = cut_steps.assemble_step(_workspace(film))
-    state = "a new version" if report["new"] else "unchanged"
+    state = "a new version" if report.new else "unchanged"
     create_markdown_artifact(
         key="cut-assemble",
-        markdown=f"String-out: cut v{report['version']} ({state}), {len(report['scenes'])} scenes, "
-        f"{report['events']} takes, {report['slates']} slates, {report['frames']} frames at {report['fps']} fps\n\n"
-        f"- `{_md_escape(report['path'])}`\n",
+        markdown=f"String-out: cut v{report.version} ({state}), {len(report.scenes)} scenes, "
+        f"{report.events} takes, {report.slates} slates, {report.frames} frames at {report.fps} fps\n\n"
+        f"- `{_md_escape(report.path)}`\n",
     )
     return report
 
 
 @flow(name="cut-import", log_prints=False)
-def cut_import_flow(file: str, rate: str | None = None, film: str | None = None) -> dict[str, Any]:
+def cut_import_flow(file: str, rate: str | None = None, film: str | None = None) -> CutImport:
     """The editor's timeline (`file` on the worker's machine: .otio, .edl, FCP 7 .xml, .fcpxml, .aaf) conformed
     to the ledger as the current cut; `rate` is an EDL's. The artifact lists the events not conformed.
 
     Events that cannot be conformed are kept as missing-media slates: the run completes and says how many (the
     result's `unresolved`); a file no adapter reads fails it.
     """
-    report, failed = cut_steps.import_step(_workspace(film), Path(file), rate)
-    rows = [{"event": u["event"], "name": u["name"], "reason": u["reason"]} for u in report["unresolved"]]
+    report = cut_steps.import_step(_workspace(film), Path(file), rate)
+    rows = [u.to_json() for u in report.unresolved]
     create_table_artifact(
         key="cut-import", table=rows or [{"event": "", "name": "", "reason": "every event conformed"}],
-        description=f"Cut v{report['version']} from {_md_escape(Path(file).name)}: {len(report['resolved'])} "
-        f"of {report['events']} events conformed",
+        description=f"Cut v{report.version} from {_md_escape(Path(file).name)}: {len(report.resolved)} "
+        f"of {len(report.resolved) + len(report.unresolved)} events conformed",
     )
-    if failed:
+    if report.failed:
         get_run_logger().warning("%d event(s) of %s not conformed: kept as missing-media slates",
-                                 len(rows) - sum(1 for u in report["unresolved"] if u["reason"] == "generator"),
-                                 Path(file).name)
+                                 sum(1 for u in report.unresolved if u.reason != "generator"), Path(file).name)
     return report
 
 
@@ -378,27 +391,28 @@ def cut_render_flow(film: str | None = None) -> Any:
     staleness = cut_steps.review_cut_staleness(ws)
     if not staleness.stale:
         report = cut_steps.review_cut_step(ws)  # nothing to render: the report of what is on disk
-        create_markdown_artifact(key="cut-render", markdown=f"Review cut v{report['version']} up to date.")
+        create_markdown_artifact(key="cut-render", markdown=f"Review cut v{report.version} up to date.")
         return Completed(name="SKIPPED", message="review cut up to date", data=report)
     get_run_logger().info("review cut stale: %s", "; ".join(staleness.reasons))
     report = cut_steps.review_cut_step(ws)
-    rendered = sum(1 for s in report["segments"] if s["rendered"])
-    loud = report["qc"]["loudness"]
+    rendered = sum(1 for s in report.segments if s.rendered)
+    qc = report.qc
+    flags: list[tuple[str, float, float]] = [(f.rule, f.value, f.limit) for f in qc.flags]
+    if not qc.runtime_ok:
+        flags.append(("runtime", qc.runtime_seconds, qc.target_seconds))
     create_markdown_artifact(
         key="cut-render",
-        markdown=f"Review cut v{report['version']}: {report['frames']} frames at {report['fps']} fps from "
-        f"{report['start_timecode']}, {rendered} of {len(report['segments'])} segments rendered "
-        f"({report['render_seconds']} s, {report['speed']}x real time)\n\n"
-        f"- `{_md_escape(report['path'])}`\n- loudness {loud.get('integrated_lufs')} LUFS, true peak "
-        f"{loud.get('true_peak_dbtp')} dBTP; runtime {report['qc']['runtime_seconds']} s of "
-        f"{report['qc']['target_seconds']} s\n"
-        + "".join(f"- QC {_md_escape(f['rule'])}: {f.get('value')} (limit {f.get('limit')})\n"
-                  for f in report["qc"]["flags"]),
+        markdown=f"Review cut v{report.version}: {report.frames} frames at {report.fps} fps from "
+        f"{report.start_timecode}, {rendered} of {len(report.segments)} segments rendered "
+        f"({report.render_seconds} s, {report.speed}x real time)\n\n"
+        f"- `{_md_escape(report.path)}`\n- loudness {qc.loudness.integrated_lufs} LUFS, true peak "
+        f"{qc.loudness.true_peak_dbtp} dBTP; runtime {qc.runtime_seconds} s of {qc.target_seconds} s\n"
+        + "".join(f"- QC {_md_escape(rule)}: {value} (limit {limit})\n" for rule, value, limit in flags),
     )
     return report
 
 
-def _cut_stage(film: str | None) -> dict[str, Any]:
+def _cut_stage(film: str | None) -> CutStage:
     """The review cut in a pipeline: rendered (a subflow) only when stale. A take without a proxy (its render
     failed) or a cut ffmpeg cannot render is reported, not raised, so upload and packet still happen."""
     from core.errors import DocfilmError
@@ -408,11 +422,11 @@ def _cut_stage(film: str | None) -> dict[str, Any]:
         staleness = cut_steps.review_cut_staleness(ws)
         if not staleness.stale:
             return staleness.summary()
-        report = cast(dict[str, Any], cut_render_flow(film=film))
+        report = cast(CutRender, cut_render_flow(film=film))
     except DocfilmError as exc:
         get_run_logger().warning("review cut not rendered: %s", exc)
-        return {"rendered": False, "version": None, "reason": str(exc), "error": True}
-    return {"rendered": True} | report
+        return CutStage(rendered=False, version=None, reason=str(exc), error=True)
+    return CutStage(rendered=True, version=report.version, render=report)
 
 
 @flow(name="pipeline", log_prints=False)
@@ -423,7 +437,7 @@ def pipeline_flow(
     as_of: date | None = None,
     film: str | None = None,
     assemble_cut: bool = False,
-) -> dict[str, Any]:
+) -> PipelineRun:
     """Ingest → render → review cut → upload → packet, then the figures' check, as one flow run.
 
     The review cut of the current cut is rendered only when stale (`assemble_cut`: first make the string-out the
@@ -432,7 +446,7 @@ def pipeline_flow(
     """
     ingested = ingest_flow(sources, scene=scene, film=film)
     stage_finished("ingest", ingested)
-    rendered = render_flow(jobs=jobs, film=film)
+    rendered = cast(RenderRun, render_flow(jobs=jobs, film=film))
     stage_finished("render", rendered)
     if assemble_cut:
         cut_assemble_flow(film=film)
@@ -443,12 +457,11 @@ def pipeline_flow(
     packet = packet_flow(as_of=as_of, film=film)
     stage_finished("packet", packet)
     facts = facts_check_flow(as_of=as_of, film=film)
-    return {"ingest": ingested, "render": rendered, "cut": cut, "upload": uploaded, "packet": packet,
-            "facts": facts}
+    return PipelineRun(render=rendered, cut=cut, upload=uploaded, packet=packet, facts=facts, ingest=ingested)
 
 
 @flow(name="render-asset", log_prints=False)
-def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: str | None = None) -> dict[str, Any]:
+def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: str | None = None) -> FarmBatch:
     """On a farm worker: render these assets one after the other, each under a lease, proxies straight to S3;
     then, given the `planner` that submitted them, what that planner queued for flow runs not started yet.
 
@@ -476,7 +489,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: st
     for item in done:
         if item.outcome == "failed":
             logger.error("%s: %s", item.asset_id, item.reason)
-    return {"worker": worker, "assets": [d.to_json() for d in done]}
+    return FarmBatch(worker, tuple(done))
 
 
 @flow(name="render-farm", log_prints=False)
@@ -506,25 +519,24 @@ def render_farm_flow(everything: bool = False, scene: str | None = None, film: s
 
     result = run_farm(ws, planner=planner, everything=everything, scene=scene, submit=submit,
                       run_states=flow_run_states, online_workers=online, tally_factory=tally_factory)
-    rows = [{"clip": r["name"], "result": "rendered", "detail": f"{r['worker']}: {r['key']}"}
-            for r in result["rendered"]]
-    rows += [{"clip": r["name"], "result": "failed", "detail": (r["reason"] or "")[-300:]} for r in result["failed"]]
+    rows = [{"clip": r.name, "result": "rendered", "detail": f"{r.worker}: {r.key}"} for r in result.rendered]
+    rows += [{"clip": r.name, "result": "failed", "detail": (r.reason or "")[-300:]} for r in result.failed]
     create_table_artifact(key="render-report", table=rows or [{"clip": "", "result": "nothing stale", "detail": ""}],
-                          description=f"Farm render: {len(result['rendered'])} rendered, {result['skipped']} up to "
-                          f"date, {len(result['failed'])} failed")
+                          description=f"Farm render: {len(result.rendered)} rendered, {result.skipped} up to "
+                          f"date, {len(result.failed)} failed")
     if not rows:
-        return Completed(name="SKIPPED", message=f"nothing stale; {result['skipped']} proxies up to date",
+        return Completed(name="SKIPPED", message=f"nothing stale; {result.skipped} proxies up to date",
                          data=result)
     return result
 
 
 @flow(name="nightly-render", log_prints=False)
-def nightly_render_flow(jobs: int | None = None, film: str | None = None, farm: bool = False) -> dict[str, Any]:
+def nightly_render_flow(jobs: int | None = None, film: str | None = None, farm: bool = False) -> PipelineRun:
     """The scheduled night run: render what is stale (on the farm when `farm`; proxies, then the review cut),
     deliver it, rebuild the packet, check the figures."""
-    rendered = render_farm_flow(film=film) if farm else render_flow(jobs=jobs, film=film)
+    rendered = cast(RenderRun, render_farm_flow(film=film) if farm else render_flow(jobs=jobs, film=film))
     cut = _cut_stage(film)
     uploaded = upload_flow(film=film)
     packet = packet_flow(film=film)
     facts = facts_check_flow(film=film)
-    return {"render": rendered, "cut": cut, "upload": uploaded, "packet": packet, "facts": facts}
+    return PipelineRun(render=rendered, cut=cut, upload=uploaded, packet=packet, facts=facts)

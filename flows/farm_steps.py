@@ -23,8 +23,10 @@ from typing import Any
 from assets_manifest.hashing import digest_file
 from assets_manifest.leases import DONE, FAILED, LEASED, Lease, Leases, PlannedAsset
 from assets_manifest.ledger import Ledger
+from core.jsontypes import JsonObject
 
 from .progress import RenderTally
+from .results import FarmFacts, RenderedProxy, RenderFailure, RenderRun
 from .steps import clip_timeout_s, proxy_source
 from .workspace import Workspace
 
@@ -44,7 +46,7 @@ class LeasedRender:
     key: str | None = None
     reason: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"asset_id": self.asset_id, "outcome": self.outcome, "worker": self.worker, "key": self.key,
                 "reason": self.reason}
 
@@ -228,8 +230,8 @@ def run_farm(
     run_states: Callable[[list[Any]], dict[Any, tuple[str, str]]],
     online_workers: int,
     tally_factory: Callable[[list[PlannedAsset]], RenderTally] | None = None,
-) -> dict[str, Any]:
-    """Plan, reserve, submit and wait; the render JSON of a local run, with `worker` and `key` on each item."""
+) -> RenderRun:
+    """Plan, reserve, submit and wait; a local run's result, with `worker` and `key` on each item."""
     settings = ws.settings.farm
     leases = Leases(ws.ledger)
     profile_hash = ws.profile.profile_hash()
@@ -242,19 +244,16 @@ def run_farm(
     skipped = _up_to_date(ws.ledger, profile_hash, scene)
     elsewhere = len(planned) - len(todo)
     if not todo:
-        return {"rendered": [], "skipped": skipped, "failed": [], "elsewhere": elsewhere,
-                "seconds": round(time.monotonic() - started, 3)}
+        return RenderRun(skipped=skipped, seconds=round(time.monotonic() - started, 3), farm=FarmFacts(elsewhere))
     run = FarmRun(planner, {p.asset_id: p for p in todo})
     batch = batch_size(settings.batch, todo, online_workers)
     tally = tally_factory(todo) if tally_factory else None
     _submit_all(run, [p.asset_id for p in todo], batch, submit)
     coordinating = time.monotonic() - started
     _wait(run, leases, profile_hash, settings, run_states, submit, batch, tally, reserve_ttl)
-    result = _report(ws, run, profile_hash, skipped, elsewhere)
-    result["seconds"] = round(time.monotonic() - started, 3)
-    result["submitted_in"] = round(coordinating, 3)
-    result["flow_runs"] = len(run.submissions)
-    return result
+    rendered, failed = _report(ws, run, profile_hash)
+    return RenderRun(rendered, skipped, failed, seconds=round(time.monotonic() - started, 3),
+                     farm=FarmFacts(elsewhere, submitted_in=round(coordinating, 3), flow_runs=len(run.submissions)))
 
 
 def _up_to_date(ledger: Ledger, profile_hash: str, scene: str | None) -> int:
@@ -351,23 +350,26 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
             _submit_all(run, got, batch, submit)
 
 
-def _report(ws: Workspace, run: FarmRun, profile_hash: str, skipped: int, elsewhere: int) -> dict[str, Any]:
+def _report(
+    ws: Workspace, run: FarmRun, profile_hash: str
+) -> tuple[tuple[RenderedProxy, ...], tuple[RenderFailure, ...]]:
     leases = Leases(ws.ledger)
     ids = sorted(run.planned)
     states = leases.states(ids, profile_hash)
     proxies = ws.ledger.proxies(profile_hash)
-    rendered: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    rendered: list[RenderedProxy] = []
+    failed: list[RenderFailure] = []
     for asset_id in ids:
         name = run.planned[asset_id].name
         st = states.get(asset_id)
         p = proxies.get(asset_id)
         if st is not None and st.state == DONE and p is not None and p.state == DONE:
-            qc = dict(p.qc or {})
-            rendered.append({"asset_id": asset_id, "name": name, "proxy": p.proxy_path, "poster": p.poster_path,
-                             "contact_sheet": qc.get("contact_sheet"), "qc": qc, "worker": st.worker,
-                             "key": st.proxy_key})
+            qc: JsonObject = dict(p.qc or {})  # as the worker's ledger row stores it (QcRecord.to_json)
+            sheet = qc.get("contact_sheet")
+            rendered.append(RenderedProxy(asset_id, name, str(p.proxy_path), str(p.poster_path),
+                                          sheet if isinstance(sheet, str) else None, qc, worker=st.worker,
+                                          key=st.proxy_key))
         else:
             reason = run.gave_up.get(asset_id) or (p.reason if p is not None and p.reason else None)
-            failed.append({"asset_id": asset_id, "name": name, "reason": reason or "not rendered"})
-    return {"rendered": rendered, "skipped": skipped, "failed": failed, "elsewhere": elsewhere}
+            failed.append(RenderFailure(asset_id, name, reason or "not rendered"))
+    return tuple(rendered), tuple(failed)

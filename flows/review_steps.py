@@ -11,6 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from delivery.records import UploadResult
+
+from .results import FilmNote, NotesImport, PublishedPacket, SceneReview, UploadFailure
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ def review_notes(ws: Workspace) -> list[ReviewNote]:
     ]
 
 
-def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
+def import_notes(ws: Workspace, path: Path) -> NotesImport:
     """Validate a reviewer's exported notes file and store its new notes; NotesRefused writes nothing.
 
     Importing the same file (or an overlapping later export) again stores nothing twice.
@@ -88,19 +91,18 @@ def import_notes(ws: Workspace, path: Path) -> dict[str, Any]:
     touched = sorted({n.scene_id for n in incoming})
     log.info("notes %s from %s: %d new, %d already imported", path.name, notes_file.reviewer, len(added),
              len(incoming) - len(added))
-    return {
-        "file": str(path),
-        "reviewer": incoming[0].reviewer if incoming else notes_file.reviewer,
-        "packet_id": notes_file.packet_id,
-        "notes": len(incoming),
-        "imported": len(added),
-        "already": len(incoming) - len(added),
-        "scenes": [{"id": scene_id, "review": states.get(scene_id, "no-review")} for scene_id in touched],
-        "on_film": _film_notes(notes_file, cuts),
-    }
+    return NotesImport(
+        file=str(path),
+        reviewer=incoming[0].reviewer if incoming else notes_file.reviewer,
+        packet_id=notes_file.packet_id,
+        notes=len(incoming),
+        imported=len(added),
+        scenes=tuple(SceneReview(scene_id, states.get(scene_id, "no-review")) for scene_id in touched),
+        on_film=_film_notes(notes_file, cuts),
+    )
 
 
-def _film_notes(notes_file: Any, cuts: dict[str, CutMap]) -> list[dict[str, Any]]:
+def _film_notes(notes_file: Any, cuts: dict[str, CutMap]) -> tuple[FilmNote, ...]:
     """Each note taken on the film, with what is under its frame of the cut version it was taken on."""
     from editorial.resolve import resolve
 
@@ -109,9 +111,8 @@ def _film_notes(notes_file: Any, cuts: dict[str, CutMap]) -> list[dict[str, Any]
         cut = cuts.get(note.cut or "")
         if cut is None or note.frame is None:
             continue
-        resolution = resolve(cut, note.frame)
-        out.append({"id": note.id, "cut_version": cut.version, **(resolution.to_json() if resolution else {})})
-    return out
+        out.append(FilmNote(note.id, cut.version, resolve(cut, note.frame)))
+    return tuple(out)
 
 
 def cut_maps(ws: Workspace) -> dict[str, CutMap]:
@@ -234,7 +235,7 @@ def stored_renditions(ws: Workspace) -> dict[str, str]:
 
 
 def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult,
-                   linked: Collection[str] = ()) -> dict[str, Any]:
+                   linked: Collection[str] = ()) -> PublishedPacket:
     """Upload the packet's media, then its hosted index.html, each verified by SHA-256; return the hosted URL.
 
     Objects already holding the same bytes are skipped, and media whose SHA-256 is in `linked` (the hosted page
@@ -250,8 +251,8 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
         raise ValueError(f"packet {result.packet_id} was built without hosted links")
     film_id = ws.film.film.id
     endpoint = client.meta.endpoint_url
-    uploaded: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    uploaded: list[UploadResult] = []
+    failed: list[UploadFailure] = []
     skipped = 0
     rows: list[Upload] = []
     media = sorted(result.media_files().items())
@@ -260,7 +261,7 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
     for name, path, sha in files:
         key = hosted_key(film_id, name)
         if name == "index.html" and failed:
-            failed.append({"key": key, "reason": "not published: media files above failed"})
+            failed.append(UploadFailure(key, "not published: media files above failed"))
             break
         metadata = {"docfilm-role": "packet", "docfilm-film": film_id}
         if name == "index.html":
@@ -270,18 +271,18 @@ def publish_packet(ws: Workspace, client: Any, bucket: str, result: PacketResult
                                   content_type=hosted_content_type(name))
         except Exception as exc:  # reported per object; the others go on
             log.error("hosted packet: %s failed: %s", key, exc)
-            failed.append({"key": key, "reason": str(exc)})
+            failed.append(UploadFailure(key, str(exc)))
             continue
         rows.append(Upload(endpoint=endpoint, bucket=bucket, key=res.key, local_path=str(path), sha256=sha,
                            checksum=res.checksum, bytes=res.bytes, etag=res.etag, asset_id=None, role="packet"))
         if res.skipped:
             skipped += 1
         else:
-            uploaded.append({"key": res.key, "bytes": res.bytes, "checksum": res.checksum})
+            uploaded.append(res)
     ws.ledger.record_uploads(rows)
     url = None
     if not failed:
         remaining = int((result.hosted_expires - datetime.now(UTC)).total_seconds())
         url = presign_get(client, bucket, hosted_key(film_id, "index.html"), max(1, remaining))
-    return {"url": url, "expires": result.hosted_expires.isoformat(), "uploaded": uploaded, "skipped": skipped,
-            "failed": failed, "linked": len(media) - (len(files) - 1)}
+    return PublishedPacket(url=url, expires=result.hosted_expires.isoformat(), uploaded=tuple(uploaded),
+                           skipped=skipped, failed=tuple(failed), linked=len(media) - (len(files) - 1))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from assets_manifest.hashing import digest_file
 from assets_manifest.store import STORED_ROLES, Asset, Upload
+from core.jsontypes import JsonObject
 from core.vocabulary import content_type
 from delivery.records import UploadResult
 
@@ -22,6 +23,8 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from renders.outcome import QcRecord
+
+    from .results import RenderedProxy, RenderFailure
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +119,19 @@ class RenderOutcome:
     def failed(self) -> bool:
         return self.qc is None
 
-    def to_json(self) -> dict[str, object]:
-        """As `render --json` lists it: under `rendered` (DESIGN.md's keys, plus name and contact sheet) or `failed`."""
+    def rendered(self) -> RenderedProxy:
+        """As a render run lists it under `rendered` (its QC as the ledger stores it)."""
+        from .results import RenderedProxy
+
         if self.qc is None:
-            return {"asset_id": self.asset_id, "name": self.name, "reason": self.reason}
-        return {
-            "asset_id": self.asset_id,
-            "name": self.name,
-            "proxy": str(self.proxy),
-            "poster": str(self.poster),
-            "contact_sheet": str(self.contact_sheet) if self.contact_sheet else None,
-            "qc": self.qc.to_json(),
-        }
+            raise ValueError(f"{self.asset_id} was not rendered: {self.reason}")
+        return RenderedProxy(self.asset_id, self.name, str(self.proxy), str(self.poster),
+                             str(self.contact_sheet) if self.contact_sheet else None, self.qc.to_json())
+
+    def failure(self) -> RenderFailure:
+        from .results import RenderFailure
+
+        return RenderFailure(self.asset_id, self.name, self.reason)
 
 
 def render_asset(ws: Workspace, asset: Asset, on_progress: Callable[[int], None] | None = None,
@@ -345,20 +349,23 @@ class ProxyRecord:
     contact_sheet: str | None
     reason: str | None
     rendered_at: str
-    qc: dict[str, Any]
+    qc: JsonObject  # the QC record as the ledger stores it (renders' QcRecord.to_json; older rows another form)
     stored: dict[str, dict[str, str | None]] = field(default_factory=dict)  # role -> {"key", "sha256"} in S3
     worker: str | None = None  # the farm worker that made it (None: rendered by a local run)
 
-    def qc_summary(self) -> dict[str, Any]:
-        """The QC verdict at a glance: the rules flagged, loudness and decode errors."""
-        flags = [f.get("rule") if isinstance(f, dict) else str(f) for f in self.qc.get("flags") or []]
-        loudness = self.qc.get("loudness") or {}
+    def qc_summary(self) -> JsonObject:
+        """The QC verdict at a glance: the rules flagged, loudness and decode errors (read from the stored JSON,
+        whatever its generation)."""
+        stored_flags, loudness, errors = self.qc.get("flags"), self.qc.get("loudness"), self.qc.get("decode_errors")
+        flags = [f.get("rule") if isinstance(f, dict) else str(f)
+                 for f in (stored_flags if isinstance(stored_flags, list) else [])]
+        levels = loudness if isinstance(loudness, dict) else {}
         return {
             "flagged": bool(flags),
             "flags": flags,
-            "integrated_lufs": loudness.get("integrated_lufs"),
-            "true_peak_dbtp": loudness.get("true_peak_dbtp"),
-            "decode_errors": self.qc.get("decode_error_count", len(self.qc.get("decode_errors") or [])),
+            "integrated_lufs": levels.get("integrated_lufs"),
+            "true_peak_dbtp": levels.get("true_peak_dbtp"),
+            "decode_errors": self.qc.get("decode_error_count", len(errors) if isinstance(errors, list) else 0),
             "render_seconds": self.qc.get("render_seconds"),
         }
 
@@ -372,7 +379,8 @@ class AssetRecord:
     proxy: ProxyRecord | None
     stored: list[StoredObject]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
+        """`show --json`: ingest's item keys, then the master, its proxy (with QC) and where its files are stored."""
         from assets_manifest.report import IngestedItem
 
         a = self.asset

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from figures.check import CheckReport, check_film_figures
 from figures.importer import ImportResult, import_table
+
+from .results import FactsSummary
 
 
 def scenes_quoting(film_path: Path) -> dict[str, list[str]]:
@@ -40,15 +41,6 @@ def import_facts(file: Path, film_path: Path, *, sheet: str | None = None, sourc
                         scenes_quoting=scenes_quoting(film_path))
 
 
-def import_report(result: ImportResult) -> dict[str, Any]:
-    """The `facts import --json` object (and the import flow's result)."""
-    return {
-        "file": str(result.file), "sha256": result.sha256, "sheet": result.sheet,
-        "facts_file": str(result.facts_file), "imported": result.imported,
-        "changed": [{"fact": c.fact, "old": c.old, "new": c.new, "scenes": c.scenes} for c in result.changed],
-    }
-
-
 def import_rows(result: ImportResult) -> list[dict[str, str]]:
     """The import artifact's table: one row per changed figure, or one row saying how many were imported."""
     rows = [{"fact": c.fact, "old": c.old, "new": c.new, "scenes": ", ".join(c.scenes) or "no scene",
@@ -59,9 +51,9 @@ def import_rows(result: ImportResult) -> list[dict[str, str]]:
              "result": "imported, none changed"}]
 
 
-def check_summary(report: CheckReport) -> dict[str, Any]:
+def check_summary(report: CheckReport) -> FactsSummary:
     """The check's counts as `run --json` and the nightly run give them under `facts`."""
-    return {"figures": len(report.figures), "not_sourced": len(report.not_sourced), "counts": report.counts}
+    return FactsSummary(figures=len(report.figures), not_sourced=len(report.not_sourced), counts=report.counts)
 
 
 def check_rows(report: CheckReport) -> list[dict[str, str]]:

@@ -29,18 +29,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from core.errors import endpoint_of
 
+from .results import CutStage, FactsSummary, IngestRun, PacketRun, PipelineRun, RenderRun, UploadRun
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "render", "cut", "upload", "packet", "facts")
+
+
+StageResult = IngestRun | RenderRun | CutStage | UploadRun | PacketRun | FactsSummary
 
 
 class NotUpToDate(Exception):
@@ -52,7 +56,7 @@ class StageCheck:
     """One stage shown to be up to date: its result as the flow returns it, the check's time, how it was shown."""
 
     stage: str
-    result: dict[str, Any]
+    result: StageResult
     seconds: float
     how: str = ""
 
@@ -64,8 +68,11 @@ class UpToDate:
     checks: list[StageCheck] = field(default_factory=list)
 
     @property
-    def result(self) -> dict[str, Any]:
-        return {c.stage: c.result for c in self.checks}
+    def result(self) -> PipelineRun:
+        found = {c.stage: c.result for c in self.checks}
+        return PipelineRun(ingest=cast(IngestRun, found["ingest"]), render=cast(RenderRun, found["render"]),
+                           cut=cast(CutStage, found["cut"]), upload=cast(UploadRun, found["upload"]),
+                           packet=cast(PacketRun, found["packet"]), facts=cast(FactsSummary, found["facts"]))
 
 
 def pipeline_up_to_date(
@@ -97,7 +104,7 @@ def pipeline_up_to_date(
 
 
 # ---------------------------------------------------------------- ingest
-def _ingest(ws: Workspace, sources: list[str]) -> tuple[dict[str, Any], str]:
+def _ingest(ws: Workspace, sources: list[str]) -> tuple[IngestRun, str]:
     """Every source file seen before with the same size and mtime (its master in place), or quarantined with the
     same bytes; the ingest report the flow would give, without its ASC MHL generation."""
     import os
@@ -135,23 +142,23 @@ def _ingest(ws: Workspace, sources: list[str]) -> tuple[dict[str, Any], str]:
             raise NotUpToDate(f"{shown} is new or changed since it was last ingested")
         bad.append(QuarantinedItem(shown, verdict.reason))
     report = IngestReport(tuple(), tuple(duplicates), tuple(bad), tuple(), tuple())
-    return report.to_json(), "sources unchanged since ingested (size, mtime; not re-read)"
+    return IngestRun(report), "sources unchanged since ingested (size, mtime; not re-read)"
 
 
 # ---------------------------------------------------------------- render, cut
-def _render(ws: Workspace) -> tuple[dict[str, Any], str]:
+def _render(ws: Workspace) -> tuple[RenderRun, str]:
     from .steps import render_plan
 
     todo, skipped = render_plan(ws)
     if todo:
         raise NotUpToDate(f"{len(todo)} proxies to render")
-    return {"rendered": [], "skipped": skipped, "failed": []}, ""
+    return RenderRun(skipped=skipped), ""
 
 
-def _cut(ws: Workspace, assemble_cut: bool) -> tuple[dict[str, Any], str]:
+def _cut(ws: Workspace, assemble_cut: bool) -> tuple[CutStage, str]:
     from .cut_steps import assemble_step, review_cut_staleness
 
-    if assemble_cut and assemble_step(ws)["new"]:
+    if assemble_cut and assemble_step(ws).new:
         raise NotUpToDate("the string-out changed (a new cut version)")
     staleness = review_cut_staleness(ws)
     if staleness.stale:
@@ -174,7 +181,7 @@ def _s3_endpoint(ws: Workspace) -> str:
     return f"127.0.0.1:{port}"
 
 
-def _upload(ws: Workspace) -> tuple[dict[str, Any], str]:
+def _upload(ws: Workspace) -> tuple[UploadRun, str]:
     from assets_manifest.hashing import digest_file
 
     from .steps import upload_plan
@@ -188,11 +195,11 @@ def _upload(ws: Workspace) -> tuple[dict[str, Any], str]:
             raise NotUpToDate(f"{item.key} is not in S3 yet")
         if item.path.stat().st_size != row.bytes or (item.sha256 or digest_file(item.path).sha256) != row.sha256:
             raise NotUpToDate(f"{item.key}: the file differs from the object uploaded")
-    return {"uploaded": [], "skipped": len(items), "failed": []}, "verified uploads in the ledger"
+    return UploadRun(skipped=len(items)), "verified uploads in the ledger"
 
 
 # ---------------------------------------------------------------- packet, facts
-def _packet(ws: Workspace, as_of: date) -> tuple[dict[str, Any], str]:
+def _packet(ws: Workspace, as_of: date) -> tuple[PacketRun, str]:
     """The packet as the kept result of its last build, when its rebuild key and outputs are unchanged."""
     from assets_manifest.hashing import digest_file
     from review.hosted import hosted_key
@@ -213,12 +220,9 @@ def _packet(ws: Workspace, as_of: date) -> tuple[dict[str, Any], str]:
     kept = unchanged(out_root, film_id, key)
     if kept is None:
         raise NotUpToDate("its inputs or files changed since the last build")
-    result: dict[str, Any] = {
-        "path": str(kept.path), "zip": str(kept.zip), "scenes": kept.scenes, "assets": kept.assets,
-        "as_of": as_of.isoformat(), "hosted_url": None, "expires": None, "packet_id": kept.packet_id,
-        "manifest": str(kept.manifest), "changes": kept.changes, "notes": len(notes), "hosted_uploaded": 0,
-        "hosted_skipped": 0, "hosted_error": None, "unchanged": True,
-    }
+    result = PacketRun(path=str(kept.path), zip=str(kept.zip), scenes=kept.scenes, assets=kept.assets,
+                       as_of=as_of.isoformat(), packet_id=kept.packet_id, manifest=str(kept.manifest),
+                       changes=kept.changes, notes=len(notes), unchanged=True)
     if not hosted:
         return result, "unchanged since built (rebuild key)"
     document = json.loads(key_file(out_root, film_id).read_text(encoding="utf-8"))
@@ -233,11 +237,11 @@ def _packet(ws: Workspace, as_of: date) -> tuple[dict[str, Any], str]:
                 and endpoint_of(u.endpoint) == endpoint), None)
     if row is None or row.sha256 != digest_file(Path(index)).sha256:
         raise NotUpToDate("its hosted copy is not the one published")
-    result["expires"] = expires_text
-    return result, f"unchanged since built (rebuild key); hosted copy valid until {expires_text}"
+    how = f"unchanged since built (rebuild key); hosted copy valid until {expires_text}"
+    return replace(result, expires=expires_text), how
 
 
-def _facts(ws: Workspace, as_of: date) -> dict[str, Any]:
+def _facts(ws: Workspace, as_of: date) -> FactsSummary:
     from .steps_facts import check_film, check_summary
 
     return check_summary(check_film(ws.film_file, as_of=as_of, home=ws.home))

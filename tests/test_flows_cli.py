@@ -198,14 +198,24 @@ def test_a_pipeline_stage_is_one_line_as_it_ends_and_a_row_of_the_table() -> Non
 
     from rich.console import Console
 
+    from assets_manifest.report import DuplicateItem, FailedItem, IngestedItem, IngestReport, QuarantinedItem
     from flows.cli.pipeline import StageCounts, StageLines
     from flows.progress import reporting_stages, stage_finished
+    from flows.results import IngestRun, PacketRun, RenderedProxy, RenderFailure, RenderRun, UploadRun
 
+    new = IngestedItem(path="/card/a.mov", asset_id="a" * 16, sha256="0" * 64, xxh128="0" * 32, kind="video",
+                       duration_frames=25, fps="25/1", width=64, height=36, rotation=0, start_timecode=None,
+                       scene=None, shot=None, library_path="/library/a.mov", field_order="progressive", vfr=False,
+                       audio_tracks=1)
+    proxy = RenderedProxy("a" * 16, "a.mov", "a.mp4", "a.jpg", None, {})
+    ingested = IngestReport((new,) * 2, (DuplicateItem("/card/b.mov", "b" * 16, "/library/b.mov"),) * 26,
+                            (QuarantinedItem("/card/c.mov", "moov atom not found"),))
     results = {
-        "ingest": {"ingested": [{}] * 2, "duplicates": [{}] * 26, "quarantined": [{}], "failed": []},
-        "render": {"rendered": [{}] * 2, "skipped": 26, "failed": [{}]},
-        "upload": {"uploaded": [], "skipped": 56, "failed": []},
-        "packet": {"path": "x/index.html", "hosted_error": None},
+        "ingest": IngestRun(ingested),
+        "render": RenderRun((proxy,) * 2, 26, (RenderFailure("d" * 16, "d.mov", "ffmpeg failed"),)),
+        "upload": UploadRun(skipped=56),
+        "packet": PacketRun(path="x/index.html", zip="x.zip", scenes=1, assets=2, as_of="2019-05-20", packet_id="p",
+                            manifest="x/manifest.json", changes=0, notes=0),
     }
     buffer = io.StringIO()
     lines = StageLines(Console(file=buffer, width=200))
@@ -222,7 +232,8 @@ def test_a_pipeline_stage_is_one_line_as_it_ends_and_a_row_of_the_table() -> Non
     ]
     assert [c.stage for c in lines.stages] == ["ingest", "render", "upload", "packet"]
     assert all(c.seconds is not None and c.seconds >= 0 for c in lines.stages)
-    failed_copy = dict(results["ingest"], quarantined=[], failed=[{}])
+    failed_copy = IngestRun(IngestReport(ingested.ingested, ingested.duplicates,
+                                         failed=(FailedItem("/card/d.mov", "No space left on device"),)))
     assert StageCounts.of("ingest", failed_copy).line() == "ingest  2 new, 26 already in the library, 1 failed"
 
 

@@ -45,7 +45,7 @@ def test_the_review_cut_is_rendered_only_when_stale(prefect_harness: None, film:
     make_clip(card / "S01-02_b.mp4", "11:00:00:00")
 
     # The demo's pipeline: the string-out assembled after the proxies, then rendered as the review cut.
-    first = pipeline_flow([str(card)], film=str(film), assemble_cut=True)
+    first = pipeline_flow([str(card)], film=str(film), assemble_cut=True).to_json()
     cut = first["cut"]
     assert cut["rendered"] is True and set(cut) >= CUT_KEYS
     assert [(s["scene"], s["rendered"]) for s in cut["segments"]] == [("S01", True)]
@@ -53,11 +53,11 @@ def test_the_review_cut_is_rendered_only_when_stale(prefect_harness: None, film:
     before = _cut_files(home)
 
     # Nothing changed: the cut is not rendered (no segment, no join), decided before any ffmpeg.
-    again = pipeline_flow([str(card)], film=str(film))
+    again = pipeline_flow([str(card)], film=str(film)).to_json()
     assert again["cut"] == {"rendered": False, "version": cut["version"], "reason": "up to date"}
     state = cut_render_flow(film=str(film), return_state=True)
     assert state.name == "SKIPPED"
-    skipped = state.result()
+    skipped = state.result().to_json()
     assert [s["rendered"] for s in skipped["segments"]] == [False] and skipped["path"] == cut["path"]
     assert _cut_files(home) == before
 
@@ -67,7 +67,7 @@ def test_the_review_cut_is_rendered_only_when_stale(prefect_harness: None, film:
     film.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     state = cut_render_flow(film=str(film), return_state=True)
     assert state.is_completed() and state.name != "SKIPPED"
-    revised = state.result()
+    revised = state.result().to_json()
     assert [s["rendered"] for s in revised["segments"]] == [False]
     assert "revised" in Path(revised["subtitles"]["en"]).read_text(encoding="utf-8")
     changed = {f.name for f, t in _cut_files(home).items() if before.get(f) != t}
@@ -86,7 +86,7 @@ def test_import_flow_conforms_and_lists_what_it_cannot(prefect_harness: None, fi
     )
     state = cut_import_flow(str(edl), rate="25", film=str(film), return_state=True)
     assert state.is_completed()
-    report = state.result()
+    report = state.result().to_json()
     assert report["version"] == 1 and report["resolved"] == []
     assert [(u["event"], u["name"]) for u in report["unresolved"]] == [(1, "NOT_SHOT_YET")]
 

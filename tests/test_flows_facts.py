@@ -52,7 +52,7 @@ def test_check_flow_on_the_bundled_film_says_all_are_sourced(prefect_harness: No
 
     state = facts_check_flow(as_of=date(2019, 5, 20), return_state=True)
     assert state.is_completed()
-    result = state.result()
+    result = state.result().to_json()
     assert result["figures"] >= 10 and result["not_sourced"] == 0
     assert result["counts"]["sourced"] == result["figures"]
     artifact = _one(state.state_details.flow_run_id, "facts-check")
@@ -69,7 +69,7 @@ def test_check_flow_lists_an_edited_figure_and_still_completes(
 
     state = facts_check_flow(film=str(film), return_state=True)
     assert state.is_completed()  # a figure that is not sourced is a warning for the flows, not a failure
-    result = state.result()
+    result = state.result().to_json()
     assert result["not_sourced"] == 1 and result["counts"]["contradicts"] == 1
     artifact = _one(state.state_details.flow_run_id, "facts-check")
     assert _table(artifact) == [{"at": f"{film}:{line}:{col}", "text": "82,15 triệu đồng", "scene": "S06",
@@ -106,7 +106,7 @@ def test_import_flow_reads_an_office_table_and_lists_what_changed(
     first = facts_import_flow(str(_office_table(tmp_path / "v1.xlsx", "6,8")), source="Thới Lai 2018",
                               url="https://example.gov.vn/thoi-lai", received=date(2019, 4, 2), film=str(film),
                               return_state=True)
-    report = first.result()
+    report = first.result().to_json()
     assert report["imported"] == 6 and report["changed"] == [] and report["sheet"] == "Biểu 02"
     facts_file = Path(report["facts_file"])
     assert facts_file.parent == film.parent / "facts" and facts_file.is_file()
@@ -116,7 +116,7 @@ def test_import_flow_reads_an_office_table_and_lists_what_changed(
 
     newer = facts_import_flow(str(_office_table(tmp_path / "v2.xlsx", "7,0")), source="Thới Lai 2018",
                               film=str(film), return_state=True)
-    report = newer.result()
+    report = newer.result().to_json()
     assert [(c["old"], c["new"]) for c in report["changed"]] == [("6.8", "7.0")]
     rows = _table(_one(newer.state_details.flow_run_id, "facts-import"))
     assert rows == [{"fact": report["changed"][0]["fact"], "old": "6.8", "new": "7.0", "scenes": "no scene",

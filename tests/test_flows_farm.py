@@ -84,17 +84,17 @@ def test_a_killed_workers_and_a_failed_runs_assets_are_rendered_once_by_another(
     farm = Farm(ws, ["killed", "unreachable"])
     result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
                       online_workers=3)
-    assert result["failed"] == []
-    rendered = {r["asset_id"]: r for r in result["rendered"]}
-    assert len(rendered) == 3 and result["flow_runs"] >= 4
+    assert result.failed == ()
+    rendered = {r.asset_id: r for r in result.rendered}
+    assert len(rendered) == 3 and result.farm is not None and (result.farm.flow_runs or 0) >= 4
     killed_asset = farm.submitted[0][0]
-    assert rendered[killed_asset]["worker"] not in ("w0", "w1")
+    assert rendered[killed_asset].worker not in ("w0", "w1")
     states = Leases(ws.ledger).states(list(rendered), ws.profile.profile_hash())
     assert {s.state for s in states.values()} == {"done"}
     assert states[killed_asset].attempts == 2, "claimed by the killed worker, then once more"
     again = run_farm(ws, planner="q", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
                      online_workers=3)
-    assert (again["rendered"], again["skipped"]) == ([], 3), "nothing stale is submitted again"
+    assert (again.rendered, again.skipped) == ((), 3), "nothing stale is submitted again"
 
 
 def test_an_asset_another_run_took_is_not_resubmitted_while_held_and_is_once_its_taker_dies(
@@ -105,11 +105,11 @@ def test_an_asset_another_run_took_is_not_resubmitted_while_held_and_is_once_its
     farm = Farm(ws, ["thief"])
     result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
                       online_workers=1)
-    assert result["failed"] == [] and len(result["rendered"]) == 3
+    assert result.failed == () and len(result.rendered) == 3
     (again,) = farm.submitted[3:]  # submitted again once, after the taker's lease ran out, not before
     (taken,) = again
     assert taken in (farm.submitted[1][0], farm.submitted[2][0])
-    rendered = {r["asset_id"]: r["worker"] for r in result["rendered"]}
+    rendered = {r.asset_id: r.worker for r in result.rendered}
     assert rendered[taken] == "w3" and Leases(ws.ledger).states([taken], ws.profile.profile_hash())[taken].attempts == 2
 
 
@@ -117,8 +117,8 @@ def test_an_asset_no_flow_run_can_finish_is_reported_failed_with_the_last_reason
     farm = Farm(ws, ["unreachable"] * 10)
     result = run_farm(ws, planner="p", everything=False, scene=None, submit=farm.submit, run_states=farm.run_states,
                       online_workers=1)
-    assert result["rendered"] == [] and len(result["failed"]) == 3
-    assert all("2 tries" in f["reason"] and "exit 3" in f["reason"] for f in result["failed"])
+    assert result.rendered == () and len(result.failed) == 3
+    assert all("2 tries" in (f.reason or "") and "exit 3" in (f.reason or "") for f in result.failed)
 
 
 def test_a_worker_that_cannot_reach_s3_fails_with_exit_3_and_gives_its_asset_back(ws: Workspace,

@@ -140,8 +140,8 @@ def _packet_from_s3(ws: Workspace, home: Path, client: Any, bucket: str, assets:
     result = build_packet(ws.film, list(clips.values()), home / "packets", date(2019, 5, 20), hosted=links)
     assert result.playable == 2
     published = publish_packet(ws, client, bucket, result, set(stored))
-    assert not published["failed"] and published["linked"] == len(result.media_files()) >= 4
-    assert [u["key"] for u in published["uploaded"]] == [f"packets/{ws.film.film.id}/index.html"]
+    assert not published.failed and published.linked == len(result.media_files()) >= 4
+    assert [u.key for u in published.uploaded] == [f"packets/{ws.film.film.id}/index.html"]
     page = result.hosted_index.read_text(encoding="utf-8") if result.hosted_index else ""
     assert page.count(f"/{bucket}/proxies/{ws.profile.profile_hash()}/") >= 4
     assert f"/{bucket}/packets/{ws.film.film.id}/media/" not in page

@@ -59,7 +59,7 @@ def test_pipeline_twice(prefect_harness: None, workspace_env: Path, tmp_path: Pa
 
     footage = tmp_path / "card"
     clips = _footage(footage)
-    first = pipeline_flow([str(footage)], as_of=date(2019, 5, 20))
+    first = pipeline_flow([str(footage)], as_of=date(2019, 5, 20)).to_json()  # run --json's object
 
     assert len(first["ingest"]["ingested"]) == 3
     assert [Path(q["path"]).name for q in first["ingest"]["quarantined"]] == ["S01-02_hỏng.mp4"]
@@ -91,9 +91,9 @@ def test_pipeline_twice(prefect_harness: None, workspace_env: Path, tmp_path: Pa
     before = {p: p.stat().st_mtime_ns for p in proxies}
     state = render_flow(return_state=True)
     assert state.name == "SKIPPED"
-    assert state.result() == {"rendered": [], "skipped": 3, "failed": []}
+    assert state.result().to_json() == {"rendered": [], "skipped": 3, "failed": []}
     again = upload_flow()
-    assert again["uploaded"] == [] and again["skipped"] == 6
+    assert again.uploaded == () and again.skipped == 6
     assert {p: p.stat().st_mtime_ns for p in proxies} == before
 
 
@@ -112,13 +112,13 @@ def test_one_bad_clip_never_stops_the_others(prefect_harness: None, workspace_en
     good, bad = card / "S02-01_tốt.mp4", card / "S02-02_hỏng-sau-khi-nhập.mp4"
     make_clip(good, "h264_mp4", "tốt", 1, "09:00:00:00", size=(320, 180), settings=SETTINGS)
     make_clip(bad, "h264_mp4", "hỏng", 1, "09:00:10:00", size=(320, 180), settings=SETTINGS)
-    report = ingest_flow([str(card)])
+    report = ingest_flow([str(card)]).to_json()
     # The master (the library copy ingest made) is damaged after ingest (a failing disk): ffmpeg fails on it,
     # the other clip still renders.
     master = Path(next(x["library_path"] for x in report["ingested"] if Path(x["path"]) == bad))
     master.chmod(0o644)
     master.write_bytes(bytes(len(master.read_bytes())))
-    result = render_flow(jobs=2)
+    result = render_flow(jobs=2).to_json()
     assert [r["name"] for r in result["rendered"]] == [good.name]
     assert [f["name"] for f in result["failed"]] == [bad.name]
     assert result["failed"][0]["reason"]
@@ -142,7 +142,7 @@ def test_render_flow_covers_every_kind_with_qc_and_progress(
     ingest_flow([str(card)])
 
     state = render_flow(return_state=True)
-    result = state.result()
+    result = state.result().to_json()
     assert not result["failed"]
     by_kind = {Path(r["proxy"]).suffix: r for r in result["rendered"]}
     assert sorted(by_kind) == [".jpg", ".m4a", ".mp4"]
@@ -159,4 +159,4 @@ def test_render_flow_covers_every_kind_with_qc_and_progress(
     assert len(progress) == 1 and float(progress[0].data) == 100.0
 
     again = render_flow(return_state=True)
-    assert again.name == "SKIPPED" and again.result() == {"rendered": [], "skipped": 3, "failed": []}
+    assert again.name == "SKIPPED" and again.result().to_json() == {"rendered": [], "skipped": 3, "failed": []}

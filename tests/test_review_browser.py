@@ -254,7 +254,7 @@ def test_note_at_a_seeked_frame_exports_and_imports_back(
     assert clip_note.reviewer == "Nguyễn Văn Bình"
 
     imported = import_notes(packet.ws, saved)
-    assert imported["imported"] == 2 and import_notes(packet.ws, saved)["imported"] == 0
+    assert imported.imported == 2 and import_notes(packet.ws, saved).imported == 0
     tampered = json.loads(saved.read_text(encoding="utf-8"))
     tampered["notes"][0]["timecode"] = "10:00:00:16"
     bad = tmp_path / "notes_tampered.json"

@@ -101,7 +101,7 @@ def film(tmp_path_factory: pytest.TempPathFactory, embedded_s3: Any, review_medi
         LedgerClip("cutB", "S02", "S02-01", "Cầu Cần Thơ B.mov", "11:00:00:00", frames=64)])
     save_cut(timeline_of(ws, EVENTS), ws.ledger, ws.home, ws.film.film.id, "assembled")
     rendered = review_cut_step(ws)
-    assert rendered["frames"] == sum(e[4] for e in EVENTS)
+    assert rendered.frames == sum(e[4] for e in EVENTS)
     record = packet_cut(ws)
     assert record is not None and record.path is not None, record
     bucket = f"t-{uuid.uuid4().hex[:12]}"
@@ -109,8 +109,8 @@ def film(tmp_path_factory: pytest.TempPathFactory, embedded_s3: Any, review_medi
     links = hosted_links(embedded_s3.client, bucket, ws.film.film.id, 3600)
     offline = build(ws, home, record, links)
     published = publish_packet(ws, embedded_s3.client, bucket, offline)
-    assert published["failed"] == [] and published["url"]
-    yield Film(ws, home, record, offline, published["url"])
+    assert published.failed == () and published.url
+    yield Film(ws, home, record, offline, published.url)
     monkeypatch.undo()
 
 
@@ -260,7 +260,7 @@ def test_a_note_on_the_film_resolves_to_shot_and_source_timecode(
     finally:
         page.context.close()
 
-    report = import_notes(film.ws, saved)
+    report = import_notes(film.ws, saved).to_json()  # notes import --json's object
     assert report["imported"] == 2
     on_film = sorted(report["on_film"], key=lambda r: r["frame"])
     assert [(r["scene"], r["shot"], r["asset_id"], r["source_timecode"], r["record_timecode"]) for r in on_film] == [

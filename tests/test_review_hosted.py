@@ -20,6 +20,8 @@ from review_ledger import LedgerClip, ledger_workspace
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+    from flows.results import PublishedPacket
+
 AS_OF = date(2019, 5, 20)
 
 
@@ -32,7 +34,7 @@ def fetch(url: str) -> bytes:
 class Hosted:
     ws: Any
     result: Any
-    published: dict[str, Any]
+    published: PublishedPacket
     bucket: str
     client: Any
     secret_key: str
@@ -64,11 +66,11 @@ def hosted(
 
 def test_every_object_holds_the_manifests_bytes(hosted: Hosted) -> None:
     result, published = hosted.result, hosted.published
-    assert published["failed"] == [] and published["url"]
+    assert published.failed == () and published.url
     media = result.media_files()
     keys = {f"packets/can-tho-xiv/{name}": sha for name, (_size, sha) in media.items()}
     keys["packets/can-tho-xiv/index.html"] = hashlib.sha256(result.hosted_index.read_bytes()).hexdigest()
-    assert {u["key"] for u in published["uploaded"]} == set(keys)
+    assert {u.key for u in published.uploaded} == set(keys)
     rows = {row.key: row for row in hosted.ws.ledger.uploads() if row.bucket == hosted.bucket}
     assert set(rows) == set(keys)
     for key, sha in keys.items():
@@ -85,7 +87,7 @@ def test_every_object_holds_the_manifests_bytes(hosted: Hosted) -> None:
 
 
 def test_presigned_links_fetch_exactly_the_bytes(hosted: Hosted) -> None:
-    page = fetch(hosted.published["url"])
+    page = fetch(hosted.published.url)
     assert page == hosted.result.hosted_index.read_bytes()
     text = page.decode("utf-8")
     media = hosted.result.media_files()
@@ -101,7 +103,7 @@ def test_expiry_is_printed_and_no_secret_is_anywhere(hosted: Hosted) -> None:
     assert 'id="expiry"' in text and "Liên kết xem trực tuyến hết hạn lúc" in text and "(Vietnam time, UTC+7)" in text
     assert hosted.result.hosted_expires.isoformat() in text
     csp = htmlmod.unescape(re.search(r'Content-Security-Policy" content="([^"]+)"', text).group(1))  # type: ignore[union-attr]
-    origin = re.match(r"https?://[^/]+", hosted.published["url"]).group(0)  # type: ignore[union-attr]
+    origin = re.match(r"https?://[^/]+", hosted.published.url).group(0)  # type: ignore[union-attr]
     assert f"media-src 'self' data: {origin}" in csp and "connect-src" not in csp
     secret = hosted.secret_key
     offline = [p for p in hosted.result.folder.rglob("*") if p.is_file()] + [hosted.result.zip]
@@ -119,7 +121,7 @@ def test_second_publish_sends_nothing(hosted: Hosted) -> None:
     from flows.review_steps import publish_packet
 
     again = publish_packet(hosted.ws, hosted.client, hosted.bucket, hosted.result)
-    assert again["uploaded"] == [] and again["skipped"] == len(hosted.result.media_files()) + 1
+    assert again.uploaded == () and again.skipped == len(hosted.result.media_files()) + 1
 
 
 def test_presigned_link_is_refused_after_expiry(hosted: Hosted, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,7 +155,7 @@ def test_hosted_packet_plays_and_seeks_over_s3(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
-        page.goto(hosted.published["url"])
+        page.goto(hosted.published.url)
         page.wait_for_selector("html[data-ready=yes]")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert "Liên kết xem trực tuyến hết hạn lúc" in page.locator("#expiry").inner_text()

@@ -11,12 +11,12 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -156,9 +156,20 @@ def _parse_date(text: str | None) -> date:
         _fail(EXIT_INPUT, f"--as-of {text!r}: expected a date as YYYY-MM-DD")
 
 
-def _emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
+class JsonRecord(Protocol):
+    """A result record (flows.results, the domain's reports): JSON is made from it only here, at the edge."""
+
+    def to_json(self) -> Mapping[str, object]: ...
+
+
+R = TypeVar("R", bound=JsonRecord | Mapping[str, object])
+
+
+def _emit(result: R, as_json: bool, human: Callable[[R], None]) -> None:
+    """`--json`: the record's JSON, one object on stdout; otherwise the command's printer reads the record."""
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+        data = result if isinstance(result, Mapping) else result.to_json()
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     else:
         human(result)
 

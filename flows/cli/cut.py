@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -13,6 +13,9 @@ from .application import EXIT_PARTIAL, FilmOpt, JsonOpt, _emit, _flows, _workspa
 cut_app = typer.Typer(help="The film as cut: string-out, the editor's import, versions in the ledger.",
                       no_args_is_help=True)
 app.add_typer(cut_app, name="cut")
+
+if TYPE_CHECKING:
+    from ..results import CutAssembly, CutImport, CutRender, Unresolved
 
 
 @cut_app.command("assemble")
@@ -24,11 +27,11 @@ def cut_assemble(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     _emit(report, as_json, _print_assemble)
 
 
-def _print_assemble(r: dict[str, Any]) -> None:
-    state = "new version" if r["new"] else "unchanged"
-    out.print(f"cut v{r['version']} ({state}): {r['path']}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['scenes'])} scenes, {r['events']} takes, {r['slates']} slates, {r['frames']} frames "
-              f"at {r['fps']} fps", markup=False)
+def _print_assemble(r: CutAssembly) -> None:
+    state = "new version" if r.new else "unchanged"
+    out.print(f"cut v{r.version} ({state}): {r.path}", markup=False, soft_wrap=True)
+    out.print(f"{len(r.scenes)} scenes, {r.events} takes, {r.slates} slates, {r.frames} frames at {r.fps} fps",
+              markup=False)
 
 
 @cut_app.command("import")
@@ -45,19 +48,23 @@ def cut_import(
     cannot be: each is kept as a missing-media slate and listed)."""
     from ..cut_steps import import_step
 
-    report, failed = import_step(_workspace(film), file, rate)
+    report = import_step(_workspace(film), file, rate)
     _emit(report, as_json, _print_import)
-    if failed:
+    if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _print_import(r: dict[str, Any]) -> None:
-    state = "new version" if r["new"] else "unchanged"
-    out.print(f"cut v{r['version']} ({state}) from {r['source']}: {r['path']}", markup=False, soft_wrap=True)
-    out.print(f"{r['events']} events, {len(r['resolved'])} conformed, {len(r['unresolved'])} not; "
-              f"{r['frames']} frames at {r['fps']} fps", markup=False)
-    for u in r["unresolved"]:
-        out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)
+def _print_import(r: CutImport) -> None:
+    state = "new version" if r.new else "unchanged"
+    out.print(f"cut v{r.version} ({state}) from {r.source}: {r.path}", markup=False, soft_wrap=True)
+    out.print(f"{len(r.resolved) + len(r.unresolved)} events, {len(r.resolved)} conformed, {len(r.unresolved)} not; "
+              f"{r.frames} frames at {r.fps} fps", markup=False)
+    _print_unresolved(r.unresolved)
+
+
+def _print_unresolved(unresolved: tuple[Unresolved, ...]) -> None:
+    for u in unresolved:
+        out.print(f"  event {u.event:03d} {u.name}: {u.reason}", markup=False, soft_wrap=True)
 
 
 @cut_app.command("export")
@@ -114,16 +121,15 @@ def cut_render(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     else:
         with _flows() as flows:
             state = flows.cut_render_flow(film=str(ws.film_file), return_state=True)
-        report = state.result()
+        report = cast("CutRender", state.result())
     _emit(report, as_json, _print_render)
 
 
-def _print_render(r: dict[str, Any]) -> None:
-    redone = sum(1 for s in r["segments"] if s["rendered"])
-    out.print(f"review cut: {r['path']}", markup=False, soft_wrap=True)
-    loud = r["qc"]["loudness"]
-    out.print(f"{r['frames']} frames at {r['fps']} fps from {r['start_timecode']}; {len(r['segments'])} segments, "
-              f"{redone} rendered; {loud.get('integrated_lufs')} LUFS, true peak {loud.get('true_peak_dbtp')} dBTP; "
-              f"runtime {'within' if r['qc']['runtime_ok'] else 'OVER'} target", markup=False)
-    for u in r["unresolved"]:
-        out.print(f"  event {u['event']:03d} {u['name']}: {u['reason']}", markup=False, soft_wrap=True)
+def _print_render(r: CutRender) -> None:
+    redone = sum(1 for s in r.segments if s.rendered)
+    out.print(f"review cut: {r.path}", markup=False, soft_wrap=True)
+    loud = r.qc.loudness
+    out.print(f"{r.frames} frames at {r.fps} fps from {r.start_timecode}; {len(r.segments)} segments, "
+              f"{redone} rendered; {loud.integrated_lufs} LUFS, true peak {loud.true_peak_dbtp} dBTP; "
+              f"runtime {'within' if r.qc.runtime_ok else 'OVER'} target", markup=False)
+    _print_unresolved(r.unresolved)

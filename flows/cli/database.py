@@ -17,7 +17,7 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
     settings = _settings().ledger
     revision = Ledger.upgrade(settings)
-    result = {"ledger": ledger_place(settings.url()), "from": revision.before, "to": revision.after,
+    result: dict[str, object] = {"ledger": ledger_place(settings.url()), "from": revision.before, "to": revision.after,
               "changed": revision.changed}
     _emit(result, as_json, _print_upgrade)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +24,10 @@ from .application import (
     out,
 )
 
+if TYPE_CHECKING:
+    from figures.check import CheckReport
+    from figures.importer import ImportResult
+
 facts_app = typer.Typer(help="The Department's figures: import tables as facts, check every figure.",
                         no_args_is_help=True)
 app.add_typer(facts_app, name="facts")
@@ -42,7 +46,7 @@ def facts_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a table's figures as facts (facts/<source>.yaml beside the film, included by it); report changes."""
-    from ..steps_facts import import_facts, import_report
+    from ..steps_facts import import_facts
 
     day = None
     if received:
@@ -52,18 +56,16 @@ def facts_import(
             _fail(EXIT_INPUT, f"--received {received!r}: expected a date as YYYY-MM-DD")
     film_path = _film_file(film)
     result = import_facts(file, film_path, sheet=sheet, source=source, url=url, received=day)
-    report = import_report(result)
-    _emit(report, as_json, lambda r: _print_import(r, result.include_added, film_path))
+    _emit(result, as_json, lambda r: _print_import(r, film_path))
 
 
-def _print_import(r: dict[str, Any], include_added: bool, film_path: Path) -> None:
-    out.print(f"{r['imported']} facts from {r['file']}" + (f" (sheet {r['sheet']})" if r["sheet"] else "")
-              + f" → {r['facts_file']}", markup=False, soft_wrap=True)
-    for c in r["changed"]:
-        scenes = ", ".join(c["scenes"]) or "no scene"
-        out.print(f"changed  {c['fact']}: {c['old']} → {c['new']}  (quoted in {scenes})", markup=False,
-                  soft_wrap=True)
-    if include_added:
+def _print_import(r: ImportResult, film_path: Path) -> None:
+    out.print(f"{r.imported} facts from {r.file}" + (f" (sheet {r.sheet})" if r.sheet else "")
+              + f" → {r.facts_file}", markup=False, soft_wrap=True)
+    for c in r.changed:
+        scenes = ", ".join(c.scenes) or "no scene"
+        out.print(f"changed  {c.fact}: {c.old} → {c.new}  (quoted in {scenes})", markup=False, soft_wrap=True)
+    if r.include_added:
         err.print(f"added the include to {film_path}")
 
 
@@ -78,12 +80,12 @@ def facts_check(
 
     day = _parse_date(as_of) if as_of else None
     report = check_film_figures(_film_file(film), as_of=day, home=_settings().home)
-    _emit(report.to_json(), as_json, lambda r: _print_check(report))
+    _emit(report, as_json, _print_check)
     if report.not_sourced:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _print_check(report: Any) -> None:
+def _print_check(report: CheckReport) -> None:
     for figure in report.figures:
         out.print(figure.format(), markup=False, soft_wrap=True)
     counts = ", ".join(f"{n} {result}" for result, n in report.counts.items() if n)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from .application import (
     err,
     out,
 )
+
+if TYPE_CHECKING:
+    from ..results import IngestRun, RenderRun, UploadRun, VerifyRun
 
 
 # ---------------------------------------------------------------- ingest
@@ -45,28 +48,29 @@ def ingest(
     if scene is not None and scene not in ws.scene_ids():
         _fail(EXIT_INPUT, f"--scene {scene}: no such scene in {ws.film_file}")
     with _bars(), _flows() as flows:
-        report = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene, film=str(ws.film_file),
-                                   in_place=in_place)
-    _emit(report, as_json, _print_ingest)
-    raise typer.Exit(EXIT_PARTIAL if report["quarantined"] or report["failed"] else EXIT_OK)
+        run: IngestRun = flows.ingest_flow([str(s.absolute()) for s in sources], scene=scene,
+                                           film=str(ws.film_file), in_place=in_place)
+    _emit(run, as_json, _print_ingest)
+    raise typer.Exit(EXIT_PARTIAL if run.problems else EXIT_OK)
 
 
-def _print_ingest(r: dict[str, Any]) -> None:
-    for x in r["ingested"]:
-        out.print(f"ingested  {x['asset_id']}  {x['kind']:<5} {x['fps'] or '-':>10}  "
-                  f"{x['width'] or '-'}x{x['height'] or '-'}  scene {x['scene'] or '-'}  {x['path']}",
+def _print_ingest(run: IngestRun) -> None:
+    r = run.report
+    for x in r.ingested:
+        out.print(f"ingested  {x.asset_id}  {x.kind:<5} {x.fps or '-':>10}  "
+                  f"{x.width or '-'}x{x.height or '-'}  scene {x.scene or '-'}  {x.path}",
                   markup=False, soft_wrap=True)
-    for x in r["duplicates"]:
-        out.print(f"already in the library  {x['asset_id']}  {x['path']}", markup=False, soft_wrap=True)
-    for x in r["quarantined"]:
-        out.print(f"QUARANTINED {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
-    for x in r["failed"]:
-        out.print(f"FAILED    {x['path']}: {x['reason']} (not ingested; run ingest again once fixed)", markup=False,
+    for d in r.duplicates:
+        out.print(f"already in the library  {d.asset_id}  {d.path}", markup=False, soft_wrap=True)
+    for q in r.quarantined:
+        out.print(f"QUARANTINED {q.path}: {q.reason}", markup=False, soft_wrap=True)
+    for f in r.failed:
+        out.print(f"FAILED    {f.path}: {f.reason} (not ingested; run ingest again once fixed)", markup=False,
                   soft_wrap=True)
-    for g in r.get("mhl_generations", []):
+    for g in r.mhl:
         out.print(f"ASC MHL   {g}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['ingested'])} ingested, {len(r['duplicates'])} already in the library, "
-              f"{len(r['quarantined'])} quarantined, {len(r['failed'])} failed")
+    out.print(f"{len(r.ingested)} ingested, {len(r.duplicates)} already in the library, "
+              f"{len(r.quarantined)} quarantined, {len(r.failed)} failed")
 
 
 # ---------------------------------------------------------------- render
@@ -107,14 +111,16 @@ def render(
         # Decided from one ledger query without starting Prefect (4-6 s a process) or ffmpeg; the render
         # flow itself answers the same way (state SKIPPED) when a deployment runs it.
         err.print(f"nothing stale (SKIPPED): {skipped} proxies up to date")
-        result: dict[str, Any] = {"rendered": [], "skipped": skipped, "failed": []}
+        from ..results import RenderRun
+
+        result = RenderRun(skipped=skipped)
     else:
         with _bars(), _flows() as flows:
             state = flows.render_flow(everything=all_, scene=scene, jobs=jobs, film=str(ws.film_file),
                                       return_state=True)
         result = state.result()
     _emit(result, as_json, _print_render)
-    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if result.failed else EXIT_OK)
 
 
 def _render_on_farm(ws: Any, everything: bool, scene: str | None, as_json: bool) -> None:
@@ -129,22 +135,26 @@ def _render_on_farm(ws: Any, everything: bool, scene: str | None, as_json: bool)
     with _bars(), _flows() as flows:
         state = flows.render_farm_flow(everything=everything, scene=scene, film=str(ws.film_file),
                                        return_state=True)
-    result = state.result()
+    result: RenderRun = state.result()
     _emit(result, as_json, _print_render)
-    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if result.failed else EXIT_OK)
 
 
-def _print_render(r: dict[str, Any]) -> None:
+def _print_render(r: RenderRun) -> None:
     from review.labels import qc_flag_text
 
-    for x in r["rendered"]:
-        where = f"  by {x['worker']} → {x['key']}" if x.get("worker") else ""
-        out.print(f"rendered  {x['asset_id']}  {x['proxy']}{where}", markup=False, soft_wrap=True)
-        for flag in (x.get("qc") or {}).get("flags") or []:
-            out.print(f"  QC {flag['rule']}: {qc_flag_text(flag)}", markup=False, soft_wrap=True)
-    for x in r["failed"]:
-        out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['rendered'])} rendered, {r['skipped']} up to date, {len(r['failed'])} failed")
+    for x in r.rendered:
+        where = f"  by {x.worker} → {x.key}" if x.worker else ""
+        out.print(f"rendered  {x.asset_id}  {x.proxy}{where}", markup=False, soft_wrap=True)
+        for flag in x.flags:
+            out.print(f"  QC {flag.get('rule')}: {qc_flag_text(flag)}", markup=False, soft_wrap=True)
+    print_render_failures(r)
+    out.print(f"{len(r.rendered)} rendered, {r.skipped} up to date, {len(r.failed)} failed")
+
+
+def print_render_failures(r: RenderRun) -> None:
+    for f in r.failed:
+        out.print(f"FAILED    {f.asset_id}  {f.name}: {f.reason}", markup=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- upload
@@ -154,17 +164,21 @@ def upload(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     ws = _workspace(film)
     ws.film  # noqa: B018
     with _flows() as flows:
-        result = flows.upload_flow(film=str(ws.film_file))
+        result: UploadRun = flows.upload_flow(film=str(ws.film_file))
     _emit(result, as_json, _print_upload)
-    raise typer.Exit(EXIT_PARTIAL if result["failed"] else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if result.failed else EXIT_OK)
 
 
-def _print_upload(r: dict[str, Any]) -> None:
-    for x in r["uploaded"]:
-        out.print(f"uploaded  {x['key']}  {x['bytes']} bytes  sha256 {x['checksum']}", markup=False, soft_wrap=True)
-    for x in r["failed"]:
-        out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
-    out.print(f"{len(r['uploaded'])} uploaded, {r['skipped']} already verified, {len(r['failed'])} failed")
+def _print_upload(r: UploadRun) -> None:
+    for x in r.uploaded:
+        out.print(f"uploaded  {x.key}  {x.bytes} bytes  sha256 {x.checksum}", markup=False, soft_wrap=True)
+    print_upload_failures(r)
+    out.print(f"{len(r.uploaded)} uploaded, {r.skipped} already verified, {len(r.failed)} failed")
+
+
+def print_upload_failures(r: UploadRun) -> None:
+    for f in r.failed:
+        out.print(f"FAILED    {f.key}: {f.reason}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -180,29 +194,32 @@ def verify(film: FilmOpt = None, as_json: JsonOpt = False) -> None:
     """Re-hash every master against the ledger and the library's ASC MHL; report mismatched and missing files."""
     from assets_manifest.verify import verify_library
 
+    from ..results import VerifyRun
+
     ws = _workspace(film)
-    result = verify_library(ws.ledger, ws.settings.ledger.library_dir()).to_json()
+    library = verify_library(ws.ledger, ws.settings.ledger.library_dir())
+    objects = None
     uploads = ws.ledger.uploads()
     if uploads:
         # Uploaded objects: HEAD with checksums against the ledger's Upload rows (delivery.verify).
         from delivery.verify import verify_ledger_uploads
 
-        result["objects"] = verify_ledger_uploads(uploads, ws.settings.s3).to_json()
+        objects = verify_ledger_uploads(uploads, ws.settings.s3)
+    result = VerifyRun(library, objects)
     _emit(result, as_json, _print_verify)
-    objects = result.get("objects") or {}
-    bad = result["mismatched"] or result["missing"] or objects.get("mismatched") or objects.get("missing")
-    raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_PARTIAL)
 
 
-def _print_verify(r: dict[str, Any]) -> None:
-    for x in r["mismatched"]:
-        out.print(f"MISMATCHED {x['path']} (against {', '.join(x['against'])})", markup=False, soft_wrap=True)
-    for x in r["missing"]:
-        out.print(f"MISSING    {x['path']}", markup=False, soft_wrap=True)
-    out.print(f"{r['checked']} checked, {len(r['mismatched'])} mismatched, {len(r['missing'])} missing")
-    if o := r.get("objects"):
-        for url in o["mismatched"]:
+def _print_verify(r: VerifyRun) -> None:
+    lib = r.library
+    for x in lib.mismatched:
+        out.print(f"MISMATCHED {x.path} (against {', '.join(x.against)})", markup=False, soft_wrap=True)
+    for x in lib.missing:
+        out.print(f"MISSING    {x.path}", markup=False, soft_wrap=True)
+    out.print(f"{lib.checked} checked, {len(lib.mismatched)} mismatched, {len(lib.missing)} missing")
+    if o := r.objects:
+        for url in o.mismatched:
             out.print(f"MISMATCHED {url}", markup=False, soft_wrap=True)
-        for url in o["missing"]:
+        for url in o.missing:
             out.print(f"MISSING    {url}", markup=False, soft_wrap=True)
-        out.print(f"objects: {o['checked']} checked, {len(o['mismatched'])} mismatched, {len(o['missing'])} missing")
+        out.print(f"objects: {o.checked} checked, {len(o.mismatched)} mismatched, {len(o.missing)} missing")

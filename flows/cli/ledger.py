@@ -11,6 +11,8 @@ from .application import EXIT_INPUT, AsOfOpt, FilmOpt, JsonOpt, _emit, _fail, _p
 if TYPE_CHECKING:
     from review.labels import Lang
 
+    from ..steps import AssetRecord
+
 LangOpt = Annotated[Literal["vi", "en"] | None, typer.Option(
     "--lang", help="One language, vi or en (default: both where they fit, else vi).")]
 
@@ -35,7 +37,7 @@ def status(
     report = status_report(ws.film, clip_records(ws), day, review_notes(ws), _figure_blocks(ws, day),
                            current_cut_map(ws))
     if as_json:
-        _emit(report.to_json(), True, lambda r: None)
+        _emit(report, True, lambda r: None)
     else:
         out.print(status_table(report, lang))
 
@@ -68,41 +70,43 @@ def show(
         hint = "give more characters of the id" if matches else "`docfilm status` lists the scenes' assets"
         _fail(EXIT_INPUT, f"{asset_id!r} matches {len(matches)} assets in the ledger ({hint})")
     record = asset_record(ws, matches[0])
-    _emit(record.to_json(), as_json, lambda r: _print_show(r, lang))
+    _emit(record, as_json, lambda r: _print_show(r, lang))
 
 
-def _print_show(r: dict[str, Any], lang: Lang | None = None) -> None:
+def _print_show(record: AssetRecord, lang: Lang | None = None) -> None:
     """The record for a person: row names in one language, or both (the default); ids, paths and numbers as they are."""
     from review.labels import SHOW_WORDS, qc_flag_text
 
     def w(key: str) -> str:
         return SHOW_WORDS[key].text(lang)
 
+    a = record.asset
     rows: list[tuple[str, str]] = [
-        (w("asset"), f"{r['asset_id']}  {r['name']}"),
-        (w("kind"), f"{r['kind']}  {r['width'] or '-'}x{r['height'] or '-'}  {r['fps'] or '-'} fps  "
-                    f"{r['duration_frames'] or '-'} {w('frames')}  {w('start')} {r['start_timecode'] or '-'}"),
-        (w("scene"), f"{r['scene'] or '-'}  {w('shot')} {r['shot'] or '-'}"),
-        (w("master"), r["library_path"] + (f"  ({r['master']['key']}, ETag {r['master']['etag']})"
-                                           if r.get("master", {}).get("key") else "")),
-        ("sha256", r["sha256"]),
+        (w("asset"), f"{a.asset_id}  {a.name}"),
+        (w("kind"), f"{a.kind}  {a.width or '-'}x{a.height or '-'}  {a.fps or '-'} fps  "
+                    f"{a.duration_frames or '-'} {w('frames')}  {w('start')} {a.start_timecode or '-'}"),
+        (w("scene"), f"{a.scene_id or '-'}  {w('shot')} {a.shot_id or '-'}"),
+        (w("master"), a.path + (f"  ({a.master_key}, ETag {a.master_etag})" if a.master_key else "")),
+        ("sha256", a.sha256),
     ]
-    if r.get("master", {}).get("quarantined"):
-        rows.append((w("quarantined"), r["master"]["quarantined"]))
-    rows += [(w("seen_at"), path) for path in r["sightings"]]
-    p = r["proxy"]
+    if a.master_quarantine:
+        rows.append((w("quarantined"), a.master_quarantine))
+    rows += [(w("seen_at"), path) for path in record.sightings]
+    p = record.proxy
     if p is None:
         rows.append((w("proxy"), w("not_rendered")))
     else:
-        rows.append((w("proxy"), f"{p['state']}  {p['path'] or p['reason'] or ''}"))
-        if p["poster"]:
-            rows.append((w("poster"), p["poster"]))
-        flags = [qc_flag_text(f) if isinstance(f, dict) else str(f) for f in (p["qc"] or {}).get("flags") or []]
+        rows.append((w("proxy"), f"{p.state}  {p.path or p.reason or ''}"))
+        if p.poster:
+            rows.append((w("poster"), p.poster))
+        stored_flags = p.qc.get("flags")
+        flags = [qc_flag_text(f) if isinstance(f, dict) else str(f)
+                 for f in (stored_flags if isinstance(stored_flags, list) else [])]
         rows.append((w("qc"), "; ".join(flags) if flags else w("no_flags")))
-    for o in r["stored"]:
-        rows.append((f"{w('stored')} {o['role']}", f"{o['url']} at {o['endpoint']}  {o['bytes']} bytes"
-                     + ("" if o["current"] else f"  ({w('earlier')})")))
-    if not r["stored"]:
+    for o in record.stored:
+        rows.append((f"{w('stored')} {o.role}", f"{o.url} at {o.endpoint}  {o.bytes} bytes"
+                     + ("" if o.current else f"  ({w('earlier')})")))
+    if not record.stored:
         rows.append((w("stored"), w("not_uploaded")))
     width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,11 @@ from .application import (
     err,
     out,
 )
+
+if TYPE_CHECKING:
+    from review.manifest import PacketCheck
+
+    from ..results import NotesImport, PacketRun
 
 
 # ---------------------------------------------------------------- packet
@@ -43,23 +48,21 @@ def packet(
     ws = _workspace(film)
     ws.film  # noqa: B018
     with _flows() as flows:
-        result = flows.packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
-    keys = ("path", "scenes", "assets", "as_of", "hosted_url", "expires", "zip", "packet_id", "manifest", "changes",
-            "notes", "hosted_error")
-    _emit({k: result[k] for k in keys}, as_json, _print_packet)
-    raise typer.Exit(EXIT_PARTIAL if result["hosted_error"] else EXIT_OK)
+        result: PacketRun = flows.packet_flow(as_of=day, film=str(ws.film_file), hosted=hosted)
+    _emit(result, as_json, _print_packet)
+    raise typer.Exit(EXIT_PARTIAL if result.hosted_error else EXIT_OK)
 
 
-def _print_packet(r: dict[str, Any]) -> None:
-    out.print(f"packet: {r['path']}\nzip:    {r['zip']}\nid:     {r['packet_id']} ({r['changes']} changes since the "
-              f"last packet, {r['notes']} reviewer notes)", markup=False, soft_wrap=True)
-    if r["hosted_url"]:
-        out.print(f"hosted: {r['hosted_url']}\n        (links expire {r['expires']})", markup=False, soft_wrap=True)
-        if r["hosted_url"].startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+def _print_packet(r: PacketRun) -> None:
+    out.print(f"packet: {r.path}\nzip:    {r.zip}\nid:     {r.packet_id} ({r.changes} changes since the "
+              f"last packet, {r.notes} reviewer notes)", markup=False, soft_wrap=True)
+    if r.hosted_url:
+        out.print(f"hosted: {r.hosted_url}\n        (links expire {r.expires})", markup=False, soft_wrap=True)
+        if r.hosted_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
             err.print("(the embedded S3 listens on this machine only: the hosted link works here while "
                       "`docfilm serve` runs; set DOCFILM_S3_ENDPOINT_URL to share packets)", markup=False)
-    if r["hosted_error"]:
-        err.print(f"hosted copy not published: {r['hosted_error']}", markup=False, soft_wrap=True)
+    if r.hosted_error:
+        err.print(f"hosted copy not published: {r.hosted_error}", markup=False, soft_wrap=True)
 
 
 def _verify_packet(folder: Path, as_json: bool) -> None:
@@ -67,18 +70,18 @@ def _verify_packet(folder: Path, as_json: bool) -> None:
 
     check = verify_packet(folder)
 
-    def human(r: dict[str, Any]) -> None:
-        for m in r["mismatched"]:
-            out.print(f"MISMATCHED {m['path']}: {m['reason']}", markup=False, soft_wrap=True)
-        for name in r["missing"]:
+    def human(r: PacketCheck) -> None:
+        for m in r.mismatched:
+            out.print(f"MISMATCHED {m.path}: {m.reason}", markup=False, soft_wrap=True)
+        for name in r.missing:
             out.print(f"MISSING    {name}", markup=False, soft_wrap=True)
-        for name in r["extra"]:
+        for name in r.extra:
             out.print(f"EXTRA      {name}", markup=False, soft_wrap=True)
-        out.print(f"packet {r['packet_id']}: {r['checked']} files checked, {len(r['mismatched'])} mismatched, "
-                  f"{len(r['missing'])} missing, {len(r['extra'])} extra (ledger revision {r['ledger_revision']})",
+        out.print(f"packet {r.packet_id}: {r.checked} files checked, {len(r.mismatched)} mismatched, "
+                  f"{len(r.missing)} missing, {len(r.extra)} extra (ledger revision {r.ledger_revision})",
                   markup=False, soft_wrap=True)
 
-    _emit(check.to_json(), as_json, human)
+    _emit(check, as_json, human)
     raise typer.Exit(EXIT_OK if check.ok else EXIT_PARTIAL)
 
 
@@ -103,14 +106,16 @@ def notes_import(
     ws.film  # noqa: B018
     result = import_notes(ws, file)
 
-    def human(r: dict[str, Any]) -> None:
-        out.print(f"{r['file']}: {r['notes']} notes from {r['reviewer']}: {r['imported']} imported, "
-                  f"{r['already']} already in the ledger", markup=False, soft_wrap=True)
-        for scene in r["scenes"]:
-            out.print(f"  {scene['id']}: {scene['review']}", markup=False, soft_wrap=True)
-        for n in r["on_film"]:
-            under = " · ".join(str(p) for p in (n.get("shot"), n.get("asset_id"), n.get("source_timecode")) if p)
-            out.print(f"  film v{n['cut_version']} {n.get('record_timecode')}: {n.get('scene')}"
-                      f"{' · ' + under if under else ' (' + str(n.get('kind')) + ')'}", markup=False, soft_wrap=True)
+    def human(r: NotesImport) -> None:
+        out.print(f"{r.file}: {r.notes} notes from {r.reviewer}: {r.imported} imported, "
+                  f"{r.already} already in the ledger", markup=False, soft_wrap=True)
+        for scene in r.scenes:
+            out.print(f"  {scene.id}: {scene.review}", markup=False, soft_wrap=True)
+        for n in r.on_film:
+            at = n.under
+            under = " · ".join(str(p) for p in (at.shot, at.asset_id, at.source_timecode) if p) if at else ""
+            out.print(f"  film v{n.cut_version} {at.record_timecode if at else None}: {at.scene if at else None}"
+                      f"{' · ' + under if under else ' (' + str(at.kind if at else None) + ')'}", markup=False,
+                      soft_wrap=True)
 
     _emit(result, as_json, human)

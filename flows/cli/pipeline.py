@@ -6,14 +6,15 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..env import start_prefect
-from ..uptodate import StageCheck
+from ..results import CutStage, IngestRun, PacketRun, PipelineRun, RenderRun, UploadRun
+from ..uptodate import StageCheck, StageResult
 from ..workspace import Workspace
 from .application import (
     EXIT_INPUT,
@@ -34,7 +35,7 @@ from .application import (
     log,
     out,
 )
-from .footage import _print_ingest, _print_render, _print_upload
+from .footage import _print_ingest, _print_render, _print_upload, print_render_failures, print_upload_failures
 
 # ---------------------------------------------------------------- run / demo
 RecheckOpt = Annotated[bool, typer.Option(
@@ -62,8 +63,7 @@ def run(
     result, stages = _run_pipeline([str(s.absolute()) for s in sources], scene=scene, jobs=jobs, as_of=day, ws=ws,
                                    recheck=recheck)
     _emit(result, as_json, lambda r: _print_pipeline(r, stages))
-    ingest_bad = result["ingest"]["quarantined"] or result["ingest"]["failed"]
-    bad = ingest_bad or result["render"]["failed"] or result["upload"]["failed"]
+    bad = (result.ingest is not None and result.ingest.problems) or result.render.failed or result.upload.failed
     raise typer.Exit(EXIT_PARTIAL if bad else EXIT_OK)
 
 
@@ -90,22 +90,25 @@ class StageCounts:
     note: str = ""
 
     @classmethod
-    def of(cls, stage: str, r: dict[str, Any], seconds: float | None = None) -> StageCounts:
-        if stage == "ingest":
-            quarantined, failed = len(r["quarantined"]), len(r.get("failed") or [])
+    def of(cls, stage: str, r: StageResult, seconds: float | None = None) -> StageCounts:
+        if isinstance(r, IngestRun):
+            quarantined, failed = len(r.report.quarantined), len(r.report.failed)
             word = "quarantined" if not failed else "failed" if not quarantined else "quarantined or failed"
-            return cls(stage, len(r["ingested"]), len(r["duplicates"]), quarantined + failed, word, seconds)
-        if stage == "cut":
-            segments = r.get("segments")
-            if segments is None:  # not rendered: up to date, no cut yet, or a take without a proxy
-                return cls(stage, 0, None, 1 if r.get("error") else 0, "not rendered", seconds, r.get("reason", ""))
-            done = sum(1 for x in segments if x["rendered"])
-            return cls(stage, done, len(segments) - done, 0, "", seconds, f"cut v{r['version']}")
-        if stage == "packet":
-            return cls(stage, 0 if r.get("unchanged") else 1, None, 1 if r.get("hosted_error") else 0,
-                       "hosted copy failed", seconds)
-        done = r["rendered"] if stage == "render" else r["uploaded"]
-        return cls(stage, len(done), r["skipped"], len(r["failed"]), "failed", seconds)
+            return cls(stage, len(r.report.ingested), len(r.report.duplicates), quarantined + failed, word, seconds)
+        if isinstance(r, CutStage):
+            if r.render is None:  # not rendered: up to date, no cut yet, or a take without a proxy
+                return cls(stage, 0, None, 1 if r.error else 0, "not rendered", seconds, r.reason or "")
+            segments = r.render.segments
+            done = sum(1 for x in segments if x.rendered)
+            return cls(stage, done, len(segments) - done, 0, "", seconds, f"cut v{r.render.version}")
+        if isinstance(r, PacketRun):
+            return cls(stage, 0 if r.unchanged else 1, None, 1 if r.hosted_error else 0, "hosted copy failed",
+                       seconds)
+        if isinstance(r, RenderRun):
+            return cls(stage, len(r.rendered), r.skipped, len(r.failed), "failed", seconds)
+        if isinstance(r, UploadRun):
+            return cls(stage, len(r.uploaded), r.skipped, len(r.failed), "failed", seconds)
+        raise TypeError(f"no counts for the {stage} stage's {type(r).__name__}")
 
     def line(self) -> str:
         done_word, already_word = STAGE_WORDS[self.stage]
@@ -128,7 +131,7 @@ class StageLines:
         self.stages: list[StageCounts] = []
         self._since = time.monotonic()
 
-    def stage_finished(self, stage: str, result: Any) -> None:
+    def stage_finished(self, stage: str, result: StageResult) -> None:
         now = time.monotonic()
         counts = StageCounts.of(stage, result, round(now - self._since, 1))
         self._since = now
@@ -147,7 +150,7 @@ class StageLines:
 def _run_pipeline(
     sources: list[str], *, scene: str | None = None, jobs: int | None, as_of: date, ws: Workspace,
     assemble_cut: bool = False, recheck: bool = False,
-) -> tuple[dict[str, Any], StageLines]:
+) -> tuple[PipelineRun, StageLines]:
     """The pipeline flow, telling each stage's end on stderr and drawing render bars on a terminal
     (`assemble_cut`: the string-out becomes the current cut before the review cut stage, as in the demo).
 
@@ -170,54 +173,56 @@ def _run_pipeline(
             return checked.result, stages
         log.info("running the pipeline flow: %s", checked)
     with _bars(), reporting_stages(stages), _flows() as flows:
-        result = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(ws.film_file),
+        result: PipelineRun = flows.pipeline_flow(sources, scene=scene, jobs=jobs, as_of=as_of, film=str(ws.film_file),
                                      assemble_cut=assemble_cut)
     return result, stages
 
 
-def _print_pipeline(r: dict[str, Any], stages: StageLines | None = None, expected: set[str] | None = None) -> None:
+def _print_pipeline(r: PipelineRun, stages: StageLines | None = None, expected: set[str] | None = None) -> None:
     """A table of the stages, then every problem with its reason (each item too with -v), then the packet."""
     if _state.verbose:
-        _print_ingest(r["ingest"])
-        _print_render(r["render"])
-        _print_upload(r["upload"])
+        if r.ingest is not None:
+            _print_ingest(r.ingest)
+        _print_render(r.render)
+        _print_upload(r.upload)
     timed = {c.stage: c for c in stages.stages} if stages is not None else {}
+    results: dict[str, StageResult | None] = {"ingest": r.ingest, "render": r.render, "cut": r.cut,
+                                              "upload": r.upload, "packet": r.packet}
     table = Table(show_edge=False)
     for name, justify in (("stage", "left"), ("done", "right"), ("already", "right"), ("problems", "right"),
                           ("seconds", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for stage in STAGE_WORDS:
-        c = timed.get(stage) or StageCounts.of(stage, r.get(stage) or {})
+        shown = results[stage]
+        c = timed.get(stage) or (StageCounts.of(stage, shown) if shown is not None
+                                 else StageCounts(stage, 0, None, 0, ""))
         table.add_row(stage, str(c.done), "" if c.already is None else str(c.already), str(c.problems),
                       "" if c.seconds is None else f"{c.seconds:.1f}")
     out.print(table)
     expected = expected or set()
-    for q in r["ingest"]["quarantined"]:
-        if q["path"] in expected:
-            out.print(f"quarantined (expected: the demo's deliberately broken file) {Path(q['path']).name}",
+    ingest = r.ingest.report if r.ingest is not None else None
+    for q in ingest.quarantined if ingest else ():
+        if q.path in expected:
+            out.print(f"quarantined (expected: the demo's deliberately broken file) {Path(q.path).name}",
                       markup=False, soft_wrap=True)
         else:
-            out.print(f"QUARANTINED {q['path']}: {q['reason']}", markup=False, soft_wrap=True)
-    for x in r["ingest"].get("failed") or []:
-        out.print(f"FAILED    {x['path']}: {x['reason']}", markup=False, soft_wrap=True)
+            out.print(f"QUARANTINED {q.path}: {q.reason}", markup=False, soft_wrap=True)
+    for f in ingest.failed if ingest else ():
+        out.print(f"FAILED    {f.path}: {f.reason}", markup=False, soft_wrap=True)
     if not _state.verbose:
-        for x in r["render"]["failed"]:
-            out.print(f"FAILED    {x['asset_id']}  {x.get('name', '')}: {x['reason']}", markup=False, soft_wrap=True)
-        for x in r["upload"]["failed"]:
-            out.print(f"FAILED    {x['key']}: {x['reason']}", markup=False, soft_wrap=True)
-    cut = r.get("cut") or {}
-    if cut.get("error"):
-        out.print(f"review cut not rendered: {cut['reason']}", markup=False, soft_wrap=True)
-    elif cut.get("path"):
-        out.print(f"review cut: {cut['path']}", markup=False, soft_wrap=True)
-    if r["packet"].get("hosted_error"):
-        out.print(f"hosted copy not published: {r['packet']['hosted_error']}", markup=False, soft_wrap=True)
-    facts = r.get("facts") or {}
-    if facts.get("not_sourced"):
+        print_render_failures(r.render)
+        print_upload_failures(r.upload)
+    if r.cut.error:
+        out.print(f"review cut not rendered: {r.cut.reason}", markup=False, soft_wrap=True)
+    elif r.cut.render is not None:
+        out.print(f"review cut: {r.cut.render.path}", markup=False, soft_wrap=True)
+    if r.packet.hosted_error:
+        out.print(f"hosted copy not published: {r.packet.hosted_error}", markup=False, soft_wrap=True)
+    if r.facts.not_sourced:
         # A warning, not a failure: the packet shows these figures; `docfilm facts check` lists them.
-        out.print(f"figures: {facts['not_sourced']} of {facts['figures']} not sourced (warning; see docfilm facts "
+        out.print(f"figures: {r.facts.not_sourced} of {r.facts.figures} not sourced (warning; see docfilm facts "
                   "check)", markup=False, soft_wrap=True)
-    out.print(f"packet: {r['packet']['path']}", markup=False, soft_wrap=True)
+    out.print(f"packet: {r.packet.path}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -240,8 +245,9 @@ def demo(
     result, stages = _run_pipeline([str(folder)], jobs=jobs, as_of=day, ws=ws, assemble_cut=True, recheck=recheck)
     expected = {str(p) for p in footage.broken}
     _print_pipeline(result, stages, expected)
-    unexpected = [q for q in result["ingest"]["quarantined"] if q["path"] not in expected]
+    ingest = result.ingest.report if result.ingest is not None else None
+    unexpected = [q for q in (ingest.quarantined if ingest else ()) if q.path not in expected]
     # Last on the terminal: where to open the packet.
-    err.print(f"Mở hồ sơ xem xét / open the review packet: {result['packet']['path']}", markup=False, soft_wrap=True)
-    if unexpected or result["ingest"]["failed"] or result["render"]["failed"] or result["upload"]["failed"]:
+    err.print(f"Mở hồ sơ xem xét / open the review packet: {result.packet.path}", markup=False, soft_wrap=True)
+    if unexpected or (ingest and ingest.failed) or result.render.failed or result.upload.failed:
         raise typer.Exit(EXIT_PARTIAL)
