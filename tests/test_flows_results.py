@@ -117,3 +117,31 @@ def test_run_json_has_every_stage_and_the_cut_as_before() -> None:
     not_rendered = CutStage(rendered=False, version=None, reason="no cut yet").to_json()
     assert not_rendered == {"rendered": False, "version": None, "reason": "no cut yet"}
     json.dumps(data)
+
+
+def test_verify_json_keeps_design_keys_and_adds_objects_only_when_uploaded() -> None:
+    from assets_manifest.verify import FileFinding, VerifyReport
+    from delivery.records import ObjectsReport
+    from flows.results import VerifyRun
+
+    library = VerifyReport(checked=3, mismatched=(FileFinding("/library/a.mov", ("ledger",), "a" * 16),),
+                           missing=(), unlisted=(), histories=1)
+    alone = VerifyRun(library)
+    assert set(alone.to_json()) >= {"checked", "mismatched", "missing"} and "objects" not in alone.to_json()
+    assert not alone.ok
+    objects = ObjectsReport(checked=2, missing=("s3://films/proxies/S01/a.mp4",))
+    both = VerifyRun(VerifyReport(3, (), (), (), 1), objects)
+    assert set(both.to_json()["objects"]) >= {"checked", "mismatched", "missing"}  # type: ignore[arg-type]
+    assert not both.ok and VerifyRun(VerifyReport(3, (), (), (), 1), ObjectsReport(checked=2)).ok
+
+
+def test_notes_import_json_keeps_its_keys() -> None:
+    from flows.results import FilmNote, NotesImport, SceneReview
+
+    report = NotesImport(file="notes.json", reviewer="Ban Thường vụ", packet_id="p1", notes=3, imported=2,
+                         scenes=(SceneReview("S01", "changes-requested"),), on_film=(FilmNote("n1", 2, None),))
+    assert report.to_json() == {
+        "file": "notes.json", "reviewer": "Ban Thường vụ", "packet_id": "p1", "notes": 3, "imported": 2,
+        "already": 1, "scenes": [{"id": "S01", "review": "changes-requested"}],
+        "on_film": [{"id": "n1", "cut_version": 2}],
+    }
