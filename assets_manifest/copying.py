@@ -2,7 +2,8 @@
 
 One read of the source feeds SHA-256, XXH128 and the copy, written under a temporary name in a staging
 folder on the same file system (by default the destination folder). The copy is flushed to the device
-(fsync), its cached pages are dropped and it is read back from the device; only when that read gives the
+(fsync) and read back from the device (O_DIRECT, or after dropping its cached pages where the file system has
+no O_DIRECT; a large copy is written with O_DIRECT too, see _LibrarySink); only when that read gives the
 XXH128 of the source read does it get its final name (a hard link, so an existing file is never replaced)
 and the folder is flushed (here, or by the caller once for all its copies there: `sync_folder`). A mismatch is
 tried once more, then reported.
