@@ -4,7 +4,8 @@ Each part carries its own ChecksumSHA256, so the server refuses a corrupted part
 object then holds a COMPOSITE checksum (`<base64>-N`), which is not the file's SHA-256, so the whole
 file's SHA-256 is also stored as metadata `docfilm-sha256` (base64) for skip and verify.
 
-Parts go `threads` at a time (each thread reads its own part with pread, so memory is threads × part size);
+Parts go `threads` at a time: one thread reads them in order, hashing each part and the whole file from the
+same slices, into buffers the sending threads give back (memory: threads + 1 parts);
 the first part that fails for good stops the others from starting, and the record keeps every part accepted
 so far, so a re-run sends only the rest.
 
@@ -22,8 +23,9 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import threading
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["MultipartUpload", "PartPlan", "composite_checksum", "part_plan", "upload_multipart"]
 
 log = logging.getLogger(__name__)
+
+_SLICE = 1024 * 1024  # one read: it stays in the CPU's cache while both SHA-256s read it
 
 
 @dataclass(frozen=True)
@@ -211,37 +215,6 @@ def _layout(path: Path, part_size: int) -> list[tuple[int, int, int]]:
     return [(n + 1, offset, min(part_size, size - offset)) for n, offset in enumerate(range(0, size, part_size))]
 
 
-class _InOrderDigest:
-    """The whole file's SHA-256 fed with the parts' bytes as the sending threads read them, in part order.
-
-    A thread waits only for the parts before its own to be fed (the pool starts parts in order), so the file is
-    read once for sending and hashing alike. `abandon` releases every waiting thread when the upload stops.
-    """
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-        self._next = 1
-        self._abandoned = False
-        self._turn = threading.Condition()
-
-    def feed(self, number: int, body: bytes) -> None:
-        with self._turn:
-            self._turn.wait_for(lambda: self._next == number or self._abandoned)
-            if self._abandoned:
-                return
-            self._hash.update(body)
-            self._next += 1
-            self._turn.notify_all()
-
-    def abandon(self) -> None:
-        with self._turn:
-            self._abandoned = True
-            self._turn.notify_all()
-
-    def checksum(self) -> str:
-        return base64.b64encode(self._hash.digest()).decode("ascii")
-
-
 def upload_multipart(
     client: S3Client,
     bucket: str,
@@ -293,18 +266,19 @@ def upload_multipart(
                 todo.append(part)
         digest = None
     else:
-        todo = list(_layout(path, part_size))  # a new upload: every part goes, hashed by its thread
-        digest = _InOrderDigest()
+        todo = list(_layout(path, part_size))  # a new upload: every part goes, hashed as it is read
+        digest = hashlib.sha256()
     sent_parts = _send_parts(client, bucket, key, path, todo, record, record_path, max(1, threads), digest)
     etags.update({number: etag for number, (etag, _) in sent_parts.items()})
     if planned is None:
         planned = [PartPlan(n, offset, size, sent_parts[n][1]) for n, offset, size in _layout(path, part_size)]
-    if digest is not None and digest.checksum() != checksum:
+    read_checksum = base64.b64encode(digest.digest()).decode("ascii") if digest is not None else checksum
+    if read_checksum != checksum:
         with translate_errors(endpoint, f"aborting {target}"):
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
         record_path.unlink(missing_ok=True)
         raise ChecksumMismatch(
-            f"{path} has SHA-256 {digest.checksum()}, expected {checksum} (it changed since it was hashed?): "
+            f"{path} has SHA-256 {read_checksum}, expected {checksum} (it changed since it was hashed?): "
             f"{target} not completed"
         )
     completed: list[CompletedPartTypeDef] = [
@@ -333,55 +307,82 @@ def _send_parts(
     record: _ResumeRecord,
     record_path: Path,
     threads: int,
-    digest: _InOrderDigest | None = None,
+    digest: hashlib._Hash | None = None,
 ) -> dict[int, tuple[str, str]]:
     """Send `todo`, `threads` at a time; each accepted part goes into the resume record at once.
 
-    A part given as (number, offset, size) is hashed by its thread from the bytes it sends, and fed to `digest`.
+    This thread reads the parts in order, a slice at a time, into buffers the sending threads give back (memory:
+    threads + 1 parts). A part given as (number, offset, size) is hashed from those slices while they are in
+    the CPU's cache, and so is the whole file (`digest`), in the same pass; the sending threads only send.
     Returns each part's ETag and base64 SHA-256 by number.
     """
     target = f"s3://{bucket}/{key}"
     accepted: dict[int, tuple[str, str]] = {}
     recording = threading.Lock()
     failed = threading.Event()
-    fd = os.open(path, os.O_RDONLY)
+    in_flight = max(1, min(threads, len(todo)))
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    largest = max((item.size if isinstance(item, PartPlan) else item[2] for item in todo), default=0)
+    for _ in range(in_flight + 1 if in_flight > 1 else 1):
+        free.put(bytearray(largest))
 
-    def send(item: PartPlan | tuple[int, int, int]) -> None:
+    def read(fd: int, item: PartPlan | tuple[int, int, int]) -> tuple[PartPlan, bytearray, bytearray]:
+        """The part's bytes (and the buffer to give back), hashed unless already planned."""
+        number, offset, size = (item.number, item.offset, item.size) if isinstance(item, PartPlan) else item
+        buffer = free.get()
+        # botocore takes bytes, bytearray or a file as a body, not a memoryview: a shorter last part gets its own.
+        body = buffer if size == len(buffer) else bytearray(size)
+        view = memoryview(body)
+        part_hash = None if isinstance(item, PartPlan) else hashlib.sha256()
+        done = 0
+        while done < size:
+            n = os.preadv(fd, [view[done:done + _SLICE]], offset + done)
+            if not n:
+                free.put(buffer)
+                raise ChecksumMismatch(f"{path} is shorter than when it was hashed: it changed while uploading")
+            if part_hash is not None:
+                part_hash.update(view[done:done + n])
+            if digest is not None:
+                digest.update(view[done:done + n])
+            done += n
+        if isinstance(item, PartPlan):
+            return item, body, buffer
+        assert part_hash is not None
+        return PartPlan(number, offset, size, base64.b64encode(part_hash.digest()).decode("ascii")), body, buffer
+
+    def send(part: PartPlan, body: bytearray, buffer: bytearray) -> None:
         try:
             if failed.is_set():
                 return  # another part failed for good: leave the rest for the re-run
-            number, offset, size = (item.number, item.offset, item.size) if isinstance(item, PartPlan) else item
-            body = os.pread(fd, size, offset)
-            if len(body) != size:
-                raise ChecksumMismatch(f"{path} is shorter than when it was hashed: it changed while uploading")
-            if isinstance(item, PartPlan):
-                part = item
-            else:
-                part = PartPlan(number, offset, size, base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"))
-            if digest is not None:
-                digest.feed(number, body)
-            etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {number} of {target}")
+            etag = _send_part(client, bucket, key, record.upload_id, part, body, f"part {part.number} of {target}")
             with recording:
-                accepted[number] = (etag, part.checksum)
-                record.parts[str(number)] = _Accepted(etag, part.checksum)
+                accepted[part.number] = (etag, part.checksum)
+                record.parts[str(part.number)] = _Accepted(etag, part.checksum)
                 record.save(record_path)
         except BaseException:
             failed.set()
-            if digest is not None:
-                digest.abandon()
             raise
         finally:
-            if failed.is_set() and digest is not None:
-                digest.abandon()
+            free.put(buffer)
 
+    fd = os.open(path, os.O_RDONLY)
     try:
-        if threads == 1 or len(todo) <= 1:
+        if in_flight == 1:
             for item in todo:
-                send(item)
+                send(*read(fd, item))
             return accepted
-        with ThreadPoolExecutor(max_workers=min(threads, len(todo)), thread_name_prefix="s3-part") as pool:
-            futures: list[Future[None]] = [pool.submit(send, item) for item in todo]
-            wait(futures, return_when=FIRST_EXCEPTION)
+        futures: list[Future[None]] = []
+        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part") as pool:
+            try:
+                for item in todo:
+                    if failed.is_set():
+                        break
+                    futures.append(pool.submit(send, *read(fd, item)))
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                wait(futures)
         for future in futures:
             future.result()  # the first failure, in part order, after every thread has stopped
         return accepted
@@ -389,7 +390,9 @@ def _send_parts(
         os.close(fd)
 
 
-def _send_part(client: S3Client, bucket: str, key: str, upload_id: str, part: PartPlan, body: bytes, what: str) -> str:
+def _send_part(
+    client: S3Client, bucket: str, key: str, upload_id: str, part: PartPlan, body: bytes | bytearray, what: str
+) -> str:
     """Send one part with its SHA-256; its ETag once the server accepted it."""
     endpoint = client.meta.endpoint_url
     with translate_errors(endpoint, f"uploading {what}"):
@@ -400,7 +403,7 @@ def _send_part(client: S3Client, bucket: str, key: str, upload_id: str, part: Pa
                     Key=key,
                     UploadId=upload_id,
                     PartNumber=part.number,
-                    Body=body,
+                    Body=body,  # type: ignore[arg-type]  # botocore takes a bytearray body as it takes bytes
                     ContentLength=part.size,
                     ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=part.checksum,

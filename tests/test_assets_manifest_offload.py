@@ -162,6 +162,33 @@ def test_verified_copy_unit(tmp_path: Path) -> None:
     assert not (tmp_path / "bad.wav").exists() and not partials(tmp_path)
 
 
+def test_large_copy_is_exact_and_a_flipped_byte_is_caught(tmp_path: Path) -> None:
+    """Files of several chunks (written with O_DIRECT where the file system takes it, the unaligned tail
+    through the page cache, read back from the device): the copy is byte for byte the source, and one bit
+    flipped in it after the write, anywhere, is caught by the read-back."""
+    import hashlib
+
+    rng = random.Random(5)
+    for size in (8 * 2**20, 9 * 2**20 + 4097):  # whole chunks; chunks plus an unaligned tail
+        src = tmp_path / f"src{size}.bin"
+        src.write_bytes(data := rng.randbytes(size))
+        out = verified_copy(src, tmp_path / f"copy{size}.bin")
+        assert out.path is not None and out.path.read_bytes() == data
+        assert out.digest.sha256 == hashlib.sha256(data).hexdigest() and out.digest.size == size
+        for where in (5 * 2**20 + 17, size - 1):  # in a chunk written directly; the tail's last byte
+
+            def flip(partial: Path, attempt: int, where: int = where) -> None:
+                os.chmod(partial, 0o644)
+                with open(partial, "r+b") as f:  # written through the page cache: not yet on the device
+                    f.seek(where)
+                    b = f.read(1)
+                    f.seek(where)
+                    f.write(bytes([b[0] ^ 0x01]))
+
+            with pytest.raises(CopyVerificationFailed):
+                verified_copy(src, tmp_path / f"bad{size}-{where}.bin", after_write=flip)
+            assert not (tmp_path / f"bad{size}-{where}.bin").exists() and not partials(tmp_path)
+
 def test_abandoned_partial_is_removed_but_a_live_one_is_not(tmp_path: Path) -> None:
     import fcntl
 

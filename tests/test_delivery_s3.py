@@ -119,6 +119,34 @@ def test_server_rejects_a_wrong_checksum(embedded_s3: EmbeddedS3Fixture) -> None
     assert client_error_code(missing.value) == "404"
 
 
+def test_a_body_with_its_checksum_is_signed_through_that_header_only(embedded_s3: EmbeddedS3Fixture) -> None:
+    """With x-amz-checksum-sha256 sent (and signed), the body is not hashed again for the signature; other
+    requests keep their payload hash. The server still checks the body against the header (test above)."""
+    client, bucket = embedded_s3.client, embedded_s3.bucket
+    sent: dict[str, dict[str, str]] = {}
+
+    def capture(request: object, **kwargs: object) -> None:
+        headers = getattr(request, "headers", {})
+        sent[str(kwargs["event_name"]).rsplit(".", 1)[-1]] = {
+            k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()
+        }
+
+    client.meta.events.register("before-send.s3.PutObject", capture)
+    client.meta.events.register("before-send.s3.HeadObject", capture)
+    try:
+        body = b"the bytes we send"
+        client.put_object(Bucket=bucket, Key="S01/signed.bin", Body=body, ChecksumAlgorithm="SHA256",
+                          ChecksumSHA256=_sha256_b64(body))
+        assert client.head_object(Bucket=bucket, Key="S01/signed.bin")["ContentLength"] == len(body)
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject", capture)
+        client.meta.events.unregister("before-send.s3.HeadObject", capture)
+    put, head = sent["PutObject"], sent["HeadObject"]
+    assert put["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert "x-amz-checksum-sha256" in put["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert head["x-amz-content-sha256"] == hashlib.sha256(b"").hexdigest()
+
+
 def test_stale_ledger_hash_raises_checksum_mismatch(
     embedded_s3: EmbeddedS3Fixture, tmp_path: Path, settings: S3Settings
 ) -> None:
