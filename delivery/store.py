@@ -29,7 +29,8 @@ def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
     """
     if settings.endpoint_url is None:
         with EmbeddedS3.attach_or_start(settings.home, weed_binary=settings.weed_binary) as server:
-            client = s3_client(server.endpoint_url, server.access_key, server.secret_key, settings.region)
+            client = s3_client(server.endpoint_url, server.access_key, server.secret_key, settings.region,
+                               max_attempts=settings.max_attempts)
             try:
                 ensure_bucket(client, settings.bucket, settings.region)
                 yield client, settings.bucket
@@ -37,7 +38,7 @@ def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
                 client.close()
         return
 
-    client = s3_client(settings.endpoint_url, None, None, settings.region)
+    client = s3_client(settings.endpoint_url, None, None, settings.region, max_attempts=settings.max_attempts)
     try:
         # Missing credentials surface here as NoCredentialsError, translated to S3CredentialsError.
         ensure_bucket(client, settings.bucket, settings.region)

@@ -78,14 +78,16 @@ class LocalFarm:
         return self.home / "farm"
 
     def prefect_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PREFECT_", "DOCFILM_", "AWS_")) and k != "PYTHONDONTWRITEBYTECODE"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DOCFILM_", "AWS_"))}
         env.update(PREFECT_API_URL=self.api_url, PREFECT_API_AUTH_STRING=self.auth,
                    PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-                   PREFECT_HOME=str(self.folder / "prefect"),
-                   # Every flow run is a new Python process: without a bytecode cache each one compiles Prefect
-                   # from source again (~3 s here), where PYTHONDONTWRITEBYTECODE is set.
-                   PYTHONPYCACHEPREFIX=os.environ.get("PYTHONPYCACHEPREFIX") or str(self.folder / "pycache"))
+                   PREFECT_HOME=str(self.folder / "prefect"))
+        if "PYTHONPYCACHEPREFIX" not in env and not _bytecode_beside_sources():
+            # Every flow run is a new Python process: without a bytecode cache each one compiles Prefect from
+            # source again (~3 s here), where PYTHONDONTWRITEBYTECODE is set. The environment's own cache (which
+            # scripts/bootstrap.sh compiles) is used where it is there: a new prefix would compile it all again.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.folder / "pycache")
         return env
 
     # ------------------------------------------------------------------------------------------- start
@@ -234,6 +236,19 @@ class LocalFarm:
                 log.warning("%s", exc)
             self.postgres = None
         (self.folder / "farm.json").unlink(missing_ok=True)
+
+
+def _bytecode_beside_sources() -> bool:
+    """Prefect's modules have compiled bytecode in their own __pycache__ (a Python process started with the
+    environment as it is reads it, and compiles nothing)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or spec.origin is None:
+        return False
+    package = Path(spec.origin).parent
+    return all(Path(importlib.util.cache_from_source(str(package / name))).is_file()
+               for name in ("__init__.py", "flows.py", "engine.py", "workers/process.py"))
 
 
 def _own_group_ending_with_us() -> Callable[[], None]:

@@ -43,9 +43,10 @@ def test_s3_endpoint_down_is_exit_3_naming_it_without_the_secret(
     cli_pipeline: CliPipeline, prefect_for_tests: PrefectForTests
 ) -> None:
     port = closed_port()
+    # One attempt: the request fails as it would after the retries (README, DOCFILM_S3_MAX_ATTEMPTS), unwaited.
     env = prefect_for_tests.env(cli_pipeline.home, DOCFILM_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
                                 AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET,
-                                AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
+                                AWS_DEFAULT_REGION="us-east-1", DOCFILM_S3_MAX_ATTEMPTS="1")  # fmt: skip
     p = docfilm_cli("upload", "--json", env=env)
     _assert_environment_failure(p, f"127.0.0.1:{port}", SECRET)
 
@@ -68,7 +69,8 @@ def test_only_the_hosted_copy_failing_is_exit_1_with_the_offline_packet_written(
     packets = tmp_path / "packets"
     env = prefect_for_tests.env(cli_pipeline.home, DOCFILM_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
                                 AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET,
-                                AWS_DEFAULT_REGION="us-east-1", DOCFILM_PACKETS_DIR=str(packets))  # fmt: skip
+                                AWS_DEFAULT_REGION="us-east-1", DOCFILM_PACKETS_DIR=str(packets),
+                                DOCFILM_S3_MAX_ATTEMPTS="1")  # fmt: skip
     p = docfilm_cli("packet", "--as-of", "2019-05-20", "--json", env=env)
     assert p.returncode == 1, (p.returncode, p.stderr[-3000:])
     assert_no_traceback(p)

@@ -336,7 +336,7 @@ def test_docfilm_verify_reports_objects_changed_behind_its_back(embedded_s3: Emb
             [str(Path(sys.executable).parent / "docfilm"), "verify", "--json"],
             capture_output=True,
             text=True,
-            env={**env, "DOCFILM_S3_ENDPOINT_URL": f"http://127.0.0.1:{closed}"},
+            env={**env, "DOCFILM_S3_ENDPOINT_URL": f"http://127.0.0.1:{closed}", "DOCFILM_S3_MAX_ATTEMPTS": "1"},
             timeout=120,
         )
     assert down.returncode == 3, down.stderr

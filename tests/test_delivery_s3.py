@@ -355,6 +355,39 @@ def test_unreachable_endpoint_raises_s3_unreachable(no_aws_env: pytest.MonkeyPat
     assert secret not in message and "pass" not in message and "/base" not in message
 
 
+def test_max_attempts_is_how_often_a_request_is_tried(no_aws_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """DOCFILM_S3_MAX_ATTEMPTS: an endpoint that accepts and drops every connection (a failure botocore retries)
+    gets one more request per attempt allowed, then is reported unreachable. (Under botocore, urllib3 sends a
+    request whose connection was dropped unanswered once more: one attempt is at most two connections.)"""
+    import contextlib
+    import threading
+
+    no_aws_env.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    no_aws_env.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+    requests: dict[int, int] = {}
+    for attempts in (1, 2):
+        accepted: list[bytes] = []
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(8)
+
+            def drop(listening: socket.socket = server, seen: list[bytes] = accepted) -> None:
+                with contextlib.suppress(OSError):
+                    while True:
+                        conn, _ = listening.accept()
+                        with conn:
+                            seen.append(conn.recv(64))
+
+            threading.Thread(target=drop, daemon=True).start()
+            no_aws_env.setenv("DOCFILM_S3_MAX_ATTEMPTS", str(attempts))
+            settings = S3Settings(endpoint_url=f"http://127.0.0.1:{server.getsockname()[1]}", home=tmp_path)
+            with pytest.raises(S3Unreachable), open_store(settings):
+                pass
+        assert all(r.startswith(b"HEAD /docfilm ") for r in accepted), accepted
+        requests[attempts] = len(accepted)
+    assert requests[1] <= 2 and requests[2] == requests[1] + 1, requests
+
+
 def test_second_instance_restart_keeps_credentials_data_and_endpoint(
     embedded_s3: EmbeddedS3Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

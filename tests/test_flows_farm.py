@@ -134,7 +134,7 @@ def test_a_worker_that_cannot_reach_s3_fails_with_exit_3_and_gives_its_asset_bac
     [item] = ingest([clip], ws.ledger, scene_ids=ws.scene_ids(), film_rate=None).ingested
     profile = ws.profile.profile_hash()
     Leases(ws.ledger).reserve([item.asset_id], profile, planner="p", ttl_s=60)
-    client = s3_client(f"http://127.0.0.1:{closed_port()}", "key", "secret", "us-east-1")
+    client = s3_client(f"http://127.0.0.1:{closed_port()}", "key", "secret", "us-east-1", max_attempts=1)
     with pytest.raises(DocfilmError) as raised:
         render_batch(ws, client, "docfilm", [item.asset_id], "w1")
     assert raised.value.exit_code == EXIT_ENV, raised.value
