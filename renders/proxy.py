@@ -111,6 +111,8 @@ def proxy_stream(
         # ffmpeg >= 7 drops the display matrix after autorotating; older ones need the tag zeroed.
         "metadata:s:v:0": "rotate=0",
     }
+    if profile.x264_params and profile.video_codec == "libx264":
+        proxy_options["x264-params"] = profile.x264_params
     audio = audio_source(source, src, profile)
     qc_audio = None
     if audio is not None:

@@ -190,6 +190,7 @@ def test_proxy_encoding_follows_the_profile() -> None:
     assert options["-c:v"] == "libx264"
     assert options["-preset"] == "veryfast"
     assert options["-crf"] == "26"
+    assert options["-x264-params"] == "me=dia:subme=1"
     assert options["-profile:v"] == "high"
     assert options["-pix_fmt"] == "yuv420p"
     assert options["-movflags"] == "+faststart"

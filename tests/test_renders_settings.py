@@ -30,6 +30,7 @@ def test_profile_defaults_are_the_review_proxy() -> None:
     profile = RenderProfile()
     assert (profile.name, profile.width, profile.height) == ("review", 960, 540)
     assert (profile.video_codec, profile.preset, profile.crf, profile.gop_seconds) == ("libx264", "veryfast", 26, 1)
+    assert profile.x264_params == "me=dia:subme=1"
     assert (profile.pix_fmt, profile.h264_profile) == ("yuv420p", "high")
     assert (profile.audio_codec, profile.audio_bitrate, profile.audio_rate) == ("aac", "128k", 48000)
     assert profile.burn_timecode and profile.burn_name
@@ -39,7 +40,7 @@ def test_profile_defaults_are_the_review_proxy() -> None:
 
 def test_profile_hash_is_pinned() -> None:
     # Changing this value re-renders every proxy: update it only on purpose (defaults or RENDERER_VERSION).
-    assert RenderProfile().profile_hash() == "4fbeb774683f14c6"
+    assert RenderProfile().profile_hash() == "b9bcaea7a31fd4fe"
 
 
 def test_profile_hash_follows_settings_and_renderer_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,3 +140,9 @@ def test_every_setting_is_described() -> None:
         assert field.description, name
     for name, field in QcProfile.model_fields.items():
         assert field.description, name
+
+
+def test_x264_params_take_only_option_characters() -> None:
+    assert RenderProfile(x264_params="").x264_params == ""
+    with pytest.raises(pydantic.ValidationError):
+        RenderProfile(x264_params="me=dia -f null")

@@ -29,6 +29,7 @@ from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, DocfilmErro
 
 from ..console import setup_console_logging
 from ..env import prefect_ready, start_prefect
+from ..prefect_serve import collector_paused
 from ..settings import AppSettings, DocfilmSettings, SettingsInvalid
 from ..workspace import Workspace, film_path
 
@@ -178,7 +179,8 @@ def _emit(result: R, as_json: bool, human: Callable[[R], None]) -> None:
 def _flows() -> Iterator[Any]:
     """The flows module, with Prefect ready: its server (when docfilm runs one) boots during the import."""
     start_prefect()
-    from .. import docfilm_flows
+    with collector_paused():  # Prefect and the flows: ~2 s of imports, a fifth of it the collector's scans
+        from .. import docfilm_flows
 
     with prefect_ready():
         yield docfilm_flows

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..env import start_prefect
 from .application import (
     EXIT_INPUT,
     EXIT_OK,
@@ -104,6 +105,10 @@ def render(
     if up_to_date is not None:
         todo, skipped = [], up_to_date
     else:
+        if all_ or ws.settings.ledger.url().startswith("sqlite"):
+            # A flow will run (--all, or the embedded ledger's check found something stale): Prefect's server
+            # boots (its longest part) while this process plans with the ledger and imports the flows.
+            start_prefect()
         from ..steps import render_plan
 
         todo, skipped = render_plan(ws, everything=all_, scene=scene)
