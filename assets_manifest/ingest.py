@@ -35,17 +35,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import mhl
-from .copying import AfterWrite, CopyOutcome, fsync_dir, remove_abandoned_partials, verified_copy
+from .card import CardFolder
+from .copying import AfterWrite, CopyOutcome, remove_abandoned_partials, verified_copy
 from .errors import (
     CopyFailed,
     CopyVerificationFailed,
-    MHLError,
     ProbeFailed,
     SourceChanged,
     SourceMissing,
@@ -53,7 +51,7 @@ from .errors import (
 )
 from .hashing import Digest, digest_file, xxh128_file
 from .ledger import Ledger
-from .naming import card_name, display_path, display_text, library_relpath, nfc, numbered
+from .naming import card_name, display_path, display_text, library_relpath, nfc, openable_path
 from .probe import ProbeResult, probe
 from .report import DuplicateItem, FailedItem, IngestedItem, IngestReport, QuarantinedItem
 from .sources import assign_scene, walk_sources
@@ -126,43 +124,7 @@ class _Pending:
     shown: str
     library_path: str | None
     lib: Path | None
-    card: _Card | None
-
-
-@dataclass
-class _Card:
-    """A card folder of the library and the files this run hashed in it (for its ASC MHL generation)."""
-
-    root: Path
-    source: str
-    hashed: dict[str, mhl.FileHash] = field(default_factory=dict)
-    folders: set[Path] = field(default_factory=set)  # where this run linked copies: flushed once, at the end
-
-    def record(self, path: Path, xxh128: str, size: int) -> None:
-        """A library file of this card whose bytes this run proved (copied and read back, or adopted)."""
-        rel = path.relative_to(self.root).as_posix()
-        modified = datetime.fromtimestamp(os.stat(path).st_mtime_ns / 1e9, UTC)
-        self.hashed[rel] = mhl.FileHash(rel, "xxh128", xxh128, size, modified, datetime.now(UTC))
-
-    def forget(self, path: Path) -> None:
-        self.hashed.pop(path.relative_to(self.root).as_posix(), None)
-
-    def sync_folders(self) -> None:
-        """Flush the folders this run linked copies into since the last time (their new names survive a power cut)."""
-        for folder in sorted(self.folders):
-            try:
-                fsync_dir(folder)
-            except OSError as exc:
-                raise CopyFailed(f"cannot flush the library folder {folder}: {exc.strerror or exc}") from exc
-        self.folders.clear()
-
-    @staticmethod
-    def free_name(target: Path) -> Path:
-        """`clip (2).mov`, `clip (3).mov`, …: the first name next to `target` nobody uses."""
-        n = 2
-        while os.path.lexists(candidate := target.with_name(numbered(target.name, n))):
-            n += 1
-        return candidate
+    card: CardFolder | None
 
 
 def _master_ok(asset: Asset) -> bool:
@@ -176,16 +138,6 @@ def _path_ok(path: str, size: int) -> bool:
     except OSError:
         return False
     return st.st_size == size
-
-
-def _openable(path: Path) -> str:
-    """The path as text that opens the file again (display text only when its bytes are not UTF-8)."""
-    text = str(path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return display_path(path)
-    return text
 
 
 class _Run:
@@ -299,13 +251,13 @@ class _Run:
             return self._hints.get((shown, st.st_size, st.st_mtime_ns))
         return self.ledger.asset_by_sighting(shown, st.st_size, st.st_mtime_ns)
 
-    def card(self, root: Path) -> _Card | None:
+    def card(self, root: Path) -> CardFolder | None:
         if self.library is None:
             return None
-        return _Card(self.library / card_name(root), display_path(root))
+        return CardFolder(self.library / card_name(root), display_path(root))
 
     # ------------------------------------------------------------------ one file
-    def one(self, root: Path, path: Path, card: _Card | None) -> None:
+    def one(self, root: Path, path: Path, card: CardFolder | None) -> None:
         raw = os.fsencode(path)
         shown = display_text(raw)
         try:
@@ -355,7 +307,7 @@ class _Run:
         if known is not None:
             repaired = None
             if not _master_ok(known):  # its master vanished: this file, on managed storage too, replaces it
-                repaired = _openable(path)
+                repaired = openable_path(path)
                 self.ledger.set_asset_path(known.asset_id, repaired)
             self._duplicate_entry(known, shown, raw, st, repaired)
             return
@@ -364,9 +316,9 @@ class _Run:
         except ProbeFailed as exc:
             self._refuse(shown, raw, str(exc), digest.sha256)
             return
-        self._record(root, path, shown, raw, st, digest, info, _openable(path), library_path=None)
+        self._record(root, path, shown, raw, st, digest, info, openable_path(path), library_path=None)
 
-    def _offload(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, card: _Card) -> None:
+    def _offload(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, card: CardFolder) -> None:
         target = card.root / library_relpath(root, path)
         digest: Digest | None = None
         lib: Path | None = None
@@ -430,7 +382,7 @@ class _Run:
         self._held_seen = master is not None
         return master is None or not _path_ok(*master)
 
-    def _copy(self, path: Path, target: Path, card: _Card, keep: Callable[[Digest], bool] | None) -> CopyOutcome:
+    def _copy(self, path: Path, target: Path, card: CardFolder, keep: Callable[[Digest], bool] | None) -> CopyOutcome:
         def taken(dest: Path, digest: Digest) -> Path | None:
             # The name is taken, typically by another ingest of the same card that got there first: when that
             # file holds the same bytes (read back now) it is our copy too; otherwise we take a name of our own.
@@ -450,7 +402,7 @@ class _Run:
 
     def _duplicate(
         self, known: Asset, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, target: Path,
-        card: _Card,
+        card: CardFolder,
     ) -> None:
         repaired = None
         if not _master_ok(known):
@@ -475,7 +427,7 @@ class _Run:
     def _record(
         self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result, digest: Digest,
         info: ProbeResult, master: str, library_path: str | None, lib: Path | None = None,
-        card: _Card | None = None,
+        card: CardFolder | None = None,
     ) -> None:
         """Queue the new asset for the ledger's next batch (`flush`): reported ingested once written."""
         scene, shot = self._scene(root, path)
@@ -486,9 +438,9 @@ class _Run:
         self._pending_keys.update((asset.sha256, master))
 
     # ------------------------------------------------------------------ the card's ASC MHL generation
-    def finish(self, card: _Card) -> None:
+    def finish(self, card: CardFolder) -> None:
         """Write the waiting batch of new assets, flush the folders this run linked copies into, then write the
-        card's new ASC MHL generation: this run's files, and recorded masters the history lacks.
+        card's new ASC MHL generation (CardFolder.write_generation).
 
         A copy's name is made durable once per folder and batch, not once per file, always before the batch's
         ledger rows are written (`flush`): a master the ledger names has its name on the device. A crash before
@@ -499,36 +451,9 @@ class _Run:
         card.sync_folders()
         if not card.root.is_dir():
             return
-        try:
-            with mhl.locked(card.root):
-                history = mhl.read_history(card.root)
-                entries = dict(card.hashed)
-                listed = history.paths()
-                for asset in self.ledger.assets_under(str(card.root)):
-                    rel = Path(asset.path).relative_to(card.root).as_posix()
-                    if rel in listed or rel in entries:
-                        continue
-                    # A master whose run stopped before it wrote its generation: hash it now.
-                    try:
-                        xxh, size = xxh128_file(Path(asset.path), uncached=True)
-                        mtime_ns = os.stat(asset.path).st_mtime_ns
-                    except OSError as exc:
-                        log.error("cannot hash %s for its ASC MHL generation: %s", asset.path, exc.strerror)
-                        continue
-                    if xxh != asset.xxh128 or size != asset.size:
-                        log.error("%s no longer holds the bytes the ledger recorded: left out of the ASC MHL",
-                                  asset.path)
-                        continue
-                    entries[rel] = mhl.FileHash(rel, "xxh128", xxh, size, datetime.fromtimestamp(mtime_ns / 1e9, UTC),
-                                                datetime.now(UTC))
-                if not entries:
-                    return
-                creator = mhl.Creator(comment=f"docfilm ingest of {card.source}")
-                path = mhl.write_generation(history, list(entries.values()), creator=creator)
-        except (MHLError, OSError) as exc:
-            log.error("no ASC MHL generation for %s: %s", card.root, exc)
-            return
-        self.mhl.append(str(path))
+        path = card.write_generation(lambda: self.ledger.assets_under(str(card.root)))
+        if path is not None:
+            self.mhl.append(str(path))
 
 
 def _asset_row(

@@ -34,6 +34,16 @@ def display_path(path: Path) -> str:
     return display_text(os.fsencode(path))
 
 
+def openable_path(path: Path) -> str:
+    """The path as text that opens the file again (display text only when its bytes are not UTF-8)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return display_path(path)
+    return text
+
+
 def _escape(match: re.Match[str]) -> str:
     ch = match.group(0)
     code = ord(ch)
