@@ -1,7 +1,7 @@
 """The cut's steps over a Workspace (no Prefect here): assemble the string-out, import the editor's timeline,
 decide whether the review cut is stale, render it.
 
-The `cut` commands and the cut flows (flows/docfilm_flows.py) share them.
+The `cut` commands and the cut flows (flows/cut_flows.py) share them.
 """
 
 from __future__ import annotations

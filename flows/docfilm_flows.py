@@ -1,5 +1,5 @@
-"""Prefect flows: ingest, render, upload, packet, facts import and check, the cut (assemble, import, render),
-and the pipeline chaining them.
+"""Prefect flows: ingest, render, upload, packet, facts import and check, the farm's, and the pipeline chaining
+them; the cut's flows (assemble, import, render) are in flows/cut_flows.py and gathered here.
 
 This module's name cannot collide with a domain package: Prefect imports flow files with their own
 folder first on sys.path.
@@ -31,13 +31,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from assets_manifest.report import FailedItem, IngestReport
 from delivery.records import UploadResult
 from figures.importer import ImportResult
-from flows import cut_steps, steps, steps_facts
+from flows import steps, steps_facts
+from flows.cut_flows import cut_assemble_flow, cut_import_flow, cut_render_flow, cut_stage
+from flows.flow_support import md_escape, workspace
 from flows.progress import RenderTally, ingest_ended, ingest_file_started, stage_finished
 from flows.results import (
-    CutAssembly,
-    CutImport,
-    CutRender,
-    CutStage,
     FactsSummary,
     FarmBatch,
     IngestRun,
@@ -48,25 +46,32 @@ from flows.results import (
     UploadFailure,
     UploadRun,
 )
-from flows.settings import DocfilmSettings
-from flows.workspace import Workspace, film_path
+from flows.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# Every flow, the cut's included (flows/cut_flows.py): the CLI and the pipeline take them from here.
+__all__ = [
+    "cut_assemble_flow",
+    "cut_import_flow",
+    "cut_render_flow",
+    "default_jobs",
+    "facts_check_flow",
+    "facts_import_flow",
+    "ingest_flow",
+    "nightly_render_flow",
+    "packet_flow",
+    "pipeline_flow",
+    "render_asset_flow",
+    "render_farm_flow",
+    "render_flow",
+    "upload_flow",
+]
 
 
 def default_jobs() -> int:
     """Parallel renders: ffmpeg's x264 and decoders use several threads each, so half the cores, at least 1."""
     return max(1, (os.cpu_count() or 2) // 2)
-
-
-def _workspace(film: str | None) -> Workspace:
-    """The flow's workspace, its settings read from the environment at the flow's entry (once per flow run):
-    settings never travel as flow parameters, which Prefect stores (a database URL may hold a password)."""
-    return Workspace(film_path(Path(film) if film else None), DocfilmSettings.load())
-
-
-def _md_escape(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 @task(name="ingest-sources", cache_policy=NO_CACHE)
@@ -86,7 +91,7 @@ def ingest_flow(
     sources: list[str], scene: str | None = None, film: str | None = None, in_place: bool = False
 ) -> IngestRun:
     """Verified offload of files and folders into the library (or in place); quarantine what cannot be read."""
-    ws = _workspace(film)
+    ws = workspace(film)
     report = ingest_sources(sources, scene, ws, in_place)
     masters = store_masters_task(report, ws) if ws.settings.s3.library_s3 else None
     rows = [{"file": Path(x.path).name, "result": "ingested", "scene": x.scene or "", "asset": x.asset_id}
@@ -160,7 +165,7 @@ def render_flow(
     from delivery.store import open_store
 
     started = time.monotonic()
-    ws = _workspace(film)
+    ws = workspace(film)
     todo, skipped = steps.render_plan(ws, everything=everything, scene=scene)
     if not todo:
         summary = RenderRun(skipped=skipped)
@@ -190,7 +195,7 @@ def upload_flow(film: str | None = None) -> UploadRun:
     """Deliver proxies and posters to S3 with server-verified SHA-256; what is already there is skipped."""
     from delivery.store import open_store
 
-    ws = _workspace(film)
+    ws = workspace(film)
     items = steps.upload_plan(ws)
     uploaded: list[UploadResult] = []
     failed: list[UploadFailure] = []
@@ -210,7 +215,7 @@ def upload_flow(film: str | None = None) -> UploadRun:
     create_markdown_artifact(
         key="upload-report",
         markdown=f"Upload: {len(uploaded)} uploaded, {skipped} already verified in S3, {len(failed)} failed\n\n"
-        + "\n".join(f"- `{_md_escape(u.key)}` {u.bytes} bytes" for u in uploaded[:200]),
+        + "\n".join(f"- `{md_escape(u.key)}` {u.bytes} bytes" for u in uploaded[:200]),
     )
     return UploadRun(tuple(uploaded), skipped, tuple(failed))
 
@@ -255,7 +260,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
     from flows.review_steps import hosted_links, packet_cut, packet_figures, review_notes, stored_renditions
     from review.packet import build_packet
 
-    ws = _workspace(film)
+    ws = workspace(film)
     as_of = as_of or date.today()
     settings = ws.settings.review
     clips, notes = steps.clip_records(ws), review_notes(ws)
@@ -291,7 +296,7 @@ def packet_flow(as_of: date | None = None, film: str | None = None, hosted: bool
         # The presigned link itself stays out of Prefect's database: it grants access until it expires.
         + (f"- hosted: `packets/{ws.film.film.id}/index.html` until {published.expires}\n"
            if published.url else "")
-        + (f"- hosted copy NOT published: {_md_escape(hosted_error)}\n" if hosted_error else ""),
+        + (f"- hosted copy NOT published: {md_escape(hosted_error)}\n" if hosted_error else ""),
     )
     return PacketRun(path=str(result.path), zip=str(result.zip), scenes=result.scenes, assets=result.assets,
                      as_of=as_of.isoformat(), packet_id=result.packet_id, manifest=str(result.manifest),
@@ -313,14 +318,14 @@ def facts_import_flow(
 
     A table that cannot be read fails the run (the film's facts file is then left as it was).
     """
-    ws = _workspace(film)
+    ws = workspace(film)
     result = steps_facts.import_facts(Path(file), ws.film_file, sheet=sheet, source=source, url=url,
                                       received=received)
     create_table_artifact(
         key="facts-import", table=steps_facts.import_rows(result),
-        description=f"Facts: {result.imported} imported from {_md_escape(Path(file).name)}"
-        + (f" (sheet {_md_escape(result.sheet)})" if result.sheet else "")
-        + f", {len(result.changed)} changed → {_md_escape(result.facts_file.name)}",
+        description=f"Facts: {result.imported} imported from {md_escape(Path(file).name)}"
+        + (f" (sheet {md_escape(result.sheet)})" if result.sheet else "")
+        + f", {len(result.changed)} changed → {md_escape(result.facts_file.name)}",
     )
     return result
 
@@ -331,7 +336,7 @@ def facts_check_flow(as_of: date | None = None, film: str | None = None) -> Fact
 
     A figure that is not sourced does not fail the run: the result's counts (and the artifact) say it.
     """
-    ws = _workspace(film)
+    ws = workspace(film)
     report = steps_facts.check_film(ws.film_file, as_of=as_of, home=ws.home)
     summary = steps_facts.check_summary(report)
     if report.not_sourced:
@@ -345,88 +350,6 @@ def facts_check_flow(as_of: date | None = None, film: str | None = None) -> Fact
         create_markdown_artifact(key="facts-check",
                                  markdown=f"All {len(report.figures)} figures are sourced.")
     return summary
-
-
-@flow(name="cut-assemble", log_prints=False)
-def cut_assemble_flow(film: str | None = None) -> CutAssembly:
-    """The string-out (scenes in storyboard order, a title card each, each shot's chosen take) as the film's
-    current cut, unless it is the current cut already."""
-    report = cut_steps.assemble_step(_workspace(film))
-    state = "a new version" if report.new else "unchanged"
-    create_markdown_artifact(
-        key="cut-assemble",
-        markdown=f"String-out: cut v{report.version} ({state}), {len(report.scenes)} scenes, "
-        f"{report.events} takes, {report.slates} slates, {report.frames} frames at {report.fps} fps\n\n"
-        f"- `{_md_escape(report.path)}`\n",
-    )
-    return report
-
-
-@flow(name="cut-import", log_prints=False)
-def cut_import_flow(file: str, rate: str | None = None, film: str | None = None) -> CutImport:
-    """The editor's timeline (`file` on the worker's machine: .otio, .edl, FCP 7 .xml, .fcpxml, .aaf) conformed
-    to the ledger as the current cut; `rate` is an EDL's. The artifact lists the events not conformed.
-
-    Events that cannot be conformed are kept as missing-media slates: the run completes and says how many (the
-    result's `unresolved`); a file no adapter reads fails it.
-    """
-    report = cut_steps.import_step(_workspace(film), Path(file), rate)
-    rows = [u.to_json() for u in report.unresolved]
-    create_table_artifact(
-        key="cut-import", table=rows or [{"event": "", "name": "", "reason": "every event conformed"}],
-        description=f"Cut v{report.version} from {_md_escape(Path(file).name)}: {len(report.resolved)} "
-        f"of {len(report.resolved) + len(report.unresolved)} events conformed",
-    )
-    if report.failed:
-        get_run_logger().warning("%d event(s) of %s not conformed: kept as missing-media slates",
-                                 sum(1 for u in report.unresolved if u.reason != "generator"), Path(file).name)
-    return report
-
-
-@flow(name="cut-render", log_prints=False)
-def cut_render_flow(film: str | None = None) -> Any:
-    """The review cut of the current cut version, rendering only what is stale; SKIPPED when nothing is (the
-    cut version, the segments' inputs, subtitles and chapters all as rendered)."""
-    ws = _workspace(film)
-    staleness = cut_steps.review_cut_staleness(ws)
-    if not staleness.stale:
-        report = cut_steps.review_cut_step(ws)  # nothing to render: the report of what is on disk
-        create_markdown_artifact(key="cut-render", markdown=f"Review cut v{report.version} up to date.")
-        return Completed(name="SKIPPED", message="review cut up to date", data=report)
-    get_run_logger().info("review cut stale: %s", "; ".join(staleness.reasons))
-    report = cut_steps.review_cut_step(ws)
-    rendered = sum(1 for s in report.segments if s.rendered)
-    qc = report.qc
-    flags: list[tuple[str, float, float]] = [(f.rule, f.value, f.limit) for f in qc.flags]
-    if not qc.runtime_ok:
-        flags.append(("runtime", qc.runtime_seconds, qc.target_seconds))
-    create_markdown_artifact(
-        key="cut-render",
-        markdown=f"Review cut v{report.version}: {report.frames} frames at {report.fps} fps from "
-        f"{report.start_timecode}, {rendered} of {len(report.segments)} segments rendered "
-        f"({report.render_seconds} s, {report.speed}x real time)\n\n"
-        f"- `{_md_escape(report.path)}`\n- loudness {qc.loudness.integrated_lufs} LUFS, true peak "
-        f"{qc.loudness.true_peak_dbtp} dBTP; runtime {qc.runtime_seconds} s of {qc.target_seconds} s\n"
-        + "".join(f"- QC {_md_escape(rule)}: {value} (limit {limit})\n" for rule, value, limit in flags),
-    )
-    return report
-
-
-def _cut_stage(film: str | None) -> CutStage:
-    """The review cut in a pipeline: rendered (a subflow) only when stale. A take without a proxy (its render
-    failed) or a cut ffmpeg cannot render is reported, not raised, so upload and packet still happen."""
-    from core.errors import DocfilmError
-
-    ws = _workspace(film)
-    try:
-        staleness = cut_steps.review_cut_staleness(ws)
-        if not staleness.stale:
-            return staleness.summary()
-        report = cast(CutRender, cut_render_flow(film=film))
-    except DocfilmError as exc:
-        get_run_logger().warning("review cut not rendered: %s", exc)
-        return CutStage(rendered=False, version=None, reason=str(exc), error=True)
-    return CutStage(rendered=True, version=report.version, render=report)
 
 
 @flow(name="pipeline", log_prints=False)
@@ -450,7 +373,7 @@ def pipeline_flow(
     stage_finished("render", rendered)
     if assemble_cut:
         cut_assemble_flow(film=film)
-    cut = _cut_stage(film)
+    cut = cut_stage(film)
     stage_finished("cut", cut)
     uploaded = upload_flow(film=film)
     stage_finished("upload", uploaded)
@@ -477,7 +400,7 @@ def render_asset_flow(asset_ids: list[str], film: str | None = None, planner: st
 
     logger = get_run_logger()
     try:
-        ws = _workspace(film)
+        ws = workspace(film)
         worker = ws.settings.farm.worker_name()
         ws.ledger  # noqa: B018  (reach the database before taking any work)
         slot = host_slot(host_limit_name())
@@ -501,7 +424,7 @@ def render_farm_flow(everything: bool = False, scene: str | None = None, film: s
     from flows.farm_prefect import farm_deployment, flow_run_states
     from flows.farm_steps import new_planner_id, run_farm
 
-    ws = _workspace(film)
+    ws = workspace(film)
     settings = ws.settings.farm
     planner = new_planner_id()
     deployment_id, online = farm_deployment(settings.deployment, settings.pool)
@@ -535,7 +458,7 @@ def nightly_render_flow(jobs: int | None = None, film: str | None = None, farm: 
     """The scheduled night run: render what is stale (on the farm when `farm`; proxies, then the review cut),
     deliver it, rebuild the packet, check the figures."""
     rendered = cast(RenderRun, render_farm_flow(film=film) if farm else render_flow(jobs=jobs, film=film))
-    cut = _cut_stage(film)
+    cut = cut_stage(film)
     uploaded = upload_flow(film=film)
     packet = packet_flow(film=film)
     facts = facts_check_flow(film=film)

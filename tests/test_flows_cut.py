@@ -99,8 +99,8 @@ def test_prefect_yaml_deploys_the_cut_flows() -> None:
     for name in ("cut-assemble", "cut-import", "cut-render"):
         flow_name = name.replace("-", "_") + "_flow"
         deployment = by_name[name]
-        assert deployment["entrypoint"] == f"flows/docfilm_flows.py:{flow_name}"
+        assert deployment["entrypoint"] == f"flows/cut_flows.py:{flow_name}"
         assert deployment["work_pool"]["name"] == by_name["pipeline"]["work_pool"]["name"]
         accepted = set(inspect.signature(getattr(flows, flow_name).fn).parameters)
         assert set(deployment.get("parameters") or {}) <= accepted
-    assert "_cut_stage(film)" in inspect.getsource(flows.nightly_render_flow)
+    assert "cut_stage(film)" in inspect.getsource(flows.nightly_render_flow)
