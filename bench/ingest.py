@@ -117,9 +117,9 @@ class Split:
         ("read+hash+write", "assets_manifest.copying", "digest_stream"),
         ("fsync file", "assets_manifest.copying.os", "fsync"),
         ("read-back", "assets_manifest.copying", "xxh128_file"),
-        ("fsync folders", "assets_manifest.ingest", "fsync_dir"),
+        ("fsync folders", "assets_manifest.card", "fsync_dir"),
         ("probe", "assets_manifest.ingest", "probe"),
-        ("MHL", "assets_manifest.ingest", "mhl.write_generation"),
+        ("MHL", "assets_manifest.card", "mhl.write_generation"),
     )
     LEDGER = ("asset_by_sighting", "asset_by_path", "asset_by_sha256", "add_asset", "add_assets", "master_of",
               "sightings_under", "assets_under")
