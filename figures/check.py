@@ -10,11 +10,9 @@ as-of date.
 from __future__ import annotations
 
 import bisect
-import gc
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from core.collector import collector_paused
 from figures.mentions import Mention, find_mentions, years_in
 from figures.numbers import Amount, Unit, parse_value, unit_of
 from figures.subtitles import Cue, cue_position, cut_subtitles
@@ -123,7 +122,7 @@ class FactIndex:
     """
 
     def __init__(self, facts: Iterable[Fact]) -> None:
-        with _no_cycle_collection():
+        with collector_paused():
             self._index(facts)
 
     def _index(self, facts: Iterable[Fact]) -> None:
@@ -348,23 +347,10 @@ Locator = Callable[[TextLoc, str, int], tuple[int, int]]
 def check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator,
                 as_of: date | None = None, index: FactIndex | None = None) -> CheckReport:
     """Check the figures of these texts; `where(loc, text, offset)` gives the line and column of a character."""
-    with _no_cycle_collection():
+    # A check makes hundreds of thousands of small objects without cycles, and each collection they trigger walks
+    # every object of the loaded film (50,000 facts in bench/facts.py: 14 % of the check's time).
+    with collector_paused():
         return _check_texts(film, texts, file, where, as_of, index)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector: a check makes hundreds of thousands of small objects without
-    cycles, and each collection it triggers walks every object of the loaded film (50,000 facts in
-    bench/facts.py: 14 % of the check's time). Reference counting still frees them; the collector resumes
-    after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_texts(film: Film, texts: Sequence[FilmText], file: str, where: Locator,

@@ -13,20 +13,8 @@ Usage (by flows.prefect_server, never by hand): python -m flows.prefect_serve <u
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Cyclic GC off for the block (imports of large packages), then back as it was."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+from core.collector import collector_paused
 
 
 def main() -> None:

@@ -25,11 +25,11 @@ from rich.markup import escape
 from typer._click.core import Context as ClickContext  # Typer vendors click; its group takes this Context
 from typer.core import TyperGroup
 
+from core.collector import collector_paused
 from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, DocfilmError, known_error
 
 from ..console import setup_console_logging
 from ..env import prefect_ready, start_prefect
-from ..prefect_serve import collector_paused
 from ..settings import AppSettings, DocfilmSettings, SettingsInvalid
 from ..workspace import Workspace, film_path
 
