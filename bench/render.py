@@ -50,28 +50,17 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
+from render_commands import SETTINGS, Clip, ledger_clips, one_pass, proxy_alone, qc_pass, sheet_pass, stage_commands
 
-from flows import steps
 from flows.docfilm_flows import default_jobs
 from flows.workspace import Workspace, film_path
-from renders.audio import audio_source
-from renders.picture import contact_sheet_branch, contact_sheet_frames, fit_inside, fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.proxy import proxy_stream
-from renders.qc import QcFiles, audio_detectors, video_detectors
-from renders.runner import run_flags, temp_path
-from renders.settings import RendersSettings
-from renders.source import ProxySource
 from renders.synth import make_clip
-from renders.tools import ffmpeg_exe, font_file
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = RendersSettings()  # read once, as a command does
 DOCFILM = Path(sys.executable).parent / "docfilm"
 CLIPS = [
     # file name, synth kind, size
@@ -138,105 +127,6 @@ def timed(
 def cheapest(costs: list[Cost]) -> Cost:
     """The least disturbed of repeated measurements (wall and CPU each at their minimum)."""
     return Cost(min(c.wall for c in costs), min(c.cpu for c in costs))
-
-
-@dataclass
-class Clip:
-    """A bench clip as the ledger knows it."""
-
-    src: ProxySource
-    seconds: float
-
-
-def ledger_clips(home: Path) -> list[Clip]:
-    os.environ["DOCFILM_HOME"] = str(home)
-    ws = Workspace(film_path(None))
-    clips = []
-    for asset in ws.ledger.assets(kind="video"):
-        src = steps.proxy_source(asset, Fraction(ws.film.film.fps))
-        clips.append(Clip(src, float(src.duration_frames / src.fps)))
-    return sorted(clips, key=lambda c: c.src.display_name)
-
-
-def ffmpeg_argv(graph: Any) -> list[str]:
-    """The command as the runner runs it (same global flags, progress to stdout)."""
-    args = graph.compile(cmd=ffmpeg_exe(SETTINGS))
-    return [args[0], *run_flags(), *args[1:]]
-
-
-def one_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
-    src = clip.src
-    files = QcFiles.beside(out, src.asset_id, video=True, audio=src.has_audio)
-    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(SETTINGS),
-                                    poster_path=out / f"{src.asset_id}.jpg",
-                                    contact_sheet_path=out / f"{src.asset_id}.sheet.jpg", qc_files=files))
-
-
-def proxy_alone(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
-    src = clip.src
-    return ffmpeg_argv(proxy_stream(src, profile, out / f"{src.asset_id}.mp4", font_file(SETTINGS),
-                                    poster_path=out / f"{src.asset_id}.jpg"))
-
-
-def _decoded(src: ProxySource, profile: RenderProfile) -> tuple[Any, Any]:
-    source = ffmpeg.input(str(src.path.absolute()))
-    video = source["v:0"]
-    if src.interlaced:
-        video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
-    return source, video.filter("fps", fps=f"{src.fps.numerator}/{src.fps.denominator}")
-
-
-def qc_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
-    """QC as its own decode: the same detectors on the same small picture, and the audio ones."""
-    src = clip.src
-    files = QcFiles.beside(out, src.asset_id, video=True, audio=src.has_audio)
-    source, video = _decoded(src, profile)
-    assert files.video is not None
-    streams = [video_detectors(fit_inside(video, profile, hdr=src.hdr), profile.qc, files.video)]
-    audio = audio_source(source, src, profile)
-    if audio is not None and files.silence is not None and files.loudness is not None:
-        streams.append(audio_detectors(audio, profile.qc, files.silence, files.loudness))
-    return ffmpeg_argv(ffmpeg.output(*streams, "-", f="null"))
-
-
-def sheet_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
-    """The contact sheet as its own decode."""
-    src = clip.src
-    _source, video = _decoded(src, profile)
-    sheet = contact_sheet_branch(fit_to_frame(video, profile, hdr=src.hdr),
-                                 contact_sheet_frames(src, profile.contact_sheet_cells), profile)
-    return ffmpeg_argv(ffmpeg.output(sheet, str(temp_path(out / f"{src.asset_id}.sheet.jpg")),
-                                     **jpeg_options(profile)))
-
-
-def stage_commands(clip: Clip, profile: RenderProfile, out: Path) -> list[tuple[str, list[str]]]:
-    """(e) The one pass built up a part at a time, each a full run: decode alone, then each part added.
-
-    The difference between two neighbours is what that part costs inside the one pass.
-    """
-    src = clip.src
-    source = ffmpeg.input(str(src.path.absolute()))
-    audio = audio_source(source, src, profile)
-    decoded = [source["v:0"], *([audio] if audio is not None else [])]
-    _source, video = _decoded(src, profile)
-    picture = [fit_to_frame(video, profile, hdr=src.hdr)]
-    audio_again = audio_source(_source, src, profile)
-    picture += [audio_again] if audio_again is not None else []
-    no_audio_qc = QcFiles.beside(out, src.asset_id, video=True, audio=False)
-    font = font_file(SETTINGS)
-    name = src.asset_id
-    return [
-        ("decode alone", ffmpeg_argv(ffmpeg.output(*decoded, "-", f="null"))),
-        ("+ rate, deinterlace, scale", ffmpeg_argv(ffmpeg.output(*picture, "-", f="null"))),
-        ("+ burn-in, x264, AAC, poster", proxy_alone(clip, profile, out)),
-        ("+ contact sheet", ffmpeg_argv(proxy_stream(src, profile, out / f"{name}.mp4", font,
-                                                     poster_path=out / f"{name}.jpg",
-                                                     contact_sheet_path=out / f"{name}.sheet.jpg"))),
-        ("+ QC video", ffmpeg_argv(proxy_stream(src, profile, out / f"{name}.mp4", font,
-                                                poster_path=out / f"{name}.jpg",
-                                                contact_sheet_path=out / f"{name}.sheet.jpg", qc_files=no_audio_qc))),
-        ("+ QC audio (the one pass)", one_pass(clip, profile, out)),
-    ]
 
 
 def print_stages(clips: list[Clip], profile: RenderProfile, out: Path, repeat: int) -> dict[str, Any]:
