@@ -38,12 +38,13 @@ def serve_forever(settings: S3Settings, *, console: SupportsPrint | None = None)
         if not server.owned:
             say(f"embedded S3 already running: {server.endpoint_url} (pid {server.pid}, data {server.data_dir})")
             return
-        say(
-            f"embedded S3 at {server.endpoint_url} (pid {server.pid}); data {server.data_dir}; "
-            f"credentials in {server.credentials_path}; log {server.log_path}. Ctrl-C stops it."
-        )
         previous = signal.signal(signal.SIGTERM, on_sigterm)
         try:
+            # The ready line inside the try: a Ctrl-C the moment it is read stops the server cleanly (exit 0).
+            say(
+                f"embedded S3 at {server.endpoint_url} (pid {server.pid}); data {server.data_dir}; "
+                f"credentials in {server.credentials_path}; log {server.log_path}. Ctrl-C stops it."
+            )
             while not stop_requested:
                 if not server.is_running():
                     raise EmbeddedS3Failed(
