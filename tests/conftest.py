@@ -53,7 +53,9 @@ def embedded_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3
     from delivery.seaweed import EmbeddedS3
 
     home = tmp_path_factory.mktemp("s3home")
-    with EmbeddedS3(home) as server:
+    # Throwaway data: at the session's end a server that ignores SIGTERM is killed after 2 s, not the 10 s grace a
+    # user's library gets (a loaded run saw 11-16 s teardowns on the last test of a worker).
+    with EmbeddedS3(home, stop_timeout=2.0) as server:
         assert server.endpoint_url is not None
         client = s3_client(server.endpoint_url, server.access_key, server.secret_key)
         bucket = "docfilm-test"
