@@ -31,11 +31,13 @@
   }
 
   // ------------------------------------------------------------------ language
-  function setLang(lang) {
+  // `chosen`: the reviewer pressed the toggle, so the choice is remembered. Opening the packet only reads it: a
+  // second tab opened before the choice reached the browser's store must not write the old language back.
+  function setLang(lang, chosen) {
     root.setAttribute("data-lang", lang);
     root.lang = lang;
     var button = document.getElementById("lang-toggle");
     if (button) button.setAttribute("aria-pressed", lang === "en" ? "true" : "false");
-    store(LANG_KEY, lang);
+    if (chosen) store(LANG_KEY, lang);
   }
 

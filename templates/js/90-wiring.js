@@ -11,7 +11,7 @@
     var button = event.target.closest ? event.target.closest("button") : null;
     if (!button) return;
     if (button.id === "lang-toggle") {
-      setLang(root.getAttribute("data-lang") === "en" ? "vi" : "en");
+      setLang(root.getAttribute("data-lang") === "en" ? "vi" : "en", true);
     } else if (button.id === "export-notes") {
       exportNotes();
     } else if (button.classList.contains("note-clip")) {
