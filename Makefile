@@ -13,13 +13,13 @@ demo:
 test:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures farm flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures farm flows bench
 	$(VENV)/bin/pytest
 
 lint:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures farm flows
+	$(VENV)/bin/mypy core storyboard assets_manifest renders delivery review editorial figures farm flows bench
 
 bench:
 	@scripts/bootstrap.sh test

@@ -31,17 +31,17 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import imageio_ffmpeg
 
 from review.packet import build_packet
 from review.records import ClipRecord
 from storyboard.loader import load_film
-from storyboard.models import Film, Scene, SceneState, Shot, Text
+from storyboard.models import Film, Scene, SceneState, Shot, ShotKind, Text
 
 AS_OF = date(2019, 5, 20)
-KINDS = ("interview", "b-roll", "archive", "graphics", "aerial")
+KINDS: tuple[ShotKind, ...] = get_args(ShotKind)  # the storyboard's own list of shot kinds
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
