@@ -108,14 +108,6 @@ LONGEST_FILES = (
 SAME_WORKER = {"test_cli_failures.py": "test_cli_commands.py"}
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: three workers for two cores (one and a half a core). About half of a worker's time is waiting,
-    not computing (servers starting, subprocesses, Chromium playing a clip in real time, processes stopping):
-    measured on 2 cores with nothing else running, 234 s with 2 workers, 198 s with 3, 195 s with 4, the same
-    ~285 s of CPU each time."""
-    return max(2, (3 * (os.cpu_count() or 1)) // 2)
-
-
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """`--dist loadfile`, with the files of SAME_WORKER handed out together (in the first one's place)."""
     if config.getvalue("dist") != "loadfile":

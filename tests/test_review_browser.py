@@ -157,7 +157,7 @@ def test_language_toggle_and_print_layout(chromium_browser: Browser, packet: Bui
         # profile reads that store, so once it sees the choice a reload must show it too.
         witness = page.context.new_page()
         witness.goto(packet.result.path.as_uri())
-        witness.wait_for_function("() => JSON.parse(localStorage.getItem('docfilm-lang')) === 'en'", timeout=5000)
+        witness.wait_for_function("() => JSON.parse(localStorage.getItem('docfilm-lang')) === 'en'", timeout=20000)
         witness.close()
         page.reload()
         page.wait_for_selector("html[data-ready=yes]")
