@@ -21,6 +21,7 @@ from typing import Any
 
 import ffmpeg
 
+from core.jsontypes import JsonObject
 from core.timecode import rate_text
 from renders.cut import (
     CutPiece,
@@ -34,7 +35,7 @@ from renders.cut import (
     takes_stream,
 )
 from renders.flags import QcFlag, QcRules, qc_flags
-from renders.measurements import JsonObject, Loudness, Measurements
+from renders.measurements import Loudness, Measurements
 from renders.profile import RenderProfile
 from renders.qc import loudness
 from renders.runner import run_ffmpeg, temp_path

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import cast
 
+from core.jsontypes import JsonObject
 from core.vocabulary import QC_RULES, QcRule
-from renders.measurements import JsonObject, Measurements, QcRun
+from renders.measurements import Measurements, QcRun
 from renders.settings import RendersSettings
 
 

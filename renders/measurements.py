@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-JsonObject = dict[str, object]
+from core.jsontypes import JsonObject
 
 
 def _int(value: object) -> int:

@@ -15,9 +15,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.jsontypes import JsonObject
 from core.vocabulary import MediaKind
 from renders.flags import QcFlag, QcRules, qc_flags
-from renders.measurements import JsonObject, Measurements
+from renders.measurements import Measurements
 from renders.picture import contact_sheet_frames
 from renders.profile import RenderProfile
 from renders.runner import RunResult
