@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 GRPC_OFFSET = 10_000
 SERVICES = ("master", "volume", "filer", "s3", "admin")
-# HTTP ports are drawn below the kernel's ephemeral range (32768+) so that port+10000 stays valid.
-_PORT_RANGE = (20_000, 30_000)
+# HTTP ports are drawn so that their gRPC ports (port+10000) stay below the kernel's ephemeral range (32768+):
+# an outgoing connection of any program on the machine can take an ephemeral port between our probe and weed's
+# bind (seen under load: "bind: address already in use" on a gRPC port of a restart).
+_PORT_RANGE = (20_000, 22_760)
 
 
 def _port_free(port: int) -> bool:

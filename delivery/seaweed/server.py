@@ -198,7 +198,8 @@ class EmbeddedS3:
             except EmbeddedS3Failed as exc:
                 # Another program may have taken a port between our probe and weed's bind.
                 preferred = None
-                if "not available" not in str(exc) or attempt == _START_ATTEMPTS:
+                taken = "not available" in str(exc) or "address already in use" in str(exc)
+                if not taken or attempt == _START_ATTEMPTS:
                     raise
                 log.warning("embedded S3: port taken during start (attempt %d), retrying", attempt)
         assert self.pid is not None and self.endpoint_url is not None  # set by _launch
