@@ -354,7 +354,10 @@ def cli_pipeline(tmp_path_factory: pytest.TempPathFactory, prefect_for_tests: Pr
         run = docfilm_cli("run", "--json", "--as-of", "2019-05-20", str(card), env=env)
         yield CliPipeline(home=home, card=card, env=env, run=run)
     finally:
-        stop_process(serve, signal.SIGINT, 30)
+        stop_process(serve, signal.SIGINT, 120)
+        from delivery.seaweed import EmbeddedS3 as Embedded
+
+        Embedded.stop_recorded(home, stop_timeout=2.0)  # a serve killed above leaves its weed: never leak it
 
 
 # --- the ledger on SQLite and on PostgreSQL (ledgerdb helper) -----------------------------------------------------

@@ -28,6 +28,8 @@ from cli_support import (
     user_env,
 )
 
+from delivery.seaweed.server import EmbeddedS3
+
 pytestmark = pytest.mark.slow
 
 INGEST_KEYS = {"path", "asset_id", "sha256", "xxh128", "kind", "duration_frames", "fps", "width", "height",
@@ -194,11 +196,14 @@ def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
         endpoint = found.group(1)
         assert 200 <= _http_status(endpoint) < 500  # an S3 answers (anonymous requests may be refused)
         process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=30)[0].decode(errors="replace")
+        # An event, not a deadline: weed's own stop takes 1-2 s quiet, up to its 10 s grace on a loaded machine.
+        rest = process.communicate(timeout=120)[0].decode(errors="replace")
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        # A serve killed above leaves its weed (its own session) behind: never leak it past the test.
+        EmbeddedS3.stop_recorded(tmp_path / "home", stop_timeout=2.0)
     assert process.returncode == 0, seen + rest
     assert "Traceback" not in seen + rest
     with pytest.raises(urllib.error.URLError):
@@ -219,7 +224,8 @@ def _the_packet_opens_on_the_film(browser: Any, index: Path) -> None:
         assert first == "cut-video", "the packet's first player is the film"
         assert page.locator("#chapters button.chapter").count() == 1  # the demo's film has one scene
         page.wait_for_function("""() => { const t = Array.from(document.getElementById("cut-video").textTracks)
-            .find(t => t.kind === "subtitles" && t.language === "vi"); return t && t.cues && t.cues.length > 0; }""")
+            .find(t => t.kind === "subtitles" && t.language === "vi"); return t && t.cues && t.cues.length > 0; }""",
+            polling=100)
         tracks = page.evaluate("""() => Object.fromEntries(Array.from(document.getElementById("cut-video")
             .textTracks).filter(t => t.kind === "subtitles").map(t => [t.language, t.mode]))""")
         assert tracks == {"vi": "showing", "en": "disabled"}

@@ -197,12 +197,12 @@ def test_the_film_plays_with_chapters_subtitles_and_the_record_timecode(
         # Subtitles ride in the page: Vietnamese by default, English on request.
         page.evaluate(SEEK, [40, None])  # in S06
         s06 = next(s for s in film.ws.film.scenes if s.id == "S06")
-        page.wait_for_function(ACTIVE, arg="vi")
+        page.wait_for_function(ACTIVE, arg="vi", polling=100)
         vi = page.evaluate(CUES, "vi")
         assert vi["modes"] == {"vi": "showing", "en": "disabled"} and vi["cues"] == 3
         assert vi["active"] == [unicodedata.normalize("NFC", s06.narration.vi.strip())]
         page.click("button.subtitle-lang[data-lang=en]")
-        page.wait_for_function(ACTIVE, arg="en")  # a track switched on loads its cues then
+        page.wait_for_function(ACTIVE, arg="en", polling=100)  # a track switched on loads its cues then
         en = page.evaluate(CUES, "en")
         assert en["modes"] == {"vi": "disabled", "en": "showing"} and en["active"] == [s06.narration.en.strip()]
         assert "ệ" in page.locator("#chapters").inner_text() or "ả" in page.locator("#chapters").inner_text()
