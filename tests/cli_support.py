@@ -73,14 +73,23 @@ def make_clip(path: Path, start_timecode: str, seconds: float = 1) -> Path:
     return path
 
 
+# A small film's one scene is planned at 8 s (the bundled S01: 135 s). Its review cut renders every planned
+# frame (a title card, then each shot's share: black after a short take, a slate for a missing one), and the
+# demo test plays the cut to its end in Chromium: 137 s of video at the proxy size rendered and played per cut.
+# 200 frames keep a share (67 frames) longer than a 2 s take, so black still fills the rest of a shot.
+SMALL_FILM_PLANNED_FRAMES = 200
+
+
 def small_film(path: Path, *, film_id: str, scene_id: str) -> Path:
-    """A valid storyboard with the bundled film's first scene only, renamed: film `film_id`, scene `scene_id`."""
+    """A valid storyboard with the bundled film's first scene only, renamed: film `film_id`, scene `scene_id`,
+    planned at SMALL_FILM_PLANNED_FRAMES."""
     from storyboard.loader import bundled_film_path
 
     doc = yaml.safe_load(bundled_film_path().read_text(encoding="utf-8"))
     scene = doc["scenes"][0]
     old = scene["id"]
     scene["id"] = scene_id
+    scene["planned_frames"] = SMALL_FILM_PLANNED_FRAMES
     for shot in scene["shots"]:
         shot["id"] = shot["id"].replace(old, scene_id, 1)
     doc["scenes"] = [scene]

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cli_support import PrefectForTests
+from cli_support import PrefectForTests, docfilm_in_process, user_env
 from qc_support import StoredQc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,10 +199,11 @@ def test_show_json_is_the_ledgers_record_of_one_asset(tmp_path: Path) -> None:
     assert stored["current"] is True and stored["bytes"] == 99
     assert "hunter2" not in p.stdout
 
-    human = run_cli("show", "abab", home=home)
+    # The other forms by the installed script's own app in this process (a `docfilm` start: ~1 s of CPU).
+    human = docfilm_in_process("show", "abab", env=user_env(home))
     assert human.returncode == 0 and "s3://films/proxies/S01/p.mp4" in human.stdout
     assert "too quiet" in human.stdout  # the flag in words (a flag stored as text keeps its message)
-    unknown = run_cli("show", "ffff", "--json", home=home)
+    unknown = docfilm_in_process("show", "ffff", "--json", env=user_env(home))
     assert unknown.returncode == 2 and unknown.stdout == "" and "matches 0 assets" in unknown.stderr
 
 
