@@ -7,14 +7,17 @@ Starts the embedded SeaweedFS on 127.0.0.1 (as docfilm does) and uploads one fil
 - baseline: boto3's `upload_file` with its TransferConfig at the same threads and part size, checksums off
   (`request_checksum_calculation="when_required"`): the plain tool, which proves nothing about the bytes;
 - docfilm, hash known: `upload_verified` given the ledger's SHA-256, as docfilm uploads masters, proxies and
-  packet media: the parts go at once, each thread hashing its part (the server checks it), the whole file's
-  SHA-256 taken from the same bytes on the way and compared before the upload is completed, a resume record per
-  accepted part, then HEAD to check the composite checksum and metadata;
+  packet media: HEAD (is it there already?), then the parts go at once, one reader thread hashing each part
+  (the server checks it) and the whole file from the same bytes on the way (compared before the upload is
+  completed), a line appended to the resume record per accepted part, then HEAD to check the composite
+  checksum and metadata;
 - docfilm, cold: `upload_verified` with no hash: the whole file's SHA-256 first (one read; needed to skip an
   object already holding it and for its metadata), then as above.
 
 Each is timed `--rounds` times under a fresh key; the best of each counts. It prints the throughput ratios
-docfilm / boto3 (goal ≥ 0.9) and the hashing read measured on its own.
+docfilm / boto3 (goal ≥ 0.9), each round's ratio, the requests each kind made, the CPU time of both sides
+(client + SeaweedFS; on a loaded machine their ratio moves less than the wall's) and the hashing read measured
+on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,18 +75,29 @@ def process_cpu(pid: int | None) -> float:
 class Timed:
     """Wall time, this process's CPU and the server's CPU of each upload of one kind."""
 
-    def __init__(self, server_pid: int | None) -> None:
+    def __init__(self, server_pid: int | None, requests: Counter[str]) -> None:
         self.server_pid = server_pid
         self.wall: list[float] = []
         self.cpu: list[tuple[float, float]] = []
+        self.counted = requests  # S3 requests by operation, counted by the client's own events
+        self.requests: Counter[str] = Counter()
 
     def run(self, upload: Callable[..., object], *args: object, **kwargs: object) -> float:
+        self.counted.clear()
         cpu, server = own_cpu(), process_cpu(self.server_pid)
         started = time.perf_counter()
         upload(*args, **kwargs)
         self.wall.append(time.perf_counter() - started)
         self.cpu.append((own_cpu() - cpu, process_cpu(self.server_pid) - server))
+        self.requests = Counter(self.counted)
         return self.wall[-1]
+
+    def total_cpu(self) -> float:
+        """Client + SeaweedFS CPU seconds, the least of the rounds."""
+        return min(client + server for client, server in self.cpu)
+
+    def request_counts(self) -> str:
+        return ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
 
     def best(self) -> tuple[float, float, float]:
         """The fastest upload's wall time, its client CPU and its server CPU."""
@@ -120,14 +135,20 @@ def main() -> int:
                                       max_concurrency=args.threads, use_threads=True)
             settings = S3Settings(home=work / "home", multipart_threshold_mib=args.part_mib,
                                   part_size_mib=args.part_mib, upload_threads=args.threads)
-            bare, known, cold = (Timed(server.pid) for _ in range(3))
+            plain_requests: Counter[str] = Counter()
+            verified_requests: Counter[str] = Counter()
+            for client, counter in ((plain, plain_requests), (verified, verified_requests)):
+                client.meta.events.register(
+                    "before-call.s3", lambda model, _counter=counter, **_: _counter.update([model.name]))
+            bare = Timed(server.pid, plain_requests)
+            known, cold = (Timed(server.pid, verified_requests) for _ in range(2))
             for round_ in range(args.rounds):
                 b = bare.run(plain.upload_file, str(path), "bench", f"boto3/{round_}.bin", Config=transfer)
                 k = known.run(upload_verified, verified, "bench", f"docfilm-known/{round_}.bin", path, settings,
                               sha256_hex=sha_hex)
                 c = cold.run(upload_verified, verified, "bench", f"docfilm-cold/{round_}.bin", path, settings)
-                print(f"round {round_ + 1}: boto3 upload_file {b:.2f} s, docfilm hash known {k:.2f} s, cold {c:.2f} s",
-                      file=sys.stderr)
+                print(f"round {round_ + 1}: boto3 upload_file {b:.2f} s, docfilm hash known {k:.2f} s "
+                      f"(ratio {b / k:.2f}), cold {c:.2f} s; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
     (best_bare, bare_cpu, bare_server), (best_known, known_cpu, known_server), (best_cold, cold_cpu, cold_server) = (
         bare.best(), known.best(), cold.best())
@@ -143,12 +164,16 @@ def main() -> int:
     print(f"ratio docfilm / boto3 throughput, hash known (as docfilm uploads): {best_bare / best_known:.2f} "
           "(goal >= 0.9)")
     print(f"ratio docfilm / boto3 throughput, cold (hashes first):           {best_bare / best_cold:.2f}")
+    print(f"ratio of CPU (client + SeaweedFS, least of the rounds), boto3 / docfilm hash known: "
+          f"{bare.total_cpu():.2f} / {known.total_cpu():.2f} s = {bare.total_cpu() / known.total_cpu():.2f}")
+    print(f"requests per upload: boto3 {bare.request_counts()}; docfilm {known.request_counts()}")
     print(f"the whole-file SHA-256 read alone: {hash_s:.2f} s (from page cache)")
-    print("where the client's CPU goes, per byte: boto3 reads each part twice (SHA-256 for the payload signature,")
+    print("where the extra time goes, per byte: boto3 reads each part twice (SHA-256 for the payload signature,")
     print("then the send); docfilm reads it once and hashes it twice (the part's SHA-256, which the server checks,")
-    print("and the whole file's, compared with the ledger's); its payload is signed through the signed")
-    print("x-amz-checksum-sha256 header, not hashed a third time. SeaweedFS checks the part's SHA-256 (docfilm) or")
-    print("the payload signature's (boto3) and computes each part's MD5 ETag.")
+    print("and the whole file's, compared with the ledger's): one SHA-256 pass more on the client. Its payload is")
+    print("signed through the signed x-amz-checksum-sha256 header, not hashed a third time. SeaweedFS computes each")
+    print("part's MD5 ETag for both, and for docfilm also checks each part's SHA-256: one SHA-256 pass more on the")
+    print("server (it does not check boto3's payload hash at all: a body swapped after signing is stored).")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the client, SeaweedFS and any other "
           "work share them; compare ratios from the same run)")
     return 0

@@ -186,6 +186,44 @@ def test_killed_server_resumes_without_resending_verified_parts(tmp_path: Path) 
         client.close()
 
 
+def test_resume_record_appends_one_line_per_part_and_survives_a_torn_line(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path
+) -> None:
+    """Each accepted part appends one line to the record (not a rewrite of it); a line torn by a kill mid-write is
+    ignored on resume, so only that part and those after it go again."""
+    client, bucket = embedded_s3.client, embedded_s3.bucket
+    path, sha_hex = _file(tmp_path / "review-cut.mp4", 11 * MIB)
+    key, settings = "cuts/torn/review-cut.mp4", _parts_of_5_mib(tmp_path, threads=1)
+    accepted: list[int] = []
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_at_second(**_: Any) -> None:
+        accepted.append(1)
+        if len(accepted) == 2:
+            raise Interrupted  # part 2 reached the server but was never recorded
+
+    client.meta.events.register("after-call.s3.UploadPart", stop_at_second, unique_id="stop-at-second")
+    try:
+        with pytest.raises(Interrupted):
+            upload_verified(client, bucket, key, path, settings)
+    finally:
+        client.meta.events.unregister("after-call.s3.UploadPart", unique_id="stop-at-second")
+    (record,) = settings.uploads_dir.iterdir()
+    first, *appended = record.read_text(encoding="utf-8").splitlines()
+    assert json.loads(first)["parts"] == {}
+    assert [json.loads(line)["part"] for line in appended] == [1]
+    with record.open("a", encoding="utf-8") as torn:
+        torn.write('{"part": 2, "etag": "\\"0123')  # killed in the middle of the next line
+
+    calls = _count_parts(client)
+    result = upload_verified(client, bucket, key, path, settings, sha256_hex=sha_hex)
+    assert (result.parts, result.parts_sent, len(calls)) == (3, 2, 2)
+    assert hashlib.sha256(client.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest() == sha_hex
+    assert not list(settings.uploads_dir.iterdir())
+
+
 def test_second_endpoint_via_open_store_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedS3(tmp_path / "other-home") as other:
         assert other.endpoint_url is not None
