@@ -133,7 +133,7 @@ def stage_commands(clip: Clip, profile: RenderProfile, out: Path) -> list[tuple[
     no_audio_qc = QcFiles.beside(out, name, video=True, audio=False)
     return [
         ("decode alone", picture("decode")),
-        ("+ rate" + (", deinterlace" if src.interlaced else ""), picture("rate")),
+        ("+ rate, deinterlace", picture("rate")),  # deinterlacing only where the source is interlaced
         ("+ scale to the proxy frame", picture("scale")),
         ("+ burn-in (name, timecode)", picture("burn-in")),
         ("+ x264 (proxy picture)", picture("x264")),
