@@ -25,6 +25,7 @@ bench:
 	@scripts/bootstrap.sh test
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/render.py
+	$(VENV)/bin/python bench/render_variants.py
 	$(VENV)/bin/python bench/packet.py
 	$(VENV)/bin/python bench/upload.py
 	$(VENV)/bin/python bench/facts.py

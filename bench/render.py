@@ -21,9 +21,9 @@ Ingests them in place into a fresh DOCFILM_HOME (untimed), then prints, from thi
     clip by clip, one at a time. Target ≤ 1.25.
 (c) the baseline being beaten: proxy alone, then a contact sheet pass and a QC pass each decoding again.
 (d) speed as a multiple of real time: media seconds / docfilm's wall time, and per clip for the one pass.
-(e) where the one pass's time goes, clip by clip: decode alone, then each part added (rate/deinterlace/scale,
-    burn-in + x264 + AAC + poster, contact sheet, QC video, QC audio), wall and CPU; the whole against decode
-    alone (target ≤ 1.3). `--stages-only` runs just this, without Prefect.
+(e) where the one pass's time goes, clip by clip: decode alone, then each part added (rate and deinterlace,
+    scale to the proxy frame, burn-in, x264, AAC + poster, contact sheet, QC video, QC audio), wall and CPU;
+    the whole against decode alone (target ≤ 1.3). `--stages-only` runs just this, without Prefect.
 (f) `docfilm render` with nothing stale among 1,000 assets (`--assets`): its wall time against `docfilm --help`
     (the bare process start) from the same run, and whether it imported prefect (it must not: the decision
     is one ledger query). Target: <= 1 s in all. `--quick` measures only this (seconds, no clips made).

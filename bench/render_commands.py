@@ -12,12 +12,14 @@ from typing import Any
 
 import ffmpeg
 
+from core.timecode import rate_text
 from flows import steps
 from flows.workspace import Workspace, film_path
 from renders.audio import audio_source
+from renders.burnin import burn_ins
 from renders.picture import contact_sheet_branch, contact_sheet_frames, fit_inside, fit_to_frame, jpeg_options
 from renders.profile import RenderProfile
-from renders.proxy import proxy_stream
+from renders.proxy import proxy_stream, proxy_video_options
 from renders.qc import QcFiles, audio_detectors, video_detectors
 from renders.runner import run_flags, temp_path
 from renders.settings import RendersSettings
@@ -99,23 +101,43 @@ def sheet_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
 def stage_commands(clip: Clip, profile: RenderProfile, out: Path) -> list[tuple[str, list[str]]]:
     """(e) The one pass built up a part at a time, each a full run: decode alone, then each part added.
 
-    The difference between two neighbours is what that part costs inside the one pass.
+    The difference between two neighbours is what that part costs inside the one pass. Every run decodes
+    the same streams (picture and the audio the proxy carries), so decoding is in each and cancels out.
     """
     src = clip.src
-    source = ffmpeg.input(str(src.path.absolute()))
-    audio = audio_source(source, src, profile)
-    decoded = [source["v:0"], *([audio] if audio is not None else [])]
-    _source, video = _decoded(src, profile)
-    picture = [fit_to_frame(video, profile, hdr=src.hdr)]
-    audio_again = audio_source(_source, src, profile)
-    picture += [audio_again] if audio_again is not None else []
-    no_audio_qc = QcFiles.beside(out, src.asset_id, video=True, audio=False)
     font = font_file(SETTINGS)
     name = src.asset_id
+
+    def picture(upto: str) -> list[str]:
+        """Decode, then the picture chain up to `upto` (rate, scale, burn-in, x264), audio decoded to null."""
+        source = ffmpeg.input(str(src.path.absolute()))
+        audio = audio_source(source, src, profile)
+        if upto == "decode":
+            video = source["v:0"]
+        else:
+            video = source["v:0"]
+            if src.interlaced:
+                video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
+            video = video.filter("fps", fps=rate_text(src.proxy_fps))
+        if upto in ("scale", "burn-in", "x264"):
+            video = fit_to_frame(video, profile, hdr=src.hdr)
+        if upto in ("burn-in", "x264"):
+            video = burn_ins(video, src, profile, font, timecode=True)
+        if upto == "x264":
+            streams = [ffmpeg.output(video, str(temp_path(out / f"{name}.mp4")), **proxy_video_options(src, profile))]
+            if audio is not None:
+                streams.append(ffmpeg.output(audio, "-", f="null"))
+            return ffmpeg_argv(ffmpeg.merge_outputs(*streams))
+        return ffmpeg_argv(ffmpeg.output(*[video, *([audio] if audio is not None else [])], "-", f="null"))
+
+    no_audio_qc = QcFiles.beside(out, name, video=True, audio=False)
     return [
-        ("decode alone", ffmpeg_argv(ffmpeg.output(*decoded, "-", f="null"))),
-        ("+ rate, deinterlace, scale", ffmpeg_argv(ffmpeg.output(*picture, "-", f="null"))),
-        ("+ burn-in, x264, AAC, poster", proxy_alone(clip, profile, out)),
+        ("decode alone", picture("decode")),
+        ("+ rate, deinterlace", picture("rate")),  # deinterlacing only where the source is interlaced
+        ("+ scale to the proxy frame", picture("scale")),
+        ("+ burn-in (name, timecode)", picture("burn-in")),
+        ("+ x264 (proxy picture)", picture("x264")),
+        ("+ AAC, poster", proxy_alone(clip, profile, out)),
         ("+ contact sheet", ffmpeg_argv(proxy_stream(src, profile, out / f"{name}.mp4", font,
                                                      poster_path=out / f"{name}.jpg",
                                                      contact_sheet_path=out / f"{name}.sheet.jpg"))),

@@ -61,6 +61,29 @@ from renders.tools import ffmpeg_exe, font_file
 log = logging.getLogger(__name__)
 
 
+def proxy_video_options(src: ProxySource, profile: RenderProfile) -> dict[str, object]:
+    """The proxy MP4's output options without its audio: H.264 as the profile says, timecode, metadata."""
+    options: dict[str, object] = {
+        "f": "mp4",
+        "c:v": profile.video_codec,
+        "preset": profile.preset,
+        "crf": profile.crf,
+        "profile:v": profile.h264_profile,
+        "pix_fmt": profile.pix_fmt,
+        "g": profile.gop_frames(src.proxy_fps),
+        "movflags": "+faststart",
+        "timecode": src.timecode,
+        "map_metadata": -1,
+        "metadata": f"title={src.display_name}",
+        "metadata:g": f"comment=docfilm {RENDERER_VERSION} {profile.name} {profile.profile_hash()}",
+        # ffmpeg >= 7 drops the display matrix after autorotating; older ones need the tag zeroed.
+        "metadata:s:v:0": "rotate=0",
+    }
+    if profile.x264_params and profile.video_codec == "libx264":
+        options["x264-params"] = profile.x264_params
+    return options
+
+
 def proxy_stream(
     src: ProxySource,
     profile: RenderProfile,
@@ -95,24 +118,7 @@ def proxy_stream(
 
     proxy_video = burn_ins(branches[0], src, profile, font, timecode=True)
     proxy_streams = [proxy_video]
-    proxy_options: dict[str, object] = {
-        "f": "mp4",
-        "c:v": profile.video_codec,
-        "preset": profile.preset,
-        "crf": profile.crf,
-        "profile:v": profile.h264_profile,
-        "pix_fmt": profile.pix_fmt,
-        "g": profile.gop_frames(src.proxy_fps),
-        "movflags": "+faststart",
-        "timecode": src.timecode,
-        "map_metadata": -1,
-        "metadata": f"title={src.display_name}",
-        "metadata:g": f"comment=docfilm {RENDERER_VERSION} {profile.name} {profile.profile_hash()}",
-        # ffmpeg >= 7 drops the display matrix after autorotating; older ones need the tag zeroed.
-        "metadata:s:v:0": "rotate=0",
-    }
-    if profile.x264_params and profile.video_codec == "libx264":
-        proxy_options["x264-params"] = profile.x264_params
+    proxy_options = proxy_video_options(src, profile)
     audio = audio_source(source, src, profile)
     qc_audio = None
     if audio is not None:
