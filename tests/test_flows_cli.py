@@ -311,13 +311,3 @@ def test_the_console_filter_tells_a_known_failure_once_and_keeps_a_bugs_tracebac
     flushing = record("EventsWorker", "Still processing items: 5 items remaining...", level=logging.WARNING)
     assert not quiet.filter(flushing) and verbose.filter(flushing)
     assert quiet.filter(record("EventsWorker", "Failed to send events", level=logging.WARNING))
-
-
-def test_only_command_lines_that_surely_run_a_flow_start_prefect_before_the_cli_imports() -> None:
-    from flows.launch import runs_a_flow
-
-    assert runs_a_flow(["render", "--all", "--json", "--jobs", "2"]) and runs_a_flow(["upload", "--json"])
-    # nothing stale may mean no flow; the farm's server is configured; help runs nothing; other commands decide
-    for args in (["render"], ["render", "--json"], ["render", "--all", "--farm"], ["render", "--all", "--help"],
-                 ["upload", "--help"], ["status"], [], ["--debug", "render", "--all"], ["cut", "render"]):
-        assert not runs_a_flow(args), args
