@@ -14,6 +14,7 @@ It differs from Prefect's own in these ways:
   so other local users cannot read or drive the film's runs;
 - a database Prefect's migrations already brought to their head (checked here from its `alembic_version` and
   the installed Prefect's migration files, without importing either) starts without running them again;
+- the services no run of docfilm's uses (automations, event and log streaming) are off (UNUSED_SERVICES);
 - it runs through flows/prefect_serve.py, which imports Prefect's server package with Python's cyclic collector
   paused (a seventh less of the server's start-up CPU here);
 - the server dies with this process, even on kill -9 (Linux parent-death signal); its own output goes to a log
@@ -51,6 +52,19 @@ log = logging.getLogger(__name__)
 USER_PREFECT_SETTINGS = ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH", "PREFECT_PROFILE")
 STARTUP_TIMEOUT_S = 120.0  # the first start creates the database: 12–19 s here, more on a loaded machine
 STOP_TIMEOUT_S = 10.0
+
+
+# Services of Prefect's ephemeral server that nothing of this server's short life uses: automations (reactive and
+# proactive triggers and their actions; docfilm defines none) and the websocket fan-out of events and logs (no
+# subscriber can reach this server: it asks for the generated auth string). They cost about 0.2 s of CPU as the
+# server comes up, while the flow run starts, and then handle every event of the run (about 1 s of CPU for a
+# three-clip render here). What the Prefect UI shows of a run stays: the task run recorder and the event
+# persister still write task runs, states and events into the database, and the API writes logs and artifacts.
+UNUSED_SERVICES = {
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
+    "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "false",
+}
 
 
 class PrefectServerFailed(EnvironmentProblem):
@@ -149,6 +163,8 @@ class LocalPrefectServer:
         env = dict(os.environ)
         # Offline, the server's telemetry only fails ("database is locked", name resolution) into the log.
         env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        for name, value in UNUSED_SERVICES.items():
+            env.setdefault(name, value)  # a user who wants one of them back sets it
         env.update(
             PREFECT_HOME=str(self.prefect_home),
             PREFECT_UI_ENABLED="0",

@@ -87,6 +87,8 @@ def render(
     as_json: JsonOpt = False,
 ) -> None:
     """Render proxies (H.264 960x540, burnt-in timecode), posters, contact sheets and QC for stale assets."""
+    if all_ and not farm:
+        start_prefect()  # a flow will run: Prefect's server (the longest part of the start) boots from here on
     ws = _workspace(film)
     ws.film  # noqa: B018
     if farm:
