@@ -58,6 +58,28 @@ def _count_parts(client: Any) -> list[int]:
     return calls
 
 
+class _Interrupted(Exception):
+    """Raised from botocore's hook after a part's call: the server has the part, the uploader never hears."""
+
+
+def _upload_stopped_after(client: Any, bucket: str, key: str, path: Path, settings: S3Settings, parts: int) -> None:
+    """upload_verified, interrupted as the `parts`-th UploadPart returns (that part reached the server but was
+    never recorded)."""
+    answered: list[int] = []
+
+    def stop(**_: Any) -> None:
+        answered.append(1)
+        if len(answered) == parts:
+            raise _Interrupted
+
+    client.meta.events.register("after-call.s3.UploadPart", stop, unique_id="stop-after")
+    try:
+        with pytest.raises(_Interrupted):
+            upload_verified(client, bucket, key, path, settings)
+    finally:
+        client.meta.events.unregister("after-call.s3.UploadPart", unique_id="stop-after")
+
+
 def test_multipart_upload_verifies_and_skips(embedded_s3: EmbeddedS3Fixture, tmp_path: Path) -> None:
     path, sha_hex = _file(tmp_path / "proxy-11mb.mp4", 11 * MIB + 123)
     client, bucket = embedded_s3.client, embedded_s3.bucket
@@ -194,22 +216,7 @@ def test_resume_record_appends_one_line_per_part_and_survives_a_torn_line(
     client, bucket = embedded_s3.client, embedded_s3.bucket
     path, sha_hex = _file(tmp_path / "review-cut.mp4", 11 * MIB)
     key, settings = "cuts/torn/review-cut.mp4", _parts_of_5_mib(tmp_path, threads=1)
-    accepted: list[int] = []
-
-    class Interrupted(Exception):
-        pass
-
-    def stop_at_second(**_: Any) -> None:
-        accepted.append(1)
-        if len(accepted) == 2:
-            raise Interrupted  # part 2 reached the server but was never recorded
-
-    client.meta.events.register("after-call.s3.UploadPart", stop_at_second, unique_id="stop-at-second")
-    try:
-        with pytest.raises(Interrupted):
-            upload_verified(client, bucket, key, path, settings)
-    finally:
-        client.meta.events.unregister("after-call.s3.UploadPart", unique_id="stop-at-second")
+    _upload_stopped_after(client, bucket, key, path, settings, parts=2)  # part 2 reached the server, unrecorded
     (record,) = settings.uploads_dir.iterdir()
     first, *appended = record.read_text(encoding="utf-8").splitlines()
     assert json.loads(first)["parts"] == {}
@@ -276,19 +283,7 @@ def test_changed_file_aborts_the_unfinished_upload(embedded_s3: EmbeddedS3Fixtur
     client, bucket = embedded_s3.client, embedded_s3.bucket
     path, _ = _file(tmp_path / "contact.png", 11 * MIB)
     key, settings = "scenes/s04/contact.png", _parts_of_5_mib(tmp_path)
-
-    class Interrupted(Exception):
-        pass
-
-    def interrupt(**_: Any) -> None:
-        raise Interrupted
-
-    client.meta.events.register("after-call.s3.UploadPart", interrupt, unique_id="interrupt")
-    try:
-        with pytest.raises(Interrupted):
-            upload_verified(client, bucket, key, path, settings)
-    finally:
-        client.meta.events.unregister("after-call.s3.UploadPart", unique_id="interrupt")
+    _upload_stopped_after(client, bucket, key, path, settings, parts=1)
     stale = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])}
     assert len(stale) == 1
 
