@@ -25,6 +25,11 @@ class EmbeddedS3Failed(S3Unreachable):
     """The embedded SeaweedFS did not start, did not answer in time, or its state files are unusable (exit 3)."""
 
 
+class EmbeddedS3PortTaken(EmbeddedS3Failed):
+    """weed exited while starting because another program took one of its ports after they were chosen free
+    (retried on new ports before it reaches the user; exit 3 if every attempt loses one)."""
+
+
 class ChecksumMismatch(DeliveryError):
     """The bytes the server holds (or received) do not have the SHA-256 we expected."""
 

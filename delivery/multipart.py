@@ -12,9 +12,9 @@ so far, so a re-run sends only the rest.
 Resume: a small record per (bucket, key) under `state_dir` (<home>/s3/uploads/<hash>.json) names the UploadId,
 the file's SHA-256 and each part the server accepted with its checksum (so verified it): its first line is
 written whole when the upload starts or resumes, then one line is appended per accepted part (a line torn by a
-kill is ignored, and that part sent again). On a re-run a part is
-not sent again when list_parts shows it with the same size and ETag and either its ChecksumSHA256 matches ours
-or, as SeaweedFS lists no part checksums, the record says it was accepted with that checksum. A record for
+kill is ignored, and that part sent again). On a re-run a part is not sent again when list_parts shows it with
+the same size and ETag and either its ChecksumSHA256 matches ours or, as SeaweedFS lists no part checksums, the
+record says it was accepted with that checksum. A record for
 another SHA-256 (the file changed) has its upload aborted.
 """
 

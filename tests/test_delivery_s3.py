@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,7 +26,13 @@ from botocore.exceptions import ClientError
 
 from core.errors import EXIT_ENV, exit_code_of
 from delivery.client import client_error_code, ensure_bucket, s3_client, translate_errors
-from delivery.errors import ChecksumMismatch, EmbeddedS3Failed, S3CredentialsError, S3Unreachable
+from delivery.errors import (
+    ChecksumMismatch,
+    EmbeddedS3Failed,
+    EmbeddedS3PortTaken,
+    S3CredentialsError,
+    S3Unreachable,
+)
 from delivery.seaweed import GRPC_OFFSET, EmbeddedS3, listening_sockets
 from delivery.settings import S3Settings
 from delivery.store import open_store
@@ -435,6 +442,20 @@ def test_second_instance_restart_keeps_credentials_data_and_endpoint(
     # weed leaves its gRPC sockets in /tmp; stop() removes them once nothing listens.
     leftovers = [f"/tmp/seaweedfs-{name}-grpc-{port + GRPC_OFFSET}.sock" for name, port in second.ports.items()]
     assert not [path for path in leftovers if Path(path).exists()]
+
+
+def test_a_port_lost_at_bind_is_retried_on_new_ports(tmp_path: Path) -> None:
+    """weed exiting on a busy port is retried with other ports (up to three starts); other failures are not."""
+    fake = tmp_path / "weed"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'starts'}\n"
+                    "echo 'F s3.go:448 failed to listen on grpc port: bind: address already in use' >&2\nexit 255\n")
+    fake.chmod(0o755)
+    with pytest.raises(EmbeddedS3PortTaken, match="address already in use"):
+        EmbeddedS3(tmp_path / "home", weed_binary=fake).start()
+    starts = (tmp_path / "starts").read_text().splitlines()
+    assert len(starts) == 3
+    s3_ports = {re.search(r"-s3\.port=(\d+)", line).group(1) for line in starts}  # type: ignore[union-attr]
+    assert len(s3_ports) > 1, "a retry draws new ports"
 
 
 def test_failed_start_raises_with_the_log_tail(tmp_path: Path) -> None:

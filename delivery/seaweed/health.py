@@ -10,11 +10,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import endpoint_of
 from delivery.client import failure_reason, s3_client
-from delivery.errors import EmbeddedS3Failed
+from delivery.errors import EmbeddedS3Failed, EmbeddedS3PortTaken
 from delivery.seaweed.process import log_tail
 from delivery.seaweed.state import S3Credentials
 
 __all__ = ["wait_until_answering"]
+
+# What weed logs when a port it was given is busy at bind time (its HTTP check; a bind of a gRPC listener).
+_PORT_LOST = ("not available", "address already in use")
 
 
 def wait_until_answering(
@@ -42,9 +45,10 @@ def wait_until_answering(
     try:
         while True:
             if process is not None and process.poll() is not None:
-                raise EmbeddedS3Failed(
-                    f"weed exited with status {process.returncode} while starting; log {log_path} ends:\n"
-                    f"{log_tail(log_path)}"
+                tail = log_tail(log_path)
+                failure = EmbeddedS3PortTaken if any(m in tail for m in _PORT_LOST) else EmbeddedS3Failed
+                raise failure(
+                    f"weed exited with status {process.returncode} while starting; log {log_path} ends:\n{tail}"
                 )
             try:
                 client.list_buckets()

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from delivery.errors import EmbeddedS3Failed
+from delivery.errors import EmbeddedS3Failed, EmbeddedS3PortTaken
 from delivery.seaweed.health import wait_until_answering
 from delivery.seaweed.ports import LOOPBACK, choose_ports, grpc_socket_paths, remove_stale_socket
 from delivery.seaweed.process import find_weed, is_our_weed, log_tail, pid_alive, spawn, terminate, weed_command
@@ -195,11 +195,10 @@ class EmbeddedS3:
             try:
                 self._launch(weed, ports)
                 break
-            except EmbeddedS3Failed as exc:
-                # Another program may have taken a port between our probe and weed's bind.
+            except EmbeddedS3PortTaken:
+                # Another program took a port between our probe and weed's bind: new ones next time.
                 preferred = None
-                taken = "not available" in str(exc) or "address already in use" in str(exc)
-                if not taken or attempt == _START_ATTEMPTS:
+                if attempt == _START_ATTEMPTS:
                     raise
                 log.warning("embedded S3: port taken during start (attempt %d), retrying", attempt)
         assert self.pid is not None and self.endpoint_url is not None  # set by _launch
