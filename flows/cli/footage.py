@@ -107,9 +107,9 @@ def render(
     if up_to_date is not None:
         todo, skipped = [], up_to_date
     else:
-        if all_ or ws.settings.ledger.url().startswith("sqlite"):
-            # A flow will run (--all, or the embedded ledger's check found something stale): Prefect's server
-            # boots (its longest part) while this process plans with the ledger and imports the flows.
+        if not all_ and ws.settings.ledger.url().startswith("sqlite"):
+            # The embedded ledger's check found something stale, so a flow will run (--all started the server
+            # above): Prefect's server boots (its longest part) while this process plans and imports the flows.
             start_prefect()
         from ..steps import render_plan
 
