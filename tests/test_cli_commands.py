@@ -188,8 +188,10 @@ def _http_status(url: str) -> int:
 
 
 def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
-    process = subprocess.Popen([str(DOCFILM), "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=user_env(tmp_path / "home"), cwd=ROOT)  # fmt: skip
+    # Started as `docfilm serve &` in a script starts it: with SIGINT ignored, which Python would obey, never
+    # raising KeyboardInterrupt. serve takes the signal itself, so `kill -INT` still stops it.
+    process = subprocess.Popen(["sh", "-c", 'trap "" INT; exec "$0" serve', str(DOCFILM)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=user_env(tmp_path / "home"), cwd=ROOT)  # fmt: skip
     try:
         # Its ready line names the endpoint and Ctrl-C (a log line may name the endpoint before it is up).
         found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+)[^\n]*\n?.*Ctrl-C", 60)

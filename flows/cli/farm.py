@@ -3,13 +3,14 @@ import here: the farm drives Prefect's command line)."""
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+
+from core.signals import ignore_stop_signals, on_stop_signals
 
 from .application import _settings, app, err
 
@@ -18,10 +19,10 @@ app.add_typer(farm_app, name="farm")
 
 
 class _Stop(Exception):
-    """SIGTERM arrived: stop the farm as for Ctrl-C."""
+    """Ctrl-C or SIGTERM arrived: stop the farm."""
 
 
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+def _on_stop(_signum: int, _frame: FrameType | None) -> None:
     raise _Stop
 
 
@@ -38,25 +39,25 @@ def farm_local(
     settings = _settings()
     farm = LocalFarm(home=settings.home, workers=workers, settings=settings.farm,
                      say=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True))
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        env = farm.start()
-        target = (env_file or settings.home / "farm" / "env").absolute()
-        env.write(target)
-        err.print(f"farm ready: `source {target}` in another shell, then `docfilm ingest …` and "
-                  "`docfilm render --farm`. Ctrl-C stops it.", markup=False, soft_wrap=True)
-        print(f"env file: {target}", flush=True)
-        while True:
-            time.sleep(1.0)
-            for name, process in list(farm.worker_processes.items()):
-                if process.poll() is not None:
-                    err.print(f"worker {name} exited ({process.returncode}); the others go on", markup=False)
-                    del farm.worker_processes[name]
-    except (KeyboardInterrupt, _Stop):
-        err.print("stopping the farm …", markup=False)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the stop short
-        began = time.monotonic()
-        farm.stop()
-        signal.signal(signal.SIGTERM, previous)
-        err.print(f"farm stopped in {time.monotonic() - began:.1f} s", markup=False)
+    # Both signals are ours even when inherited ignored (`docfilm farm local &` in a script; core.signals).
+    with on_stop_signals(_on_stop):
+        try:
+            env = farm.start()
+            target = (env_file or settings.home / "farm" / "env").absolute()
+            env.write(target)
+            err.print(f"farm ready: `source {target}` in another shell, then `docfilm ingest …` and "
+                      "`docfilm render --farm`. Ctrl-C stops it.", markup=False, soft_wrap=True)
+            print(f"env file: {target}", flush=True)
+            while True:
+                time.sleep(1.0)
+                for name, process in list(farm.worker_processes.items()):
+                    if process.poll() is not None:
+                        err.print(f"worker {name} exited ({process.returncode}); the others go on", markup=False)
+                        del farm.worker_processes[name]
+        except (KeyboardInterrupt, _Stop):
+            err.print("stopping the farm …", markup=False)
+        finally:
+            ignore_stop_signals()  # a second signal must not cut the stop short (restored on the way out)
+            began = time.monotonic()
+            farm.stop()
+            err.print(f"farm stopped in {time.monotonic() - began:.1f} s", markup=False)
