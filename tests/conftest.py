@@ -26,6 +26,8 @@ import pytest
 from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip, stop_process
 from postgres_support import PostgresCluster, start_cluster
 
+from flows.prefect_server import UNUSED_SERVICES
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -101,6 +103,13 @@ LONGEST_FILES = (
     "test_delivery_s3.py", "test_flows_pipeline.py", "test_assets_manifest_mhl.py", "test_flows_masters.py",
     "test_figures_check.py",
 )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two test processes per core. Much of a test's time is spent waiting (a server's start, an ffmpeg
+    or a `docfilm` subprocess, Chromium); on 2 cores four workers ran the suite in 173-183 s where two took
+    215-230 s, and six were slower again (189 s: the cores are then the limit)."""
+    return 2 * len(os.sched_getaffinity(0))
 
 
 # Files that share an expensive session fixture run on one xdist worker, as one unit of work: session fixtures
@@ -208,7 +217,7 @@ def _start_test_server(home: Path, *, migrated: bool) -> tuple[subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
         "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "0",
         "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-    }  # fmt: skip
+    } | UNUSED_SERVICES  # fmt: skip  # as docfilm runs its own server
     if migrated:
         env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
     log_path = home / "server.log"
