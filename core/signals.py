@@ -32,8 +32,12 @@ def on_stop_signals(handler: Handler) -> Iterator[None]:
             signal.signal(signum, disposition)
 
 
+def _disregard(_signum: int, _frame: FrameType | None) -> None:
+    """A handler that does nothing (not SIG_IGN: an ignored signal stays ignored in every child started after)."""
+
+
 def ignore_stop_signals() -> None:
-    """Ignore SIGINT and SIGTERM from now on (inside `on_stop_signals`, until it ends): a second Ctrl-C must not
-    cut a stop short and leave processes behind."""
+    """Disregard SIGINT and SIGTERM from now on (inside `on_stop_signals`, until it ends): a second Ctrl-C must
+    not cut a stop short and leave processes behind. The children started meanwhile still take both signals."""
     for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signum, _disregard)
