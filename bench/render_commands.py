@@ -12,12 +12,18 @@ from typing import Any
 
 import ffmpeg
 
-from core.timecode import rate_text
 from flows import steps
 from flows.workspace import Workspace, film_path
 from renders.audio import audio_source
 from renders.burnin import burn_ins
-from renders.picture import contact_sheet_branch, contact_sheet_frames, fit_inside, fit_to_frame, jpeg_options
+from renders.picture import (
+    at_proxy_rate,
+    contact_sheet_branch,
+    contact_sheet_frames,
+    fit_inside,
+    fit_to_frame,
+    jpeg_options,
+)
 from renders.profile import RenderProfile
 from renders.proxy import proxy_stream, proxy_video_options
 from renders.qc import QcFiles, audio_detectors, video_detectors
@@ -69,10 +75,7 @@ def proxy_alone(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
 
 def _decoded(src: ProxySource, profile: RenderProfile) -> tuple[Any, Any]:
     source = ffmpeg.input(str(src.path.absolute()))
-    video = source["v:0"]
-    if src.interlaced:
-        video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
-    return source, video.filter("fps", fps=f"{src.fps.numerator}/{src.fps.denominator}")
+    return source, at_proxy_rate(source["v:0"], src, profile)
 
 
 def qc_pass(clip: Clip, profile: RenderProfile, out: Path) -> list[str]:
@@ -112,13 +115,7 @@ def stage_commands(clip: Clip, profile: RenderProfile, out: Path) -> list[tuple[
         """Decode, then the picture chain up to `upto` (rate, scale, burn-in, x264), audio decoded to null."""
         source = ffmpeg.input(str(src.path.absolute()))
         audio = audio_source(source, src, profile)
-        if upto == "decode":
-            video = source["v:0"]
-        else:
-            video = source["v:0"]
-            if src.interlaced:
-                video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
-            video = video.filter("fps", fps=rate_text(src.proxy_fps))
+        video = source["v:0"] if upto == "decode" else at_proxy_rate(source["v:0"], src, profile)
         if upto in ("scale", "burn-in", "x264"):
             video = fit_to_frame(video, profile, hdr=src.hdr)
         if upto in ("burn-in", "x264"):

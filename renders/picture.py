@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from core.timecode import rate_text
 from renders.profile import RenderProfile
 from renders.source import ProxySource
 
 # Linear light 1.0 is 100 cd/m² (SDR reference white) before the tone curve squeezes highlights.
 HDR_NOMINAL_PEAK = 100
+
+
+def at_proxy_rate(stream: Any, src: ProxySource, profile: RenderProfile) -> Any:
+    """The decoded picture deinterlaced when the source is interlaced (one frame per frame, the profile's
+    filter), then at the proxy's constant rate: the start of every branch of the one pass."""
+    if src.interlaced:
+        stream = stream.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
+    return stream.filter("fps", fps=rate_text(src.proxy_fps))
 
 
 def tone_map_to_sdr(stream: Any, profile: RenderProfile) -> Any:

@@ -36,7 +36,6 @@ from typing import Any
 
 import ffmpeg
 
-from core.timecode import rate_text
 from renders.audio import audio_source
 from renders.burnin import burn_ins, needs_font
 from renders.check import check_outputs
@@ -44,6 +43,7 @@ from renders.flags import QcRules
 from renders.measurements import Measurements
 from renders.outcome import OutputFacts, ProxyResult, contact_sheet_record, lock_path, qc_record
 from renders.picture import (
+    at_proxy_rate,
     contact_sheet_branch,
     contact_sheet_frames,
     fit_inside,
@@ -105,10 +105,7 @@ def proxy_stream(
     poster_path = poster_path or out_path.with_suffix(".jpg")
     source = ffmpeg.input(str(src.path.absolute()))
 
-    video = source["v:0"]
-    if src.interlaced:
-        video = video.filter(profile.deinterlace_filter, mode="send_frame", parity="auto", deint="all")
-    video = video.filter("fps", fps=rate_text(src.proxy_fps))
+    video = at_proxy_rate(source["v:0"], src, profile)
     fitted = fit_inside(video, profile, hdr=src.hdr)
     qc_video = None
     if qc_files is not None and qc_files.video is not None:
