@@ -14,7 +14,8 @@ It differs from Prefect's own in these ways:
   so other local users cannot read or drive the film's runs;
 - a database Prefect's migrations already brought to their head (checked here from its `alembic_version` and
   the installed Prefect's migration files, without importing either) starts without running them again;
-- the services no run of docfilm's uses (automations, event and log streaming) are off (UNUSED_SERVICES);
+- the services no run of docfilm's uses (automations, event and log streaming) and the registration of block types
+  (docfilm uses no blocks) are off (UNUSED_SERVER_WORK);
 - it runs through flows/prefect_serve.py, which imports Prefect's server package with Python's cyclic collector
   paused (a seventh less of the server's start-up CPU here);
 - the server dies with this process, even on kill -9 (Linux parent-death signal); its own output goes to a log
@@ -62,7 +63,7 @@ STOP_TIMEOUT_S = 10.0
 # persister still write task runs, states and events into the database, and the API writes logs and artifacts.
 # Nor does docfilm use blocks: registering Prefect's block types into a new PREFECT_HOME's database costs about
 # 0.9 s of the server's CPU at its first start (the UI's Blocks page then shows no catalogue).
-UNUSED_SERVICES = {
+UNUSED_SERVER_WORK = {
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
     "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "false",
@@ -166,7 +167,7 @@ class LocalPrefectServer:
         env = dict(os.environ)
         # Offline, the server's telemetry only fails ("database is locked", name resolution) into the log.
         env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        for name, value in UNUSED_SERVICES.items():
+        for name, value in UNUSED_SERVER_WORK.items():
             env.setdefault(name, value)  # a user who wants one of them back sets it
         env.update(
             PREFECT_HOME=str(self.prefect_home),

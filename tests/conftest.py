@@ -26,7 +26,7 @@ import pytest
 from cli_support import DOCFILM, ROOT, CliPipeline, PrefectForTests, docfilm_cli, make_clip, stop_process
 from postgres_support import PostgresCluster, start_cluster
 
-from flows.prefect_server import UNUSED_SERVICES
+from flows.prefect_server import UNUSED_SERVER_WORK
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -217,7 +217,7 @@ def _start_test_server(home: Path, *, migrated: bool) -> tuple[subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
         "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "0",
         "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
-    } | UNUSED_SERVICES  # fmt: skip  # as docfilm runs its own server
+    } | UNUSED_SERVER_WORK  # fmt: skip  # as docfilm runs its own server
     if migrated:
         env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
     log_path = home / "server.log"

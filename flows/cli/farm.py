@@ -54,7 +54,7 @@ def farm_local(
                     if process.poll() is not None:
                         err.print(f"worker {name} exited ({process.returncode}); the others go on", markup=False)
                         del farm.worker_processes[name]
-        except (KeyboardInterrupt, _Stop):
+        except _Stop:  # Ctrl-C too: inside on_stop_signals SIGINT raises _Stop, not KeyboardInterrupt
             err.print("stopping the farm …", markup=False)
         finally:
             ignore_stop_signals()  # a second signal must not cut the stop short (restored on the way out)
