@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,8 +195,16 @@ class LocalFarm:
         assert self.env is not None
         home = self.folder / "workers" / name
         home.mkdir(parents=True, exist_ok=True)
+        scratch = home / "tmp"
+        shutil.rmtree(scratch, ignore_errors=True)  # a farm killed before its stop left it
+        scratch.mkdir(mode=0o700)
         env = self.prefect_env() | self.env.values | {
             "DOCFILM_HOME": str(home), "DOCFILM_FARM_WORKER": name, "PREFECT_HOME": str(home / "prefect"),
+            # Prefect's process worker writes each flow run's whole environment (this farm's S3 secret and API
+            # auth string among it) into a temporary folder, which it removes only when the run ends normally:
+            # a worker killed mid-run would leave it in the system's /tmp. Here it stays in the worker's scratch
+            # folder, which stop() removes.
+            "TMPDIR": str(scratch),
             # Pick up submitted flow runs within a second (Prefect's default polls every 10 s).
             "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1",
         }
@@ -223,6 +232,8 @@ class LocalFarm:
         """Workers (and their flow runs), the Prefect server, S3, PostgreSQL: each given its time, then killed."""
         _stop_groups(list(self.worker_processes.values()), STOP_WORKER_S, "workers")  # all at once: ≤ 10 s
         self.worker_processes.clear()
+        for scratch in (self.folder / "workers").glob("*/tmp"):  # their temporary files (see _start_worker),
+            shutil.rmtree(scratch, ignore_errors=True)  # those of a worker that died before too
         if self.server is not None:
             _stop_groups([self.server], 10.0, "the Prefect server")
             self.server = None

@@ -1,7 +1,7 @@
 """Acceptance of the render farm: `docfilm farm local --workers 2`, clips ingested with their masters into S3 (the
 library then removed: workers share only the database and S3), `render --farm`, one worker killed with SIGKILL
 mid-render with its flow run's process tree, and every proxy exactly once in S3 and in the ledger; then SIGTERM
-stops the farm in order, with no process left and no port open.
+stops the farm in order, with no process left, no port open and no worker's temporary file left.
 
 One of the suite's slowest tests (a PostgreSQL cluster, a Prefect server on it, S3 and two workers start); its
 clips are tiny.
@@ -165,6 +165,11 @@ def test_farm_local_renders_every_clip_once_though_a_worker_is_killed_and_stops_
     proxy = json.loads(shown.stdout)["proxy"]
     assert (proxy["key"], proxy["worker"]) == (rendered[held]["key"], survivor)
 
+    # Prefect's worker writes each flow run's environment (secrets among it) into a temporary folder that only a run
+    # ending normally removes: the killed worker's is in its scratch folder (TMPDIR), not in the system's /tmp.
+    scratch = {name: farm.home / "farm" / "workers" / name / "tmp" for name in workers}
+    assert list(scratch[killed].glob("prefect-workspace-attempt-*")), sorted(scratch[killed].iterdir())
+
     # SIGTERM: everything stops in order within 60 s, exit 0, no process left, no port open.
     everything = [int(state["pid"]), int(state["server_pid"]), *workers.values()]  # type: ignore[call-overload]
     everything += [pid for pid in list(everything) for pid in descendants(pid)]
@@ -177,4 +182,5 @@ def test_farm_local_renders_every_clip_once_though_a_worker_is_killed_and_stops_
     assert farm.process.returncode == 0, farm.process.stderr.read()[-3000:] if farm.process.stderr else ""
     assert [pid for pid in everything if alive(pid)] == []
     assert [port for port in ports if port_open(port)] == []
+    assert [folder for folder in scratch.values() if folder.exists()] == [], "workers' temporary files left"
     assert_no_traceback(subprocess.CompletedProcess([], 0, "", err))
