@@ -109,6 +109,11 @@ def test_recorded_part_hashes_are_sent_and_checked_by_the_server(
     assert hashlib.sha256(client.get_object(Bucket=bucket, Key=key)["Body"].read()).digest() \
         == hashlib.sha256(data).digest()
     assert not list(settings.uploads_dir.iterdir())
+    # Part hashes that do not make the file's size now are not used: the parts are hashed as they go, in the
+    # settings' 8 MiB parts.
+    fallback = upload_verified(client, bucket, f"{key}-fallback", path, settings, sha256_hex=sha_hex,
+                               part_hashes=PartHashes(parts.part_size, parts.digests[:2]))
+    assert (fallback.parts, fallback.parts_sent) == (2, 2)
 
 
 def test_a_file_changed_since_it_was_hashed_is_refused_by_the_server_and_leaves_nothing(
