@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.part_hashes import PartHashing
+
 from .errors import CopyFailed, CopyVerificationFailed, DestinationTaken, SourceChanged
 from .hashing import CHUNK, DIRECT_ALIGN, Digest, digest_stream, open_source, xxh128_file
 
@@ -166,8 +168,12 @@ def verified_copy(
     staging: Path | None = None,
     on_taken: OnTaken | None = None,
     sync_folder: bool = True,
+    part_hashing: PartHashing | None = None,
 ) -> CopyOutcome:
     """Copy `src` to `dest` (which must not exist yet), verified as the module docstring says.
+
+    With `part_hashing`, a source it wants (one that will go to S3 in parts) also gets its parts' SHA-256 from the
+    same read (the outcome's `digest.parts`).
 
     With `sync_folder` False the caller flushes `dest`'s folder itself (fsync_dir) before it reports the copy
     as made: an ingest does it once per folder rather than once per file.
@@ -185,7 +191,7 @@ def verified_copy(
     failure: CopyFailed | None = None
     for attempt in range(1, attempts + 1):
         try:
-            return _copy_once(src, dest, folder, attempt, keep, after_write, on_taken, sync_folder)
+            return _copy_once(src, dest, folder, attempt, keep, after_write, on_taken, sync_folder, part_hashing)
         except (CopyVerificationFailed, SourceChanged) as exc:
             failure = exc
             log.warning("%s (attempt %d of %d)", exc, attempt, attempts)
@@ -229,6 +235,7 @@ def _copy_once(
     after_write: AfterWrite | None,
     on_taken: OnTaken | None,
     sync_folder: bool = True,
+    part_hashing: PartHashing | None = None,
 ) -> CopyOutcome:
     folder.mkdir(parents=True, exist_ok=True)
     tmp, fd = _locked_partial(folder)
@@ -241,7 +248,9 @@ def _copy_once(
             before = os.fstat(source.fileno())
             try:
                 sink = _LibrarySink(fd, folder, direct=before.st_size >= CHUNK)
-                digest = digest_stream(source, sink)  # type: ignore[arg-type]
+                part_size = part_hashing.part_size \
+                    if part_hashing is not None and part_hashing.wanted(before.st_size) else None
+                digest = digest_stream(source, sink, part_size)  # type: ignore[arg-type]
             except CopyFailed:
                 raise
             except OSError as exc:

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 
 import xxhash
 
+from core.part_hashes import PartHasher, PartHashes
+
 CHUNK = 4 * 1024 * 1024
 SLICE = 1024 * 1024  # one read: it stays in the CPU's cache (2 MB a core here) while XXH128 reads it
 IN_FLIGHT = 4  # chunks between the reading thread and the SHA-256 and writing ones
@@ -26,11 +28,12 @@ C4_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 @dataclass(frozen=True)
 class Digest:
-    """SHA-256 and XXH128 of the same bytes, as lowercase hex."""
+    """SHA-256 and XXH128 of the same bytes, as lowercase hex; `parts`: the SHA-256 of each part when asked."""
 
     sha256: str
     xxh128: str
     size: int
+    parts: PartHashes | None = None
 
 
 def write_all(sink: BinaryIO, data: memoryview) -> None:
@@ -42,8 +45,11 @@ def write_all(sink: BinaryIO, data: memoryview) -> None:
         data = data[n:]
 
 
-def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None) -> Digest:
+def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None, part_size: int | None = None) -> Digest:
     """Hash a stream with SHA-256 and XXH128 in one pass, copying each chunk to sink when given.
+
+    With `part_size`, the same pass also takes the SHA-256 of each part of that size (for a multipart upload to
+    send), on a thread of its own; without it nothing more is done.
 
     A file of a chunk or more is read in slices small enough to stay in the CPU's cache while XXH128 reads them,
     into page-aligned chunks (a sink may write them with O_DIRECT); SHA-256, the costliest part, runs on a thread
@@ -52,6 +58,7 @@ def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None) -> Digest:
     """
     sha = hashlib.sha256()
     xxh = xxhash.xxh3_128()
+    parts = PartHasher(part_size) if part_size else None
     size = 0
     chunk_size = _chunk_for(stream)
     if chunk_size < CHUNK:  # a small file: one chunk, no thread worth starting
@@ -60,14 +67,19 @@ def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None) -> Digest:
         while n := stream.readinto(buf):  # type: ignore[attr-defined]
             sha.update(view[:n])
             xxh.update(view[:n])
+            if parts is not None:
+                parts.update(view[:n])
             if sink is not None:
                 write_all(sink, view[:n])
             size += n
-        return Digest(sha.hexdigest(), xxh.hexdigest(), size)
+        return Digest(sha.hexdigest(), xxh.hexdigest(), size, parts.finish() if parts is not None else None)
     buffers = [mmap.mmap(-1, CHUNK) for _ in range(IN_FLIGHT)]
-    pending: deque[list[Future[None]]] = deque()  # per chunk in flight: its SHA-256 update and its write
+    pending: deque[list[Future[None]]] = deque()  # per chunk in flight: its SHA-256 updates and its write
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docfilm-sha256") as hasher, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="docfilm-copy") as writer:
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="docfilm-copy") as writer, \
+            contextlib.ExitStack() as stack:
+        part_hasher = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="docfilm-parts")) \
+            if parts is not None else None
         try:
             for i in itertools.count():
                 if len(pending) == IN_FLIGHT:  # the work that last used this buffer must be done
@@ -84,6 +96,8 @@ def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None) -> Digest:
                 if not n:
                     break
                 work = [hasher.submit(sha.update, chunk[:n])]
+                if part_hasher is not None and parts is not None:
+                    work.append(part_hasher.submit(parts.update, chunk[:n]))
                 if sink is not None:
                     work.append(writer.submit(write_all, sink, chunk[:n]))
                 pending.append(work)
@@ -97,7 +111,7 @@ def digest_stream(stream: BinaryIO, sink: BinaryIO | None = None) -> Digest:
             for work in pending:  # on an error; the executors wait for what already runs
                 for f in work:
                     f.cancel()
-    return Digest(sha.hexdigest(), xxh.hexdigest(), size)
+    return Digest(sha.hexdigest(), xxh.hexdigest(), size, parts.finish() if parts is not None else None)
 
 
 def _chunk_for(stream: BinaryIO) -> int:
@@ -129,10 +143,10 @@ def open_source(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb", buffering=0)
 
 
-def digest_file(path: Path) -> Digest:
-    """Hash one file (opened read-only)."""
+def digest_file(path: Path, part_size: int | None = None) -> Digest:
+    """Hash one file (opened read-only); with `part_size`, its parts too (see digest_stream)."""
     with open_source(path) as f:
-        return digest_stream(f)
+        return digest_stream(f, part_size=part_size)
 
 
 def xxh128_file(path: Path, *, uncached: bool = False) -> tuple[str, int]:

@@ -39,16 +39,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from core.part_hashes import PartHashing
+
 from .card import CardFolder
 from .copying import AfterWrite, CopyOutcome, remove_abandoned_partials, verified_copy
-from .errors import (
-    CopyFailed,
-    CopyVerificationFailed,
-    ProbeFailed,
-    SourceChanged,
-    SourceMissing,
-    UnknownScene,
-)
+from .errors import CopyFailed, CopyVerificationFailed, ProbeFailed, SourceChanged, SourceMissing, UnknownScene
 from .hashing import Digest, digest_file, xxh128_file
 from .ledger import Ledger
 from .naming import card_name, display_path, display_text, library_relpath, nfc, openable_path
@@ -79,12 +74,15 @@ def ingest(
     library: Path | None = None,
     after_write: AfterWrite | None = None,
     film_rate: Fraction | None = None,
+    part_hashing: PartHashing | None = None,
 ) -> IngestReport:
     """Offload every file under the sources into the library (or record it in place when `library` is None).
 
     Never raises for one file: bad media is quarantined, a copy the machine could not make is failed, each with
     its reason. `after_write` is passed to each verified copy (tests use it to damage a copy on disk before it
     is read back). Audio is counted, and its timecode given, at `film_rate`, the film's frame rate (see probe).
+    `part_hashing` (masters that go to S3): the new masters it wants get their parts' SHA-256 recorded, taken in
+    the read that hashes and copies them, for the upload to send.
     """
     if scene is not None and scene not in scene_ids:
         raise UnknownScene(f"--scene {scene}: no such scene in the film (known: {', '.join(sorted(scene_ids))})")
@@ -94,7 +92,7 @@ def ingest(
             raise SourceMissing(f"{root}: no such file or folder")
     library = Path(os.path.abspath(library)) if library is not None else None
     skip = [*exclude, *([library] if library is not None else [])]
-    run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write, film_rate)
+    run = _Run(ledger, library, scene_ids, shot_ids or set(), scene, after_write, film_rate, part_hashing)
     for root in roots:
         card = run.card(root)
         run.load_hints(root)
@@ -152,8 +150,10 @@ class _Run:
         forced_scene: str | None,
         after_write: AfterWrite | None,
         film_rate: Fraction | None = None,
+        part_hashing: PartHashing | None = None,
     ) -> None:
         self.ledger = ledger
+        self.part_hashing = part_hashing
         self.library = library
         self.scene_ids = scene_ids
         self.shot_ids = shot_ids
@@ -301,7 +301,8 @@ class _Run:
         return scene, shot
 
     def _in_place(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result) -> None:
-        digest = digest_file(path)
+        hashing = self.part_hashing
+        digest = digest_file(path, hashing.part_size if hashing is not None and hashing.wanted(st.st_size) else None)
         self.settle(digest.sha256)
         known = self.ledger.asset_by_sha256(digest.sha256)
         if known is not None:
@@ -395,7 +396,8 @@ class _Run:
             return card.free_name(target)
 
         outcome = verified_copy(path, target, keep=keep, after_write=self.after_write,
-                                staging=self.staging(target), on_taken=taken, sync_folder=False)
+                                staging=self.staging(target), on_taken=taken, sync_folder=False,
+                                part_hashing=self.part_hashing)
         if outcome.path is not None:
             card.folders.add(outcome.path.parent)
         return outcome
@@ -489,4 +491,6 @@ def _asset_row(
         scene_id=scene,
         shot_id=shot,
         probe=info.to_json(),
+        part_size=digest.parts.part_size if digest.parts is not None else None,
+        part_sha256=digest.parts.blob() if digest.parts is not None else None,
     )

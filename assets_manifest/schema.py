@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-HEAD = "0006"  # the newest revision in migrations/versions: the one the models in store.py are
+HEAD = "0007"  # the newest revision in migrations/versions: the one the models in store.py are
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # One lock per database for whoever upgrades it (two `docfilm db upgrade` at once run one after the other).
 _PG_UPGRADE_LOCK = 0x646F6366  # "docf"

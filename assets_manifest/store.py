@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.part_hashes import PartHashes
 from core.vocabulary import MediaKind
 
 
@@ -103,6 +104,20 @@ class Asset(Base):
     # Why the master's S3 object was quarantined (it no longer had the asset's SHA-256), revision 0006; None: usable.
     # A quarantined asset is left out of every render plan until its master is stored again (ingested again).
     master_quarantine: Mapped[str | None] = mapped_column(Text, default=None)
+    # The SHA-256 of each `part_size` part of the master (raw digests joined), taken at ingest in the read that
+    # hashed it when it was to go to S3 in parts (revision 0007): the upload sends them for the server to check.
+    part_size: Mapped[int | None] = mapped_column(INT64, default=None)
+    part_sha256: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+    @property
+    def part_hashes(self) -> PartHashes | None:
+        """The master's part hashes as recorded, or None (ingested before revision 0007, or not for S3)."""
+        if not self.part_size or not self.part_sha256:
+            return None
+        try:
+            return PartHashes.from_blob(self.part_size, self.part_sha256)
+        except ValueError:  # not whole digests: the upload hashes the parts itself
+            return None
 
     @property
     def fps(self) -> str | None:

@@ -16,6 +16,11 @@ kill is ignored, and that part sent again). On a re-run a part is not sent again
 the same size and ETag and either its ChecksumSHA256 matches ours or, as SeaweedFS lists no part checksums, the
 record says it was accepted with that checksum. A record for
 another SHA-256 (the file changed) has its upload aborted.
+
+Part hashes from the ledger (core.part_hashes, taken at ingest in the read that hashed the file): each part goes
+with its recorded SHA-256 and the client hashes nothing; the server's check of each part is the proof that the
+bytes are those the ledger hashed. A part it refuses means the file changed since: the upload is aborted and its
+record removed, so no object is completed and a re-run starts afresh.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from core.part_hashes import PartHashes
 from core.vocabulary import DIGEST_S3_CODES
 from delivery.client import client_error_code, translate_errors
 from delivery.errors import ChecksumMismatch
@@ -51,6 +57,10 @@ log = logging.getLogger(__name__)
 # One read: small enough to stay in the core's L2 cache while the second SHA-256 reads it (256 KiB took 10 %
 # less CPU for the read and both hashes than 1 MiB here, with 2 MiB of L2 per core).
 _SLICE = 256 * 1024
+_MIB = 1024 * 1024
+MIN_PART = 5 * _MIB  # S3's smallest part (but the last)
+MAX_PART = 5 * 1024 * _MIB
+MAX_PARTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,19 @@ def part_plan(path: Path, part_size: int) -> tuple[list[PartPlan], str]:
     if not parts:
         raise ValueError(f"{path} is empty: multipart needs at least one byte")
     return parts, base64.b64encode(whole.digest()).decode("ascii")
+
+
+def recorded_plan(parts: PartHashes, size: int) -> tuple[list[PartPlan] | None, str]:
+    """The parts of a `size`-byte file with their recorded SHA-256, or None and why they cannot be used."""
+    if not MIN_PART <= parts.part_size <= MAX_PART:
+        return None, f"part size {parts.part_size} is outside S3's {MIN_PART}..{MAX_PART} bytes"
+    if len(parts.digests) > MAX_PARTS:
+        return None, f"{len(parts.digests)} parts, S3 takes at most {MAX_PARTS}"
+    if not parts.covers(size):
+        return None, f"{len(parts.digests)} parts of {parts.part_size} bytes do not make the file's {size} bytes now"
+    step = parts.part_size
+    return [PartPlan(n + 1, n * step, min(step, size - n * step), checksum)
+            for n, checksum in enumerate(parts.checksums())], ""
 
 
 def _record_path(state_dir: Path, bucket: str, key: str) -> Path:
@@ -248,6 +271,7 @@ def upload_multipart(
     *,
     threads: int = 1,
     checksum: str | None = None,
+    parts: PartHashes | None = None,
 ) -> MultipartUpload:
     """Upload `path` in verified parts, `threads` parts at a time, resuming a recorded unfinished upload of the
     same bytes.
@@ -256,6 +280,9 @@ def upload_multipart(
     starts at once, each sending thread hashing its own part, and the whole file's SHA-256 is computed from the
     same bytes on the way; when they do not have `checksum` the upload is aborted, never completed
     (ChecksumMismatch). Without it, or when resuming, the file is hashed before the first part goes.
+    `parts` (with `checksum`): the part hashes the ledger recorded with that SHA-256; the upload then goes in
+    their part size, each part with its recorded SHA-256, and nothing is hashed here (unless they do not fit the
+    file as it is now: then as without them). A part the server refuses aborts the upload (ChecksumMismatch).
     `metadata` must already be header-safe (encode_metadata).
     """
     endpoint = client.meta.endpoint_url
@@ -264,11 +291,19 @@ def upload_multipart(
     record_path = _record_path(state_dir, bucket, key)
     previous = _ResumeRecord.load(record_path)
     planned: list[PartPlan] | None = None
-    if checksum is None or previous is not None:
+    if parts is not None and checksum is not None:
+        planned, why = recorded_plan(parts, path.stat().st_size)
+        if planned is None:
+            log.debug("%s: recorded part hashes not used (%s); hashing the parts while they go", path, why)
+        else:
+            part_size = parts.part_size
+    recorded = planned is not None
+    if planned is None and (checksum is None or previous is not None):
         planned, whole = part_plan(path, part_size)
         if checksum is not None and whole != checksum:
             raise ChecksumMismatch(f"{path} has SHA-256 {whole}, expected {checksum}: it changed since it was hashed")
         checksum = whole
+    assert checksum is not None  # given, or just computed
     with translate_errors(endpoint, f"resuming {path} to {target}"):
         record, held = _resume_or_create(
             client, bucket, key, path, previous, checksum, part_size, metadata, content_type
@@ -291,9 +326,18 @@ def upload_multipart(
         digest = hashlib.sha256()
     journal = os.open(record_path, os.O_WRONLY | os.O_APPEND)
     try:
-        sent_parts = _send_parts(client, bucket, key, path, todo, record, journal, max(1, threads), digest)
-    finally:
-        os.close(journal)
+        try:
+            sent_parts = _send_parts(client, bucket, key, path, todo, record, journal, max(1, threads), digest)
+        finally:
+            os.close(journal)
+    except ChecksumMismatch as exc:
+        if not recorded:
+            raise
+        # The file no longer has the bytes the ledger hashed: nothing of this upload may be completed or resumed.
+        with translate_errors(endpoint, f"aborting {target}"):
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
+        record_path.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"{path} changed since it was hashed ({exc}): {target} aborted, not completed") from exc
     etags.update({number: etag for number, (etag, _) in sent_parts.items()})
     if planned is None:
         planned = [PartPlan(n, offset, size, sent_parts[n][1]) for n, offset, size in _layout(path, part_size)]

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.part_hashes import PartHashing
+
 # SigV4 query-string signatures are valid for at most 7 days, on AWS and on SeaweedFS alike.
 MAX_PRESIGN_EXPIRY_DAYS = 7
 
@@ -84,6 +86,16 @@ class S3Settings(BaseSettings):
     def masters_cache_dir(self) -> Path:
         """Where masters fetched from S3 are kept (bounded by cache_max_gib)."""
         return self.home.absolute() / "cache" / "masters"
+
+    @property
+    def part_hashing(self) -> PartHashing:
+        """Which files an upload sends in parts, and their size: the part hashes to take where a file is read."""
+        return PartHashing(self.part_size_mib * 1024 * 1024, self.multipart_threshold_mib * 1024 * 1024)
+
+    @property
+    def master_part_hashing(self) -> PartHashing | None:
+        """What ingest hashes in parts: the masters that go to S3 in parts (DOCFILM_LIBRARY_S3=on), else nothing."""
+        return self.part_hashing if self.library_s3 else None
 
     @property
     def cache_max_bytes(self) -> int:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from core.part_hashes import PartHashes
 from core.vocabulary import DIGEST_S3_CODES
 from core.vocabulary import content_type as content_type_of
 from delivery.client import client_error_code, translate_errors
@@ -115,6 +116,7 @@ def upload_verified(
     sha256_hex: str | None = None,
     metadata: dict[str, str] | None = None,
     content_type: str | None = None,
+    part_hashes: PartHashes | None = None,
 ) -> UploadResult:
     """Upload `path` to `key` unless the object already has its SHA-256 and size; verify what the server holds.
 
@@ -122,7 +124,9 @@ def upload_verified(
     server rejects the upload and ChecksumMismatch is raised. Metadata values may be any Unicode text; the
     content type defaults to the one core.vocabulary gives the file's suffix. Files of
     `settings.multipart_threshold_mib` or more go in verified parts of `settings.part_size_mib` (see
-    delivery.multipart), resumable through records under `settings.uploads_dir`.
+    delivery.multipart), resumable through records under `settings.uploads_dir`; with `part_hashes` (recorded
+    with `sha256_hex` in the read that hashed the file) in their part size, each part sent with its recorded
+    SHA-256 for the server to check, and the file is not hashed here at all.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -138,7 +142,7 @@ def upload_verified(
             key=key, bytes=size, checksum=checksum, etag=existing.etag, skipped=True, version_id=existing.version_id
         )
     if size >= settings.multipart_threshold_mib * _MIB:
-        return _upload_parts(client, bucket, key, path, checksum, metadata, kind, settings)
+        return _upload_parts(client, bucket, key, path, checksum, metadata, kind, settings, part_hashes)
 
     with path.open("rb") as body, translate_errors(endpoint, f"uploading {path} to {target}"):
         try:
@@ -187,6 +191,7 @@ def _upload_parts(
     metadata: dict[str, str] | None,
     content_type: str,
     settings: S3Settings,
+    part_hashes: PartHashes | None = None,
 ) -> UploadResult:
     """Multipart branch of upload_verified: the composite checksum and the SHA-256 metadata are both checked."""
     target = f"s3://{bucket}/{key}"
@@ -201,6 +206,7 @@ def _upload_parts(
         content_type,
         threads=settings.upload_threads,
         checksum=checksum,
+        parts=part_hashes,
     )
     if done.checksum != checksum:
         raise ChecksumMismatch(

@@ -81,7 +81,7 @@ def ingest_sources(sources: list[str], scene: str | None, ws: Workspace, in_plac
     library = None if in_place else ws.settings.ledger.library_dir()
     report = ingest([Path(s) for s in sources], ws.ledger, scene_ids=ws.scene_ids(), shot_ids=ws.shot_ids(),
                     scene=scene, exclude=[ws.home], library=library, on_file=ingest_file_started,
-                    film_rate=Fraction(ws.film.film.fps))
+                    film_rate=Fraction(ws.film.film.fps), part_hashing=ws.settings.s3.master_part_hashing)
     ingest_ended()
     return report
 

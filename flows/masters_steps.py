@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from assets_manifest.errors import MasterQuarantined, MasterUnavailable
 from assets_manifest.store import Asset, Upload
+from core.part_hashes import PartHashes, PartHashing, hash_file_parts
 
 from .workspace import Workspace
 
@@ -147,8 +148,10 @@ def store_master(ws: Workspace, asset: Asset, client: S3Client, bucket: str) -> 
     unless it was quarantined (its object no longer had the SHA-256): then it is sent again, which lifts the
     quarantine.
 
-    The ledger's SHA-256 is sent as the expected checksum, so the file is not hashed again here: bytes that no
-    longer have it are refused by the server (ChecksumMismatch).
+    The ledger's SHA-256 is sent as the expected checksum, and the parts' SHA-256 ingest recorded in the read
+    that hashed the master (revision 0007) are sent for the server to check each part, so the file is not hashed
+    again here: bytes that no longer have them are refused by the server (ChecksumMismatch). A master ingested
+    without part hashes has its parts hashed while they go, as before.
     """
     from delivery.keys import master_key
     from delivery.upload import upload_verified
@@ -160,7 +163,7 @@ def store_master(ws: Workspace, asset: Asset, client: S3Client, bucket: str) -> 
         raise MasterUnavailable(f"master of {asset.name} ({asset.asset_id}) is not at {asset.path}: not stored")
     key = master_key(asset.sha256)
     res = upload_verified(
-        client, bucket, key, path, ws.settings.s3, sha256_hex=asset.sha256,
+        client, bucket, key, path, ws.settings.s3, sha256_hex=asset.sha256, part_hashes=asset.part_hashes,
         metadata={"docfilm-role": "master", "docfilm-asset": asset.asset_id, "docfilm-name": asset.name},
         content_type="application/octet-stream",
     )
@@ -205,10 +208,20 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def hashed_for_upload(path: Path, hashing: PartHashing) -> tuple[str, PartHashes | None]:
+    """A file's SHA-256 (hex) and, when it goes to S3 in parts, its parts' SHA-256, all in one read."""
+    if not hashing.wanted(path.stat().st_size):
+        return file_sha256(path), None
+    sha256, _size, parts = hash_file_parts(path, hashing.part_size)
+    return sha256, parts
+
+
 def store_renditions(ws: Workspace, asset: Asset, files: dict[str, Path],
                      store: tuple[S3Client, str] | None = None) -> dict[str, tuple[str, str]]:
     """Put a render's files ("proxy", "poster", "sheet" → path) into S3 as `proxies/<profile>/<asset id>…`, each
-    hashed once here and verified by the server; recorded as uploads. Returns role → (key, SHA-256 hex)."""
+    read once here for its SHA-256 (and, when it goes in parts, its parts' SHA-256, sent for the server to check:
+    the upload hashes nothing more) and verified by the server; recorded as uploads. Returns role → (key, SHA-256
+    hex)."""
     from core.vocabulary import content_type
     from delivery.keys import rendition_key
     from delivery.upload import upload_verified
@@ -223,13 +236,13 @@ def store_renditions(ws: Workspace, asset: Asset, files: dict[str, Path],
             store = stack.enter_context(open_store(ws.settings.s3))
         client, bucket = store
         for role, path in files.items():
-            sha256 = file_sha256(path)
+            sha256, parts = hashed_for_upload(path, ws.settings.s3.part_hashing)
             key = rendition_key(profile_hash, asset.asset_id, role, path.suffix)
             metadata = {"docfilm-role": role, "docfilm-master-asset": asset.asset_id}
             if asset.scene_id:
                 metadata["docfilm-scene"] = asset.scene_id
             res = upload_verified(client, bucket, key, path, ws.settings.s3, sha256_hex=sha256, metadata=metadata,
-                                  content_type=content_type(path.suffix.lower()))
+                                  content_type=content_type(path.suffix.lower()), part_hashes=parts)
             rows.append(_upload_row(client.meta.endpoint_url, bucket, path, sha256, res, asset.asset_id, role))
             stored[role] = (key, sha256)
     ws.ledger.record_uploads(rows)

@@ -194,3 +194,41 @@ def test_missing_postgresql_binaries_fail_the_tests_that_need_them_with_how_to_i
     monkeypatch.setattr(postgres_support, "POSTGRES_BINARIES", tmp_path / "nothing-here")
     with pytest.raises(FileNotFoundError, match=r"apt-get install postgresql"):
         postgres_support.start_cluster()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_revision_0007_adds_part_hashes_keeping_the_assets(tmp_path: Path, database: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    """A ledger at 0006 with an asset: upgraded, the asset is kept with no part hashes (it uploads as before), and
+    part hashes recorded since read back as written."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from assets_manifest.store import Asset
+    from core.part_hashes import PartHashes
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}" if database == "sqlite" \
+        else request.getfixturevalue("postgres_cluster").new_database()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(schema._config(conn), "0006")
+        conn.execute(text(
+            "INSERT INTO assets (asset_id, sha256, xxh128, size, name, path, path_bytes, kind, container, rotation, "
+            "field_order, vfr, audio_tracks, probe, ingested_at) VALUES ('a1', :sha, 'xx', 3000000000, 'clip', "
+            "'/lib/clip.mov', :raw, 'video', 'mov', 0, 'progressive', false, 2, '{}', :when)"),
+            {"sha": "ab" * 32, "raw": b"/\xff", "when": datetime(2019, 5, 20, tzinfo=UTC)})
+    engine.dispose()
+    settings = LedgerSettings(home=tmp_path / "home", database_url=url)
+    assert Ledger.upgrade(settings).before == "0006"
+    ledger = Ledger.open(settings)
+    try:
+        (asset,) = ledger.assets()
+        assert (asset.asset_id, asset.size, asset.part_size, asset.part_hashes) == ("a1", 3000000000, None, None)
+        parts = PartHashes(8 * 1024 * 1024, (b"\x01" * 32, b"\x02" * 32))
+        with ledger.session(write=True) as s:
+            s.execute(update(Asset).values(part_size=parts.part_size, part_sha256=parts.blob()))
+        (asset,) = ledger.assets()
+        assert asset.part_hashes == parts
+    finally:
+        ledger.close()

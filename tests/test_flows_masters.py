@@ -45,8 +45,78 @@ def _ingest(ws: Workspace, card: Path) -> list[str]:
     from assets_manifest.ingest import ingest
 
     report = ingest([card], ws.ledger, scene_ids=ws.scene_ids(), library=ws.settings.ledger.library_dir(),
-                    exclude=[ws.home], film_rate=Fraction(25))
+                    exclude=[ws.home], film_rate=Fraction(25), part_hashing=ws.settings.s3.master_part_hashing)
     return [x.asset_id for x in report.ingested]
+
+
+def _wav(path: Path, seconds: int, frequency: int) -> None:
+    """Stereo 16-bit PCM at 48 kHz: 192,000 bytes a second (30 s: 5.5 MiB, two parts of 5 MiB)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f",
+                    "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=48000:duration={seconds}", "-ac", "2",
+                    "-c:a", "pcm_s16le", str(path)], check=True, capture_output=True, timeout=60)
+
+
+def test_ingest_records_part_hashes_and_the_master_upload_sends_them_for_the_server_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_s3: Any, s3_env: dict[str, str],
+    database_url: str | None,
+) -> None:
+    """Masters at the multipart threshold get their parts' SHA-256 in ingest's one read; store_master sends them
+    and hashes nothing: a master changed on disk after ingest is refused by the server (BadDigest), not by the
+    client, and leaves no object, no open upload."""
+    from core.part_hashes import hash_file_parts
+    from delivery import multipart
+    from delivery.multipart import composite_checksum, recorded_plan
+    from flows.masters_steps import store_masters
+
+    card = tmp_path / "card"
+    _wav(card / "S01-01_tiếng-chợ.wav", 30, 440)
+    _wav(card / "S01-02_tiếng-gió.wav", 30, 880)
+    if database_url:
+        monkeypatch.setenv("DOCFILM_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("DOCFILM_DATABASE_URL", raising=False)
+    ws = _workspace(monkeypatch, tmp_path / "home", DOCFILM_S3_MULTIPART_THRESHOLD_MIB="5",
+                    DOCFILM_S3_PART_SIZE_MIB="5")
+    ids = _ingest(ws, card)
+    assets = sorted(ws.ledger.assets(), key=lambda a: a.name)
+    assert len(ids) == 2 and len(assets) == 2
+    for asset in assets:
+        whole, size, parts = hash_file_parts(Path(asset.path), 5 * 1024 * 1024)
+        assert (whole, size) == (asset.sha256, asset.size) and len(parts.digests) == 2
+        assert asset.part_hashes == parts, "the ledger holds the parts of the bytes it hashed"
+    changed = Path(assets[1].path)
+    changed.chmod(0o644)
+    with changed.open("r+b") as f:  # same size, one byte of the first part flipped
+        f.seek(4096)
+        byte = f.read(1)
+        f.seek(4096)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+    def no_hashing(*_: object) -> None:
+        raise AssertionError("the master was hashed at upload time")
+
+    monkeypatch.setattr(multipart, "part_plan", no_hashing)
+    stored, failed = store_masters(ws, ids)
+    client, bucket = embedded_s3.client, s3_env["bucket"]
+    (done,) = stored
+    assert done.asset_id == assets[0].asset_id and done.uploaded
+    head = client.head_object(Bucket=bucket, Key=done.key, ChecksumMode="ENABLED")
+    plan, _ = recorded_plan(assets[0].part_hashes, assets[0].size)
+    assert plan is not None and head["ChecksumSHA256"] == composite_checksum(plan)
+    assert head["Metadata"]["docfilm-sha256"] == base64.b64encode(bytes.fromhex(assets[0].sha256)).decode()
+    ((refused, reason),) = failed
+    assert refused.asset_id == assets[1].asset_id
+    assert "BadDigest" in reason and "aborted" in reason, reason
+    key = f"masters/{assets[1].sha256}"
+    assert client.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount") == 0
+    assert client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", []) == []
+    assert not list(ws.settings.s3.uploads_dir.iterdir())
+    ws.ledger.close()
 
 
 def test_masters_go_to_s3_and_a_machine_without_the_library_renders_from_them(
