@@ -251,6 +251,17 @@ def _resume_or_create(
     return _ResumeRecord(created["UploadId"], checksum, part_size, key), {}
 
 
+def _abort_recorded(client: S3Client, bucket: str, key: str, record: _ResumeRecord, record_path: Path) -> None:
+    """Abort the recorded unfinished upload (one the server no longer knows is fine) and remove its record."""
+    with translate_errors(client.meta.endpoint_url, f"aborting s3://{bucket}/{key}"):
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
+        except ClientError as exc:
+            if client_error_code(exc) not in {"NoSuchUpload", "404"}:
+                raise
+    record_path.unlink(missing_ok=True)
+
+
 def _layout(path: Path, part_size: int) -> list[tuple[int, int, int]]:
     """(number, offset, size) of each part of `path`, unhashed."""
     size = path.stat().st_size
@@ -301,6 +312,8 @@ def upload_multipart(
     if planned is None and (checksum is None or previous is not None):
         planned, whole = part_plan(path, part_size)
         if checksum is not None and whole != checksum:
+            if previous is not None:  # an unfinished upload of this file: it can never be completed now
+                _abort_recorded(client, bucket, key, previous, record_path)
             raise ChecksumMismatch(f"{path} has SHA-256 {whole}, expected {checksum}: it changed since it was hashed")
         checksum = whole
     assert checksum is not None  # given, or just computed

@@ -375,3 +375,27 @@ def test_docfilm_verify_reports_objects_changed_behind_its_back(embedded_s3: Emb
     assert down.returncode == 3, down.stderr
     assert f"S3 endpoint 127.0.0.1:{closed} unreachable" in down.stderr and "Traceback" not in down.stderr
     assert embedded_s3.secret_key not in down.stderr + down.stdout
+
+
+def test_a_file_changed_under_an_unfinished_upload_is_refused_and_that_upload_aborted(
+    embedded_s3: EmbeddedS3Fixture, tmp_path: Path
+) -> None:
+    """The ledger's SHA-256 no longer matches the file (a damaged library copy): nothing is sent, and the upload an
+    interrupted run left open is aborted with its record, not left on the server for ever."""
+    client, bucket = embedded_s3.client, embedded_s3.bucket
+    path, sha_hex = _file(tmp_path / "master.mov", 11 * MIB)
+    key, settings = "masters/damaged", _parts_of_5_mib(tmp_path)
+    _upload_stopped_after(client, bucket, key, path, settings, parts=1)
+    stale = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])}
+    assert len(stale) == 1 and list(settings.uploads_dir.glob("*.json"))
+
+    data = bytearray(path.read_bytes())
+    data[6 * MIB] ^= 0xFF  # same size, one byte of part 2 changed
+    path.write_bytes(bytes(data))
+    calls = _count_parts(client)
+    with pytest.raises(ChecksumMismatch, match="changed since it was hashed"):
+        upload_verified(client, bucket, key, path, settings, sha256_hex=sha_hex)
+    assert calls == []
+    assert client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", []) == []
+    assert list(settings.uploads_dir.glob("*.json")) == []
+    assert head_checksum(client, bucket, key) is None
