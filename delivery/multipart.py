@@ -232,7 +232,11 @@ def _resume_or_create(
             if found is not None:
                 return record, found
         else:
-            log.info("%s changed since upload %s began; aborting it", path, record.upload_id)
+            if record.checksum != checksum:
+                log.info("%s changed since upload %s began; aborting it", path, record.upload_id)
+            else:
+                log.info("upload %s of %s went in parts of %d bytes, this one in %d; aborting it", record.upload_id,
+                         path, record.part_size, part_size)
             try:
                 client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
             except ClientError as exc:
