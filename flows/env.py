@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .prefect_server import USER_PREFECT_SETTINGS, local_server, start_local_server
+from .prefect_server import USER_PREFECT_SETTINGS, local_server, start_local_server, use_served_server
 
 
 def docfilm_home() -> Path:
@@ -39,13 +39,14 @@ def prepare_prefect_env() -> None:
 
 
 def start_prefect() -> None:
-    """For a command about to run a flow: the defaults above and, with no Prefect configured, this process's
-    own Prefect server started now (see flows.prefect_server), to boot while the flows are imported."""
+    """For a command about to run a flow: the defaults above and, with no Prefect configured, the server a
+    running `docfilm serve` keeps for this home, else this process's own Prefect server started now (see
+    flows.prefect_server), to boot while the flows are imported."""
     if local_server() is not None:
         return
     configured = prefect_configured()
     prepare_prefect_env()
-    if not configured:
+    if not configured and not use_served_server(Path(os.environ["PREFECT_HOME"])):
         start_local_server(Path(os.environ["PREFECT_HOME"]))
 
 

@@ -18,6 +18,8 @@ It differs from Prefect's own in these ways:
   (docfilm uses no blocks) are off (UNUSED_SERVER_WORK);
 - it runs through flows/prefect_serve.py, which imports Prefect's server package with Python's cyclic collector
   paused (a seventh less of the server's start-up CPU here);
+- `docfilm serve` keeps one for as long as it runs (ServedPrefect, recorded in PREFECT_HOME/served.json, mode
+  0600), and the home's flow commands run meanwhile use it instead of starting their own (use_served_server);
 - the server dies with this process, even on kill -9 (Linux parent-death signal); its own output goes to a log
   file under PREFECT_HOME (never onto the terminal, where a server shutting down under load may print an
   asyncio or SQLAlchemy traceback that is no failure of the command), quoted when the server fails to start.
@@ -29,7 +31,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -244,7 +248,72 @@ class LocalPrefectServer:
             self.log_path.unlink(missing_ok=True)
 
 
+# `docfilm serve` keeps one server for the commands run while it runs (ServedPrefect); this record, under the
+# home's PREFECT_HOME, mode 0600 (it holds the auth string), tells them where it answers.
+SERVED_RECORD = "served.json"
+
+
+def _health(api_url: str, auth: str, timeout: float) -> bool:
+    token = base64.b64encode(auth.encode()).decode()
+    request = urllib.request.Request(f"{api_url}/health", headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError):
+        return False
+
+
+def _is_served_process(pid: int) -> bool:
+    """The pid runs this module's server (flows.prefect_serve), not some process that took a recycled pid."""
+    try:
+        return b"flows.prefect_serve" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def served_server(prefect_home: Path) -> tuple[str, str] | None:
+    """(API URL, auth string) of the server a running `docfilm serve` keeps for this home, when it answers."""
+    try:
+        record = json.loads((prefect_home / SERVED_RECORD).read_text(encoding="utf-8"))
+        pid, api_url, auth = int(record["pid"]), str(record["api_url"]), str(record["auth"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not api_url.startswith("http://127.0.0.1:") or not _is_served_process(pid) or not _health(api_url, auth, 2.0):
+        return None
+    return api_url, auth
+
+
+class ServedPrefect:
+    """`docfilm serve`'s companion (delivery.seaweed.Companion): Prefect's API for as long as serve runs, used
+    by the home's flow commands instead of each starting a server of its own (3-4 s a command here)."""
+
+    def __init__(self, prefect_home: Path) -> None:
+        self.server = LocalPrefectServer(prefect_home)
+        self.record = prefect_home / SERVED_RECORD
+        self.server.start()  # boots while serve starts the S3
+
+    def ready(self) -> str:
+        self.server.wait_ready()
+        assert self.server.process is not None
+        text = json.dumps({"pid": self.server.process.pid, "api_url": self.server.api_url, "auth": self.server._auth})
+        partial = self.record.with_name(f".{self.record.name}.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        partial.replace(self.record)
+        return f"Prefect API at {self.server.api_url} for the flow commands run meanwhile"
+
+    def stop(self) -> None:
+        process = self.server.process
+        if process is not None:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                if json.loads(self.record.read_text(encoding="utf-8"))["pid"] == process.pid:
+                    self.record.unlink()
+        self.server.stop()
+
+
 _server: LocalPrefectServer | None = None
+_served = False
 
 
 def start_local_server(prefect_home: Path) -> LocalPrefectServer:
@@ -258,3 +327,22 @@ def start_local_server(prefect_home: Path) -> LocalPrefectServer:
 
 def local_server() -> LocalPrefectServer | None:
     return _server
+
+
+def use_served_server(prefect_home: Path) -> bool:
+    """Point this process's Prefect client at the server `docfilm serve` keeps for this home, if one answers."""
+    global _served
+    found = served_server(prefect_home)
+    if found is None:
+        return False
+    api_url, auth = found
+    os.environ["PREFECT_API_URL"] = api_url
+    os.environ["PREFECT_API_AUTH_STRING"] = auth
+    _served = True
+    log.debug("flow runs go to docfilm serve's Prefect server on %s", api_url)
+    return True
+
+
+def own_server_in_use() -> bool:
+    """This process runs its flows on docfilm's own server: its own (local_server) or `docfilm serve`'s."""
+    return _server is not None or _served

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -187,16 +188,47 @@ def _http_status(url: str) -> int:
         return exc.code
 
 
-def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
+def _flow_runs(api_url: str, auth: str) -> list[dict[str, Any]]:
+    """The flow runs a Prefect API holds (Basic auth, as docfilm's own servers ask)."""
+    token = base64.b64encode(auth.encode()).decode()
+    request = urllib.request.Request(f"{api_url}/flow_runs/filter", data=b"{}", method="POST",
+                                     headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        runs: list[dict[str, Any]] = json.loads(response.read())
+    return runs
+
+
+def test_serve_runs_the_embedded_s3_and_prefect_for_the_commands_until_ctrl_c(
+    tmp_path: Path, prefect_for_tests: PrefectForTests
+) -> None:
+    home = tmp_path / "home"
+    prefect_for_tests.seed(home)  # migrated, as after a first command: no migrations here
+    make_clip(tmp_path / "card" / "S01-01_a.mp4", "10:00:00:00")
+    env = user_env(home)
     # Started as `docfilm serve &` in a script starts it: with SIGINT ignored, which Python would obey, never
     # raising KeyboardInterrupt. serve takes the signal itself, so `kill -INT` still stops it.
     process = subprocess.Popen(["sh", "-c", 'trap "" INT; exec "$0" serve', str(DOCFILM)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, env=user_env(tmp_path / "home"), cwd=ROOT)  # fmt: skip
+                               stderr=subprocess.STDOUT, env=env, cwd=ROOT)  # fmt: skip
     try:
-        # Its ready line names the endpoint and Ctrl-C (a log line may name the endpoint before it is up).
-        found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+)[^\n]*\n?.*Ctrl-C", 60)
-        endpoint = found.group(1)
+        # Its ready line names the endpoint, Prefect's API and Ctrl-C (a log line may name the endpoint before).
+        found, seen = _read_until(process, r"(?s)(http://127\.0\.0\.1:\d+)[^\n]*\n?.*Prefect API at "
+                                           r"(http://127\.0\.0\.1:\d+/api).*Ctrl-C", 60)
+        endpoint, api_url = found.group(1), found.group(2)
         assert 200 <= _http_status(endpoint) < 500  # an S3 answers (anonymous requests may be refused)
+        record = home / "prefect" / "served.json"
+        assert record.stat().st_mode & 0o777 == 0o600  # it holds the API's auth string
+        served = json.loads(record.read_text())
+        assert served["api_url"] == api_url and served["auth"] not in seen
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _flow_runs(api_url, "docfilm:guessed")
+        assert refused.value.code == 401  # the API asks for the generated auth string
+
+        # A flow command run meanwhile runs on serve's server, not on one of its own: a server it started itself
+        # would fail on this database setting (which only a server reads).
+        no_own_server = env | {"PREFECT_API_DATABASE_CONNECTION_URL": "sqlite+aiosqlite:////nonexistent/prefect.db"}
+        ingested = docfilm_cli("ingest", str(tmp_path / "card"), "--json", env=no_own_server)
+        assert ingested.returncode == 0, ingested.stderr[-3000:]
+        assert [r["name"] for r in _flow_runs(api_url, served["auth"])] != []
         process.send_signal(signal.SIGINT)
         # An event, not a deadline: weed's own stop takes 1-2 s quiet, up to its 10 s grace on a loaded machine.
         rest = process.communicate(timeout=120)[0].decode(errors="replace")
@@ -205,11 +237,14 @@ def test_serve_runs_the_embedded_s3_until_ctrl_c(tmp_path: Path) -> None:
             process.kill()
             process.wait()
         # A serve killed above leaves its weed (its own session) behind: never leak it past the test.
-        EmbeddedS3.stop_recorded(tmp_path / "home", stop_timeout=2.0)
+        EmbeddedS3.stop_recorded(home, stop_timeout=2.0)
     assert process.returncode == 0, seen + rest
     assert "Traceback" not in seen + rest
     with pytest.raises(urllib.error.URLError):
         _http_status(endpoint)  # stopped with it
+    with pytest.raises(urllib.error.URLError):
+        _http_status(f"{api_url}/health")
+    assert not record.exists()
 
 
 def _the_packet_opens_on_the_film(browser: Any, index: Path) -> None:

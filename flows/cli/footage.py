@@ -190,10 +190,23 @@ def print_upload_failures(r: UploadRun) -> None:
 
 @app.command()
 def serve() -> None:
-    """Start the embedded S3 (SeaweedFS on 127.0.0.1) and keep it running until Ctrl-C."""
+    """Start the embedded S3 (SeaweedFS on 127.0.0.1) and Prefect's API for the flow commands run meanwhile, and
+    keep them running until Ctrl-C."""
     from delivery.seaweed import serve_forever
 
-    serve_forever(_settings().s3, console=err)
+    from ..env import docfilm_home, prefect_configured
+    from ..prefect_server import ServedPrefect, served_server
+
+    settings = _settings()
+    companion = None
+    prefect_home = docfilm_home() / "prefect"
+    if not prefect_configured() and served_server(prefect_home) is None:
+        companion = ServedPrefect(prefect_home)  # boots while the S3 starts
+    try:
+        serve_forever(settings.s3, console=err, companion=companion)
+    finally:
+        if companion is not None:
+            companion.stop()  # when the S3 was already served, or failed to start
 
 
 @app.command()
