@@ -165,10 +165,13 @@ def test_farm_local_renders_every_clip_once_though_a_worker_is_killed_and_stops_
     proxy = json.loads(shown.stdout)["proxy"]
     assert (proxy["key"], proxy["worker"]) == (rendered[held]["key"], survivor)
 
-    # Prefect's worker writes each flow run's environment (secrets among it) into a temporary folder that only a run
-    # ending normally removes: the killed worker's is in its scratch folder (TMPDIR), not in the system's /tmp.
+    # A flow run's working folder is a temporary folder that only a run ending normally removes: the killed run's is
+    # in its worker's scratch folder (TMPDIR), not in the system's /tmp. No run wrote its environment (secrets
+    # among it) into a file: each is started as the deployment's engine command, without Prefect's workspace
+    # supervisor and its environment manifest.
     scratch = {name: farm.home / "farm" / "workers" / name / "tmp" for name in workers}
-    assert list(scratch[killed].glob("prefect-workspace-attempt-*")), sorted(scratch[killed].iterdir())
+    assert list(scratch[killed].glob("tmp*prefect")), sorted(scratch[killed].iterdir())
+    assert [p for folder in scratch.values() for p in folder.rglob("*") if "workspace" in p.name] == []
 
     # SIGTERM: everything stops in order within 60 s, exit 0, no process left, no port open.
     everything = [int(state["pid"]), int(state["server_pid"]), *workers.values()]  # type: ignore[call-overload]
