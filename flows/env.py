@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .prefect_server import USER_PREFECT_SETTINGS, local_server, start_local_server, use_served_server
+from .prefect_server import (
+    USER_PREFECT_SETTINGS,
+    local_server,
+    own_server_in_use,
+    start_local_server,
+    use_served_server,
+)
 
 
 def docfilm_home() -> Path:
@@ -71,17 +77,19 @@ def _import_first_run_modules() -> None:
 @contextmanager
 def prefect_ready() -> Iterator[None]:
     """Around flow calls (prefect imported): waits for this process's own server, if it started one, and then
-    runs flows without heartbeats. Heartbeats let a lasting server mark a crashed run; this server ends with
-    the process, so nothing would read them, and each flow run's end waits up to a second for its heartbeat
-    thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
-    server = local_server()
-    if server is None:
+    runs flows without heartbeats when they run on docfilm's own server (this process's, or `docfilm serve`'s).
+    Heartbeats let a server's automations mark a crashed run; docfilm's servers run no automations
+    (UNUSED_SERVER_WORK), so nothing would read them, and each flow run's end waits up to a second for its
+    heartbeat thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
+    if not own_server_in_use():
         yield
         return
+    server = local_server()
     _import_first_run_modules()
     from prefect.settings import temporary_settings
 
     # The settings are rebuilt from the environment (0.3-0.9 s of CPU here): while the server still starts.
     with temporary_settings(updates={"flows.heartbeat_frequency": None}):
-        server.wait_ready()
+        if server is not None:
+            server.wait_ready()
         yield
