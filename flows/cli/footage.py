@@ -195,12 +195,15 @@ def serve() -> None:
     from delivery.seaweed import serve_forever
 
     from ..env import docfilm_home, prefect_configured
-    from ..prefect_server import ServedPrefect, served_server
+    from ..prefect_server import ServedPrefect, database_at_head, served_server
 
     settings = _settings()
     companion = None
     prefect_home = docfilm_home() / "prefect"
     if not prefect_configured() and served_server(prefect_home) is None:
+        if not database_at_head(prefect_home / "prefect.db"):
+            err.print("starting Prefect's server: its first start in this home creates its database (10-20 s) …",
+                      markup=False, soft_wrap=True)
         companion = ServedPrefect(prefect_home)  # boots while the S3 starts
     try:
         serve_forever(settings.s3, console=err, companion=companion)
