@@ -141,3 +141,26 @@ def test_a_server_that_cannot_start_is_an_environment_error(tmp_path: Path) -> N
     logs = list((home / "prefect").glob("server.*.log"))
     assert len(logs) == 1 and str(logs[0]) in p.stderr  # its own messages are kept, named, and quoted
     assert not (home / "library").exists() or not any((home / "library").rglob("*.m4a"))
+
+
+def test_flow_runs_on_serves_server_send_no_heartbeats_and_on_a_users_server_they_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docfilm's own servers (a command's, or `docfilm serve`'s) run no automations, the only readers of flow-run
+    heartbeats, whose thread each flow run's end waits on: flows there run without them. A server the user
+    configured keeps Prefect's setting."""
+    from prefect.settings import get_current_settings
+
+    from flows import prefect_server
+    from flows.env import prefect_ready
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None
+    monkeypatch.setattr(prefect_server, "_server", None)
+    monkeypatch.setattr(prefect_server, "_served", False)
+    with prefect_ready():
+        assert get_current_settings().flows.heartbeat_frequency == default  # a user's server
+    monkeypatch.setattr(prefect_server, "_served", True)  # as use_served_server leaves it
+    with prefect_ready():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == default
