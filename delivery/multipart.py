@@ -9,10 +9,8 @@ same slices, into buffers the sending threads give back (memory: threads + 1 par
 the first part that fails for good stops the others from starting, and the record keeps every part accepted
 so far, so a re-run sends only the rest.
 
-Resume: a small record per (bucket, key) under `state_dir` (<home>/s3/uploads/<hash>.json) names the UploadId,
-the file's SHA-256 and each part the server accepted with its checksum (so verified it): its first line is
-written whole when the upload starts or resumes, then one line is appended per accepted part (a line torn by a
-kill is ignored, and that part sent again). On a re-run a part is not sent again when list_parts shows it with
+Resume: a small record per (bucket, key) under `state_dir` (<home>/s3/uploads/<hash>.json; see
+delivery.multipart_resume). On a re-run a part is not sent again when list_parts shows it with
 the same size and ETag and either its ChecksumSHA256 matches ours or, as SeaweedFS lists no part checksums, the
 record says it was accepted with that checksum. A record for
 another SHA-256 (the file changed) has its upload aborted.
@@ -27,22 +25,30 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import os
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from core.part_hashes import PartHashes
+from core.part_hashes import PartHashes, hash_file_parts
 from core.vocabulary import DIGEST_S3_CODES
 from delivery.client import client_error_code, translate_errors
 from delivery.errors import ChecksumMismatch
+from delivery.multipart_resume import (
+    Accepted,
+    HeldPart,
+    ResumeRecord,
+    abort_upload,
+    already_verified,
+    held_parts,
+    resume_record_path,
+)
 from delivery.records import SHA256_METADATA
 from delivery.retry import with_retries
 
@@ -82,81 +88,18 @@ class MultipartUpload:
     parts_sent: int
 
 
-@dataclass(frozen=True)
-class _HeldPart:
-    """A part the server lists for an unfinished upload; `checksum` is None where the server lists none."""
-
-    size: int
-    etag: str
-    checksum: str | None
-
-
-@dataclass(frozen=True)
-class _Accepted:
-    """A part the server accepted with our checksum, as the resume record keeps it."""
-
-    etag: str
-    checksum: str
-
-
-@dataclass
-class _ResumeRecord:
-    """The resume file's content: its first line, then one appended line per part accepted since."""
-
-    upload_id: str
-    checksum: str
-    part_size: int
-    key: str
-    parts: dict[str, _Accepted] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path) -> _ResumeRecord | None:
-        """The record at `path`, or None when it is missing or unreadable (the upload then starts afresh).
-
-        Appended part lines are read up to the first that does not parse (torn by a kill mid-write)."""
-        try:
-            first, *appended = path.read_text(encoding="utf-8").splitlines()
-            data = json.loads(first)
-            parts = {str(n): _Accepted(str(p["etag"]), str(p["checksum"])) for n, p in dict(data["parts"]).items()}
-            record = cls(str(data["upload_id"]), str(data["checksum"]), int(data["part_size"]), str(data["key"]), parts)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-        for line in appended:
-            try:
-                part = json.loads(line)
-                record.parts[str(int(part["part"]))] = _Accepted(str(part["etag"]), str(part["checksum"]))
-            except (ValueError, KeyError, TypeError):
-                break
-        return record
-
-    def save(self, path: Path) -> None:
-        # Written whole then renamed, so a kill mid-write leaves the previous record.
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(asdict(self)) + "\n", encoding="utf-8")
-        partial.replace(path)
-
-    def accept(self, journal: int, number: int, accepted: _Accepted) -> None:
-        """Add an accepted part, appending its line to the record open as `journal` (O_APPEND): one short
-        write per part instead of rewriting and renaming the whole record."""
-        self.parts[str(number)] = accepted
-        line = json.dumps({"part": number, "etag": accepted.etag, "checksum": accepted.checksum}) + "\n"
-        os.write(journal, line.encode("utf-8"))
-
-
 def part_plan(path: Path, part_size: int) -> tuple[list[PartPlan], str]:
     """Split `path` into parts of `part_size` bytes; return them and the whole file's base64 SHA-256."""
-    whole = hashlib.sha256()
-    parts: list[PartPlan] = []
-    offset = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(part_size):
-            whole.update(chunk)
-            digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
-            parts.append(PartPlan(len(parts) + 1, offset, len(chunk), digest))
-            offset += len(chunk)
-    if not parts:
+    sha256_hex, size, hashes = hash_file_parts(path, part_size)
+    if not size:
         raise ValueError(f"{path} is empty: multipart needs at least one byte")
-    return parts, base64.b64encode(whole.digest()).decode("ascii")
+    return _plan(hashes, size), base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
+
+
+def _plan(hashes: PartHashes, size: int) -> list[PartPlan]:
+    step = hashes.part_size
+    return [PartPlan(n + 1, n * step, min(step, size - n * step), checksum)
+            for n, checksum in enumerate(hashes.checksums())]
 
 
 def recorded_plan(parts: PartHashes, size: int) -> tuple[list[PartPlan] | None, str]:
@@ -167,34 +110,7 @@ def recorded_plan(parts: PartHashes, size: int) -> tuple[list[PartPlan] | None, 
         return None, f"{len(parts.digests)} parts, S3 takes at most {MAX_PARTS}"
     if not parts.covers(size):
         return None, f"{len(parts.digests)} parts of {parts.part_size} bytes do not make the file's {size} bytes now"
-    step = parts.part_size
-    return [PartPlan(n + 1, n * step, min(step, size - n * step), checksum)
-            for n, checksum in enumerate(parts.checksums())], ""
-
-
-def _record_path(state_dir: Path, bucket: str, key: str) -> Path:
-    # Not keyed by endpoint: the embedded S3 may come back on another port; a record whose upload the
-    # endpoint does not know (NoSuchUpload) just starts a new upload.
-    name = hashlib.sha256(f"{bucket}\n{key}".encode()).hexdigest()[:32]
-    return state_dir / f"{name}.json"
-
-
-def _held_parts(client: S3Client, bucket: str, key: str, upload_id: str) -> dict[int, _HeldPart] | None:
-    """Parts the server holds for `upload_id` by number; None when the upload no longer exists."""
-    parts: dict[int, _HeldPart] = {}
-    marker = 0
-    while True:
-        try:
-            response = client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker)
-        except ClientError as exc:
-            if client_error_code(exc) in {"NoSuchUpload", "404"}:
-                return None
-            raise
-        for part in response.get("Parts", []):
-            parts[int(part["PartNumber"])] = _HeldPart(int(part["Size"]), str(part["ETag"]), part.get("ChecksumSHA256"))
-        if not response.get("IsTruncated"):
-            return parts
-        marker = int(response["NextPartNumberMarker"])
+    return _plan(parts, size), ""
 
 
 def composite_checksum(parts: list[PartPlan] | tuple[PartPlan, ...]) -> str:
@@ -203,32 +119,23 @@ def composite_checksum(parts: list[PartPlan] | tuple[PartPlan, ...]) -> str:
     return f"{base64.b64encode(hashlib.sha256(joined).digest()).decode('ascii')}-{len(parts)}"
 
 
-def _already_verified(part: PartPlan, held: _HeldPart | None, accepted: _Accepted | None) -> bool:
-    """True when the server holds `part` with our bytes: its listed checksum, or our record of its ETag, says so."""
-    if held is None or held.size != part.size:
-        return False
-    if held.checksum == part.checksum:
-        return True
-    return accepted is not None and accepted.checksum == part.checksum and accepted.etag == held.etag
-
-
 def _resume_or_create(
     client: S3Client,
     bucket: str,
     key: str,
     path: Path,
-    record: _ResumeRecord | None,
+    record: ResumeRecord | None,
     checksum: str,
     part_size: int,
     metadata: dict[str, str],
     content_type: str,
-) -> tuple[_ResumeRecord, dict[int, _HeldPart]]:
+) -> tuple[ResumeRecord, dict[int, HeldPart]]:
     """The upload to continue (its record and the parts the server holds), or a new one."""
     target = f"s3://{bucket}/{key}"
     if record is not None:
         if record.checksum == checksum and record.part_size == part_size:
             recorded_id = record.upload_id
-            found = with_retries(lambda: _held_parts(client, bucket, key, recorded_id), f"listing parts of {target}")
+            found = with_retries(lambda: held_parts(client, bucket, key, recorded_id), f"listing parts of {target}")
             if found is not None:
                 return record, found
         else:
@@ -237,11 +144,7 @@ def _resume_or_create(
             else:
                 log.info("upload %s of %s went in parts of %d bytes, this one in %d; aborting it", record.upload_id,
                          path, record.part_size, part_size)
-            try:
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
-            except ClientError as exc:
-                if client_error_code(exc) not in {"NoSuchUpload", "404"}:
-                    raise
+            abort_upload(client, bucket, key, record.upload_id)
     created = with_retries(
         lambda: client.create_multipart_upload(
             Bucket=bucket,
@@ -252,18 +155,7 @@ def _resume_or_create(
         ),
         f"starting multipart upload of {target}",
     )
-    return _ResumeRecord(created["UploadId"], checksum, part_size, key), {}
-
-
-def _abort_recorded(client: S3Client, bucket: str, key: str, record: _ResumeRecord, record_path: Path) -> None:
-    """Abort the recorded unfinished upload (one the server no longer knows is fine) and remove its record."""
-    with translate_errors(client.meta.endpoint_url, f"aborting s3://{bucket}/{key}"):
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
-        except ClientError as exc:
-            if client_error_code(exc) not in {"NoSuchUpload", "404"}:
-                raise
-    record_path.unlink(missing_ok=True)
+    return ResumeRecord(created["UploadId"], checksum, part_size, key), {}
 
 
 def _layout(path: Path, part_size: int) -> list[tuple[int, int, int]]:
@@ -303,8 +195,8 @@ def upload_multipart(
     endpoint = client.meta.endpoint_url
     target = f"s3://{bucket}/{key}"
     state_dir.mkdir(parents=True, exist_ok=True)
-    record_path = _record_path(state_dir, bucket, key)
-    previous = _ResumeRecord.load(record_path)
+    record_path = resume_record_path(state_dir, bucket, key)
+    previous = ResumeRecord.load(record_path)
     planned: list[PartPlan] | None = None
     if parts is not None and checksum is not None:
         planned, why = recorded_plan(parts, path.stat().st_size)
@@ -317,7 +209,7 @@ def upload_multipart(
         planned, whole = part_plan(path, part_size)
         if checksum is not None and whole != checksum:
             if previous is not None:  # an unfinished upload of this file: it can never be completed now
-                _abort_recorded(client, bucket, key, previous, record_path)
+                abort_upload(client, bucket, key, previous.upload_id, record_path)
             raise ChecksumMismatch(f"{path} has SHA-256 {whole}, expected {checksum}: it changed since it was hashed")
         checksum = whole
     assert checksum is not None  # given, or just computed
@@ -332,7 +224,7 @@ def upload_multipart(
         todo: list[PartPlan | tuple[int, int, int]] = []
         for part in planned:
             have = held.get(part.number)
-            if _already_verified(part, have, record.parts.get(str(part.number))):
+            if already_verified(part.size, part.checksum, have, record.parts.get(str(part.number))):
                 assert have is not None
                 etags[part.number] = have.etag
             else:
@@ -351,18 +243,14 @@ def upload_multipart(
         if not recorded:
             raise
         # The file no longer has the bytes the ledger hashed: nothing of this upload may be completed or resumed.
-        with translate_errors(endpoint, f"aborting {target}"):
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
-        record_path.unlink(missing_ok=True)
+        abort_upload(client, bucket, key, record.upload_id, record_path)
         raise ChecksumMismatch(f"{path} changed since it was hashed ({exc}): {target} aborted, not completed") from exc
     etags.update({number: etag for number, (etag, _) in sent_parts.items()})
     if planned is None:
         planned = [PartPlan(n, offset, size, sent_parts[n][1]) for n, offset, size in _layout(path, part_size)]
     read_checksum = base64.b64encode(digest.digest()).decode("ascii") if digest is not None else checksum
     if read_checksum != checksum:
-        with translate_errors(endpoint, f"aborting {target}"):
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=record.upload_id)
-        record_path.unlink(missing_ok=True)
+        abort_upload(client, bucket, key, record.upload_id, record_path)
         raise ChecksumMismatch(
             f"{path} has SHA-256 {read_checksum}, expected {checksum} (it changed since it was hashed?): "
             f"{target} not completed"
@@ -390,7 +278,7 @@ def _send_parts(
     key: str,
     path: Path,
     todo: list[PartPlan | tuple[int, int, int]],
-    record: _ResumeRecord,
+    record: ResumeRecord,
     journal: int,
     threads: int,
     digest: hashlib._Hash | None = None,
@@ -449,7 +337,7 @@ def _send_parts(
         try:
             with recording:
                 accepted[part.number] = (etag, part.checksum)
-                record.accept(journal, part.number, _Accepted(etag, part.checksum))
+                record.accept(journal, part.number, Accepted(etag, part.checksum))
         except BaseException:
             failed.set()
             raise
