@@ -248,8 +248,7 @@ def _copy_once(
             before = os.fstat(source.fileno())
             try:
                 sink = _LibrarySink(fd, folder, direct=before.st_size >= CHUNK)
-                part_size = part_hashing.part_size \
-                    if part_hashing is not None and part_hashing.wanted(before.st_size) else None
+                part_size = part_hashing.part_size_for(before.st_size) if part_hashing is not None else None
                 digest = digest_stream(source, sink, part_size)  # type: ignore[arg-type]
             except CopyFailed:
                 raise

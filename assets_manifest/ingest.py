@@ -302,7 +302,7 @@ class _Run:
 
     def _in_place(self, root: Path, path: Path, shown: str, raw: bytes, st: os.stat_result) -> None:
         hashing = self.part_hashing
-        digest = digest_file(path, hashing.part_size if hashing is not None and hashing.wanted(st.st_size) else None)
+        digest = digest_file(path, hashing.part_size_for(st.st_size) if hashing is not None else None)
         self.settle(digest.sha256)
         known = self.ledger.asset_by_sha256(digest.sha256)
         if known is not None:

@@ -56,6 +56,10 @@ class PartHashing:
     def wanted(self, size: int) -> bool:
         return size >= self.from_bytes
 
+    def part_size_for(self, size: int) -> int | None:
+        """The part size to hash a file of `size` bytes in, or None when it does not go in parts."""
+        return self.part_size if self.wanted(size) else None
+
 
 class PartHasher:
     """SHA-256 of consecutive `part_size` parts of a stream fed in pieces of any length."""

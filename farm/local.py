@@ -10,7 +10,6 @@ Prefect is driven through its command line in child processes: nothing here impo
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -137,8 +136,9 @@ class LocalFarm:
                 env=env, stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT,
                 preexec_fn=_own_group_ending_with_us(),
             )
-        token = base64.b64encode(self.auth.encode()).decode()
-        request = urllib.request.Request(f"{self.api_url}/health", headers={"Authorization": f"Basic {token}"})
+        from flows.prefect_server import health_request
+
+        request = health_request(self.api_url, self.auth)
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if self.server.poll() is not None:

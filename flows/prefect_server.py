@@ -149,6 +149,12 @@ def database_at_head(db_path: Path) -> bool:
         return False
 
 
+def health_request(api_url: str, auth: str) -> urllib.request.Request:
+    """GET `api_url`/health with Basic auth `auth` (USER:SECRET), as docfilm's servers ask."""
+    token = base64.b64encode(auth.encode()).decode()
+    return urllib.request.Request(f"{api_url}/health", headers={"Authorization": f"Basic {token}"})
+
+
 class LocalPrefectServer:
     """Prefect's API on 127.0.0.1 for the lifetime of this process, with a generated auth string."""
 
@@ -210,8 +216,7 @@ class LocalPrefectServer:
         if self._ready:
             return
         assert self.process is not None, "start() first"
-        token = base64.b64encode(self._auth.encode()).decode()
-        request = urllib.request.Request(f"{self.api_url}/health", headers={"Authorization": f"Basic {token}"})
+        request = health_request(self.api_url, self._auth)
         deadline = time.monotonic() + timeout
         while True:
             code = self.process.poll()
@@ -254,10 +259,8 @@ SERVED_RECORD = "served.json"
 
 
 def _health(api_url: str, auth: str, timeout: float) -> bool:
-    token = base64.b64encode(auth.encode()).decode()
-    request = urllib.request.Request(f"{api_url}/health", headers={"Authorization": f"Basic {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(health_request(api_url, auth), timeout=timeout) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError):
         return False
@@ -295,12 +298,10 @@ class ServedPrefect:
     def ready(self) -> str:
         self.server.wait_ready()
         assert self.server.process is not None
-        text = json.dumps({"pid": self.server.process.pid, "api_url": self.server.api_url, "auth": self.server._auth})
-        partial = self.record.with_name(f".{self.record.name}.{os.getpid()}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        partial.replace(self.record)
+        from delivery.seaweed.state import write_private
+
+        write_private(self.record, json.dumps({"pid": self.server.process.pid, "api_url": self.server.api_url,
+                                               "auth": self.server._auth}))
         return f"Prefect API at {self.server.api_url} for the flow commands run meanwhile"
 
     def stop(self) -> None:
