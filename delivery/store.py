@@ -5,10 +5,13 @@ This module composes delivery.client and delivery.seaweed, so that neither of th
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from core.errors import DocfilmError
 from delivery.client import ensure_bucket, s3_client
 from delivery.seaweed import EmbeddedS3
 from delivery.settings import S3Settings
@@ -16,7 +19,9 @@ from delivery.settings import S3Settings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "store_kept_up"]
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,3 +50,33 @@ def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
         yield client, settings.bucket
     finally:
         client.close()
+
+
+@contextmanager
+def store_kept_up(settings: S3Settings) -> Iterator[None]:
+    """Keep the embedded S3 of `settings.home` up for the block, so that the block's `open_store` calls attach to
+    one server instead of each starting and stopping their own (a start ~0.7 s and a graceful stop ~1 s each).
+
+    The server is started on a thread while the block goes on, and stopped when the block ends if this call
+    started it. With an endpoint configured there is nothing to keep up. A start that fails is not reported
+    here: the block's own `open_store` meets the same failure and reports it where it is handled.
+    """
+    if settings.endpoint_url is not None:
+        yield
+        return
+    started: list[EmbeddedS3] = []
+
+    def start() -> None:
+        try:
+            started.append(EmbeddedS3.attach_or_start(settings.home, weed_binary=settings.weed_binary))
+        except DocfilmError as exc:
+            log.debug("embedded S3 not started ahead of its use: %s", exc)
+
+    thread = threading.Thread(target=start, name="embedded-s3-start", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        for server in started:
+            server.stop()

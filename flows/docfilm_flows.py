@@ -370,18 +370,23 @@ def pipeline_flow(
     current cut, as the demo does). Figures that are not sourced are a warning here (`facts` in the result, and
     the check's artifact): the packet, which shows them, is still built.
     """
-    ingested = ingest_flow(sources, scene=scene, film=film)
-    stage_finished("ingest", ingested)
-    rendered = cast(RenderRun, render_flow(jobs=jobs, film=film))
-    stage_finished("render", rendered)
-    if assemble_cut:
-        cut_assemble_flow(film=film)
-    cut = cut_stage(film)
-    stage_finished("cut", cut)
-    uploaded = upload_flow(film=film)
-    stage_finished("upload", uploaded)
-    packet = packet_flow(as_of=as_of, film=film)
-    stage_finished("packet", packet)
+    from delivery.store import store_kept_up
+    from flows.settings import DocfilmSettings
+
+    # One embedded S3 for the stages that use it (masters, upload, the hosted packet), started beside ingest.
+    with store_kept_up(DocfilmSettings.load().s3):
+        ingested = ingest_flow(sources, scene=scene, film=film)
+        stage_finished("ingest", ingested)
+        rendered = cast(RenderRun, render_flow(jobs=jobs, film=film))
+        stage_finished("render", rendered)
+        if assemble_cut:
+            cut_assemble_flow(film=film)
+        cut = cut_stage(film)
+        stage_finished("cut", cut)
+        uploaded = upload_flow(film=film)
+        stage_finished("upload", uploaded)
+        packet = packet_flow(as_of=as_of, film=film)
+        stage_finished("packet", packet)
     facts = facts_check_flow(as_of=as_of, film=film)
     return PipelineRun(render=rendered, cut=cut, upload=uploaded, packet=packet, facts=facts, ingest=ingested)
 

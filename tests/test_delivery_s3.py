@@ -35,7 +35,7 @@ from delivery.errors import (
 )
 from delivery.seaweed import GRPC_OFFSET, EmbeddedS3, listening_sockets
 from delivery.settings import S3Settings
-from delivery.store import open_store
+from delivery.store import open_store, store_kept_up
 from delivery.upload import decode_metadata, presign_get, upload_verified
 
 if TYPE_CHECKING:
@@ -303,6 +303,28 @@ def test_open_store_embedded_attaches_and_creates_the_bucket(embedded_s3: Embedd
         assert client.meta.endpoint_url == embedded_s3.endpoint_url
         client.head_bucket(Bucket=bucket)
     assert embedded_s3.server.is_running()
+
+
+def test_store_kept_up_gives_the_blocks_open_stores_one_server_and_stops_it(tmp_path: Path) -> None:
+    settings = S3Settings(home=tmp_path / "home", bucket="kept-up")
+    record = tmp_path / "home" / "s3" / "server.json"
+    with store_kept_up(settings):
+        endpoints = []
+        for name in ("proxy.mp4", "index.html"):  # as upload, then the hosted packet
+            with open_store(settings) as (client, bucket):
+                client.put_object(Bucket=bucket, Key=name, Body=b"x")
+                endpoints.append(client.meta.endpoint_url)
+            pid = json.loads(record.read_text())["pid"]
+            assert os.path.exists(f"/proc/{pid}"), "the block's server outlives each open_store"
+        assert endpoints[0] == endpoints[1]
+    assert not record.exists(), "stopped when the block ends"
+    assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_store_kept_up_leaves_a_failed_start_to_open_store(tmp_path: Path) -> None:
+    settings = S3Settings(home=tmp_path / "home", weed_binary=tmp_path / "no-weed")
+    with store_kept_up(settings), pytest.raises(EmbeddedS3Failed), open_store(settings):
+        pass
 
 
 def test_open_store_with_endpoint_uses_the_aws_credential_chain(
