@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .prefect_server import (
     USER_PREFECT_SETTINGS,
+    PrefectApiUnreachable,
     local_server,
     own_server_in_use,
     start_local_server,
@@ -82,6 +83,7 @@ def prefect_ready() -> Iterator[None]:
     (UNUSED_SERVER_WORK), so nothing would read them, and each flow run's end waits up to a second for its
     heartbeat thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
     if not own_server_in_use():
+        _configured_api_answers()
         yield
         return
     server = local_server()
@@ -93,3 +95,30 @@ def prefect_ready() -> Iterator[None]:
         if server is not None:
             server.wait_ready()
         yield
+
+
+def _configured_api_answers() -> None:
+    """A configured Prefect API that nothing answers on is refused before the first flow run (exit 3, naming it
+    as host:port), not met as Prefect's RuntimeError inside it. Any HTTP answer counts, even an error status:
+    Prefect then says what is wrong with it (a Cloud URL, credentials)."""
+    import urllib.error
+    import urllib.request
+
+    from prefect.settings import get_current_settings
+
+    from core.errors import endpoint_of
+
+    url = get_current_settings().api.url
+    if not url:
+        return
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=15):
+            pass
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PrefectApiUnreachable(
+            f"the Prefect API at {endpoint_of(url)} (PREFECT_API_URL) does not answer ({reason}): start that "
+            "server, or unset PREFECT_API_URL so that docfilm runs its own"
+        ) from exc

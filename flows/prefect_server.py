@@ -79,6 +79,10 @@ class PrefectServerFailed(EnvironmentProblem):
     """The local Prefect API server exited or did not answer in time (exit 3)."""
 
 
+class PrefectApiUnreachable(EnvironmentProblem):
+    """The Prefect API a user configured (PREFECT_API_URL) does not answer at all (exit 3)."""
+
+
 def _parent_death_signal() -> Callable[[], None] | None:
     """A function for the child, before exec: SIGTERM when this process dies (Linux PR_SET_PDEATHSIG), so even
     a kill -9 leaves no server behind. Looked up here, in the parent, so the child only makes the one call."""

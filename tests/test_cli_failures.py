@@ -52,6 +52,16 @@ def test_s3_endpoint_down_is_exit_3_naming_it_without_the_secret(
     _assert_environment_failure(p, f"127.0.0.1:{port}", SECRET)
 
 
+def test_prefect_api_down_is_exit_3_naming_it_before_anything_is_done(cli_pipeline: CliPipeline) -> None:
+    port = closed_port()
+    before = _files(cli_pipeline.home / "library")
+    env = user_env(cli_pipeline.home, PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    p = docfilm_cli("ingest", "--json", str(cli_pipeline.card), env=env)
+    _assert_environment_failure(p, f"127.0.0.1:{port}")
+    assert "PREFECT_API_URL" in p.stderr, p.stderr[-3000:]
+    assert _files(cli_pipeline.home / "library") == before
+
+
 def test_wrong_s3_secret_is_exit_3_naming_the_endpoint(
     cli_pipeline: CliPipeline, prefect_for_tests: PrefectForTests, embedded_s3: Any
 ) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import PrefectForTests, assert_no_traceback, docfilm_cli, make_clip
+from cli_support import PrefectForTests, assert_no_traceback, closed_port, docfilm_cli, make_clip
 from postgres_support import PostgresCluster
 
 from core.errors import EXIT_ENV
@@ -21,8 +21,11 @@ def test_the_pipeline_on_a_postgresql_ledger(tmp_path: Path, postgres_cluster: P
     make_clip(card / "S02-01_cảnh-quay.mp4", "11:00:00:00")
     env = prefect_for_tests.env(tmp_path / "home", DOCFILM_DATABASE_URL=postgres_cluster.new_database())
 
-    refused = docfilm_cli("run", "--as-of", "2019-05-20", str(card), env=env)
+    # Refused before anything starts: with Prefect's API at a closed port, the ledger is still what it names.
+    refused = docfilm_cli("run", "--as-of", "2019-05-20", str(card),
+                          env=env | {"PREFECT_API_URL": f"http://127.0.0.1:{closed_port()}/api"})
     assert refused.returncode == EXIT_ENV and "docfilm db upgrade" in refused.stderr, refused.stderr[-3000:]
+    assert not (tmp_path / "home" / "s3").exists(), "refused before the embedded S3 started"
     assert postgres_cluster.password not in refused.stdout + refused.stderr
     assert not (tmp_path / "home" / "library").exists(), "refused before anything was copied"
 

@@ -47,6 +47,7 @@ class CommandState:
     verbose: bool = False
     debug: bool = False
     settings: DocfilmSettings | None = None
+    ledger_checked: bool = False
 
 
 _state = CommandState()
@@ -107,7 +108,7 @@ def _main(
         "--debug", help="Show the traceback of known failures too (or DOCFILM_DEBUG=1).")] = False,
 ) -> None:
     # Reset in place: modules holding `_state` see this command's options (tests invoke the app repeatedly).
-    _state.verbose, _state.debug, _state.settings = verbose, debug, None
+    _state.verbose, _state.debug, _state.settings, _state.ledger_checked = verbose, debug, None, False
     setup_console_logging(err, verbose=verbose, debug=debug)
     # Read once for the whole command; a bad DOCFILM_* value ends it here with exit 2, naming the variable.
     try:
@@ -178,6 +179,7 @@ def _emit(result: R, as_json: bool, human: Callable[[R], None]) -> None:
 @contextmanager
 def _flows() -> Iterator[Any]:
     """The flows module, with Prefect ready: its server (when docfilm runs one) boots during the import."""
+    _ledger_server_checked()
     start_prefect()
     with collector_paused():  # Prefect and the flows: ~2 s of imports, a fifth of it the collector's scans
         from .. import docfilm_flows
@@ -186,9 +188,24 @@ def _flows() -> Iterator[Any]:
         yield docfilm_flows
 
 
+def _ledger_server_checked() -> None:
+    """Before a flow command starts Prefect: a ledger on a database server that cannot be reached, or that is not
+    at this docfilm's schema (`docfilm db upgrade`), is refused now (exit 3), not after a server's start. The
+    embedded SQLite ledger is local and migrated by the flow itself."""
+    if _state.ledger_checked:
+        return
+    settings = _settings().ledger
+    if not settings.url().startswith("sqlite"):
+        from assets_manifest.ledger import Ledger
+
+        Ledger.open(settings).engine.dispose()
+    _state.ledger_checked = True
+
+
 @contextmanager
 def _bars() -> Iterator[None]:
     """Progress bars on stderr while the block runs, when stderr is a terminal (ingest files, render frames)."""
+    _ledger_server_checked()
     start_prefect()  # before the bars' thread: the server's start forks this process
     from ..progress import RichRenderProgress, reporting
 
