@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,21 @@ class LedgerSettings(BaseSettings):
         description="Footage library: ingest copies every card or folder here (verified, with ASC MHL "
         "generations) unless told --in-place; default DOCFILM_HOME/library.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, value: str | None) -> str | None:
+        """SQLite or PostgreSQL through psycopg 3 (the driver docfilm installs); postgresql:// and postgres:// are
+        taken as postgresql+psycopg://."""
+        if value is None or value == "":
+            return None
+        scheme, sep, rest = value.partition("://")
+        if sep and scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+            return f"postgresql+psycopg://{rest}"
+        if sep and scheme == "sqlite":
+            return value
+        raise ValueError("docfilm's ledger runs on SQLite (sqlite:///PATH) or PostgreSQL "
+                         "(postgresql+psycopg://USER:PASSWORD@HOST:5432/DB)")
 
     def url(self) -> str:
         """The SQLAlchemy URL to connect to."""

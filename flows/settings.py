@@ -46,7 +46,7 @@ def settings_problems(settings_class: type[BaseSettings], exc: ValidationError) 
         loc = str(error["loc"][0]) if error["loc"] else "?"
         name = env_name(settings_class, loc)
         shown = "" if any(w in name.lower() for w in _SECRET_WORDS) else f"={_short(error.get('input'))}"
-        problems.append(f"{name}{shown}: {error['msg']}")
+        problems.append(f"{name}{shown}: {error['msg'].removeprefix('Value error, ')}")
     return problems
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_support import PrefectForTests, docfilm_in_process, user_env
 from qc_support import StoredQc
 
@@ -121,12 +122,17 @@ def test_an_unknown_exception_is_a_bug_and_keeps_its_traceback(tmp_path: Path) -
 def test_a_bad_setting_exits_2_naming_the_variable_and_writes_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
     p = run_cli("status", "--json", home=home, DOCFILM_S3_PART_SIZE_MIB="3", DOCFILM_PACKET_HOSTED="perhaps",
-                DOCFILM_DATABASE_URL="postgresql+psycopg://film:hunter2@db.example:5432/ledger")
+                DOCFILM_DATABASE_URL="postgresql+psycopg://film:hunter2@db.example:5432/ledger",
+                DOCFILM_S3_ENDPOINT_URL="localhost:9000", DOCFILM_S3_BUCKET="Phim_2019")
     assert p.returncode == 2, p.stderr
     assert p.stdout == ""
     assert "Traceback" not in p.stderr
     assert "DOCFILM_S3_PART_SIZE_MIB='3'" in p.stderr and "greater than or equal to 5" in p.stderr
     assert "DOCFILM_PACKET_HOSTED='perhaps'" in p.stderr
+    # Met before any request is made (botocore's ValueError, the server's InvalidBucketName, were tracebacks).
+    assert "DOCFILM_S3_ENDPOINT_URL: expected an http:// or https:// URL" in p.stderr
+    assert "DOCFILM_S3_BUCKET='Phim_2019': not a bucket name S3 accepts" in p.stderr
+    assert "DOCFILM_DATABASE_URL" not in p.stderr, "a PostgreSQL URL is a valid setting"
     assert len(p.stderr.strip().splitlines()) == 1
     assert not home.exists()
 
@@ -134,6 +140,26 @@ def test_a_bad_setting_exits_2_naming_the_variable_and_writes_nothing(tmp_path: 
     assert debug.returncode == 2 and "Traceback" in debug.stderr and "SettingsInvalid" in debug.stderr
     env_debug = run_cli("status", home=home, DOCFILM_S3_PART_SIZE_MIB="3", DOCFILM_DEBUG="1")
     assert env_debug.returncode == 2 and "Traceback" in env_debug.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://film:hunter2@db.example/ledger", "db.example:5432/ledger"])
+def test_a_ledger_url_docfilm_cannot_use_is_a_bad_setting_without_its_password(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.settings import DocfilmSettings, SettingsInvalid
+
+    monkeypatch.setenv("DOCFILM_DATABASE_URL", url)
+    with pytest.raises(SettingsInvalid, match="DOCFILM_DATABASE_URL: docfilm's ledger runs on SQLite") as caught:
+        DocfilmSettings.load()
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_postgresql_url_without_a_driver_is_taken_as_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.settings import DocfilmSettings
+
+    for url in ("postgresql://film@db.example:5432/ledger", "postgres://film@db.example:5432/ledger"):
+        monkeypatch.setenv("DOCFILM_DATABASE_URL", url)
+        assert DocfilmSettings.load().ledger.url() == "postgresql+psycopg://film@db.example:5432/ledger"
 
 
 def test_a_bad_setting_whose_value_may_be_secret_is_named_not_shown(tmp_path: Path) -> None:
