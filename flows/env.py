@@ -98,9 +98,10 @@ def prefect_ready() -> Iterator[None]:
 
 
 def _configured_api_answers() -> None:
-    """A configured Prefect API that nothing answers on is refused before the first flow run (exit 3, naming it
-    as host:port), not met as Prefect's RuntimeError inside it. Any HTTP answer counts, even an error status:
-    Prefect then says what is wrong with it (a Cloud URL, credentials)."""
+    """A configured Prefect API that nothing answers on, or that refuses the credentials given, is refused before
+    the first flow run (exit 3, naming it as host:port), not met as Prefect's traceback inside it. Any other HTTP
+    answer counts as an answer: Prefect then says what is wrong with it."""
+    import base64
     import urllib.error
     import urllib.request
 
@@ -108,17 +109,28 @@ def _configured_api_answers() -> None:
 
     from core.errors import endpoint_of
 
-    url = get_current_settings().api.url
-    if not url:
+    api = get_current_settings().api
+    if not api.url:
         return
+    request = urllib.request.Request(f"{api.url.rstrip('/')}/admin/version")  # what Prefect's client asks first
+    if api.key is not None:
+        request.add_header("Authorization", f"Bearer {api.key.get_secret_value()}")
+    elif api.auth_string is not None:
+        token = base64.b64encode(api.auth_string.get_secret_value().encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    place = f"the Prefect API at {endpoint_of(api.url)} (PREFECT_API_URL)"
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=15):
+        with urllib.request.urlopen(request, timeout=15):
             pass
-    except urllib.error.HTTPError:
-        return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise PrefectApiUnreachable(
+                f"{place} refused docfilm's credentials (HTTP {exc.code}): set PREFECT_API_AUTH_STRING to the "
+                "server's USER:PASSWORD (or PREFECT_API_KEY for Prefect Cloud)"
+            ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PrefectApiUnreachable(
-            f"the Prefect API at {endpoint_of(url)} (PREFECT_API_URL) does not answer ({reason}): start that "
-            "server, or unset PREFECT_API_URL so that docfilm runs its own"
+            f"{place} does not answer ({reason}): start that server, or unset PREFECT_API_URL so that docfilm runs "
+            "its own"
         ) from exc

@@ -80,7 +80,8 @@ class PrefectServerFailed(EnvironmentProblem):
 
 
 class PrefectApiUnreachable(EnvironmentProblem):
-    """The Prefect API a user configured (PREFECT_API_URL) does not answer at all (exit 3)."""
+    """The Prefect API a user configured (PREFECT_API_URL) does not answer at all, or refuses the credentials
+    it was given (exit 3)."""
 
 
 def _parent_death_signal() -> Callable[[], None] | None:

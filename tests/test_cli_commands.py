@@ -229,6 +229,11 @@ def test_serve_runs_the_embedded_s3_and_prefect_for_the_commands_until_ctrl_c(
         ingested = docfilm_cli("ingest", str(tmp_path / "card"), "--json", env=no_own_server)
         assert ingested.returncode == 0, ingested.stderr[-3000:]
         assert [r["name"] for r in _flow_runs(api_url, served["auth"])] != []
+        # The same server named by hand with the wrong credentials: exit 3 before any flow, not Prefect's 401.
+        wrong = docfilm_cli("ingest", str(tmp_path / "card"), "--json",
+                            env=env | {"PREFECT_API_URL": api_url, "PREFECT_API_AUTH_STRING": "docfilm:guessed"})
+        assert wrong.returncode == 3 and "refused docfilm's credentials (HTTP 401)" in wrong.stderr, wrong.stderr
+        assert "Traceback" not in wrong.stderr and "guessed" not in wrong.stderr
         process.send_signal(signal.SIGINT)
         # An event, not a deadline: weed's own stop takes 1-2 s quiet, up to its 10 s grace on a loaded machine.
         rest = process.communicate(timeout=120)[0].decode(errors="replace")
