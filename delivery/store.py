@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import DocfilmError
@@ -23,6 +24,9 @@ __all__ = ["open_store", "store_kept_up"]
 
 log = logging.getLogger(__name__)
 
+# store_kept_up's start in progress, per home: an open_store in the block waits for it instead of racing it.
+_starting: dict[Path, threading.Thread] = {}
+
 
 @contextmanager
 def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
@@ -33,6 +37,9 @@ def open_store(settings: S3Settings) -> Iterator[tuple[S3Client, str]]:
     endpoint, credentials come from the AWS credential chain.
     """
     if settings.endpoint_url is None:
+        starting = _starting.get(settings.home.absolute())
+        if starting is not None:
+            starting.join()  # store_kept_up's server, still starting: attach to it, never start a second
         with EmbeddedS3.attach_or_start(settings.home, weed_binary=settings.weed_binary) as server:
             client = s3_client(server.endpoint_url, server.access_key, server.secret_key, settings.region,
                                max_attempts=settings.max_attempts)
@@ -72,11 +79,14 @@ def store_kept_up(settings: S3Settings) -> Iterator[None]:
         except DocfilmError as exc:
             log.debug("embedded S3 not started ahead of its use: %s", exc)
 
+    home = settings.home.absolute()
     thread = threading.Thread(target=start, name="embedded-s3-start", daemon=True)
+    _starting[home] = thread
     thread.start()
     try:
         yield
     finally:
         thread.join()
+        _starting.pop(home, None)
         for server in started:
             server.stop()
