@@ -7,8 +7,8 @@ bare, clip by clip, as the profile makes it and then with one change each: a pro
 settings, deinterlacer) or an ffmpeg flag (threads). Prints, per variant, the CPU and wall time against the
 profile's own pass from the same run (least disturbed of `--repeat`), the proxy's size, and its SSIM against
 a reference proxy made by the same graph with lanczos scaling and x264 at crf 12 (the profile's own SSIM is
-printed too). A cut is only worth taking where the SSIM stays at the profile's level; README's benchmark
-section says which were measured and why none was taken.
+printed too). A cut is only worth taking where the SSIM stays at the profile's level; bench/HISTORY.md
+(render) says which were measured and why none was taken.
 """
 
 from __future__ import annotations
