@@ -74,14 +74,24 @@ def _import_first_run_modules() -> None:
             importlib.import_module(name)
 
 
+def heartbeats_read() -> bool:
+    """Whether anything reads the flow-run heartbeats of this process's flows: not on docfilm's own servers (a
+    command's, `docfilm serve`'s), which run no automations, nor where DOCFILM_PREFECT_HEARTBEATS=off says the
+    server at PREFECT_API_URL runs none (`farm local` writes it into its env file and its workers' environment)."""
+    if own_server_in_use():
+        return False
+    return os.environ.get("DOCFILM_PREFECT_HEARTBEATS", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
 @contextmanager
 def prefect_ready() -> Iterator[None]:
     """Around flow calls (prefect imported): waits for this process's own server, if it started one, and then
-    runs flows without heartbeats when they run on docfilm's own server (this process's, or `docfilm serve`'s).
+    runs flows without heartbeats when nothing reads them (heartbeats_read: docfilm's own server, this process's or
+    `docfilm serve`'s, or a server said to run no automations).
     Heartbeats let a server's automations mark a crashed run; docfilm's servers run no automations
     (UNUSED_SERVER_WORK), so nothing would read them, and each flow run's end waits up to a second for its
     heartbeat thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
-    if not own_server_in_use():
+    if heartbeats_read():
         yield
         return
     server = local_server()
