@@ -108,7 +108,8 @@ class LocalFarm:
         ledger_url = self.postgres.url("docfilm")
         self._upgrade_ledger(ledger_url)
         values = {"PREFECT_API_URL": self.api_url, "PREFECT_API_AUTH_STRING": self.auth,
-                  "DOCFILM_DATABASE_URL": ledger_url, **s3_env, "DOCFILM_LIBRARY_S3": "on"}
+                  "DOCFILM_DATABASE_URL": ledger_url, **s3_env, "DOCFILM_LIBRARY_S3": "on",
+                  "DOCFILM_PREFECT_HEARTBEATS": "off"}
         self.env = FarmEnvironment(values)
         self._deploy()
         self.say(f"work pool {self.settings.pool} and deployment {self.settings.deployment}")
@@ -127,6 +128,12 @@ class LocalFarm:
             "PREFECT_API_DATABASE_CONNECTION_URL": self.postgres.url("prefect", driver="asyncpg"),
             "PREFECT_SERVER_API_AUTH_STRING": self.auth, "PREFECT_UI_ENABLED": "false",
         }
+        from flows.prefect_server import UNUSED_SERVER_WORK
+
+        # No automations (nor event and log streaming): the farm finds lost work by its leases, not by Prefect's
+        # flow-run heartbeats, which its runs then need not send (DOCFILM_PREFECT_HEARTBEATS=off below).
+        for name, value in UNUSED_SERVER_WORK.items():
+            env.setdefault(name, value)
         (self.folder / "prefect").mkdir(parents=True, exist_ok=True)
         log_path = self.folder / "prefect-server.log"
         with log_path.open("wb") as server_log:
@@ -189,9 +196,10 @@ class LocalFarm:
         self._prefect("work-pool", "create", "--type", "process", "--overwrite", pool)
         # The engine command given, the process worker starts each flow run as that one process. Without it, Prefect
         # 3.9 starts a workspace supervisor first (a second Python process importing Prefect: ~2.3 s of CPU a flow
-        # run here) and writes the run's whole environment, secrets included, into a temporary folder.
+        # run here) and writes the run's whole environment, secrets included, into a temporary folder. The command
+        # is Prefect's engine behind flows.farm_engine (its imports with the garbage collector paused).
         self._prefect("--no-prompt", "deploy", "--name", self.settings.deployment.split("/")[-1], "--pool", pool,
-                      "--job-variable", f"command={shlex.join([sys.executable, '-m', 'prefect.engine'])}")
+                      "--job-variable", f"command={shlex.join([sys.executable, '-m', 'flows.farm_engine'])}")
         if self.settings.host_limit:
             self._prefect("global-concurrency-limit", "create", host_limit_name(), "--limit",
                           str(self.settings.host_limit))

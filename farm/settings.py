@@ -29,8 +29,10 @@ class FarmSettings(BaseSettings):
         "each). Flow runs through with their own assets take those queued for runs not started yet.")
     attempts: int = Field(3, ge=1, le=20, description="Flow runs tried per asset before `render --farm` reports it "
                           "failed (a worker that cannot reach S3 or the database gives its assets back).")
-    poll_seconds: float = Field(1.0, gt=0.0, le=30.0,
-                                description="How often `render --farm` reads leases and flow-run states.")
+    poll_seconds: float = Field(
+        0.25, gt=0.0, le=30.0,
+        description="How often `render --farm` reads its leases (progress, and the end of the run: one query); "
+        "flow-run states from the Prefect API at most once a second.")
     host_limit: int = Field(
         0, ge=0, le=256,
         description="`farm local`: ffmpeg renders at once on this host, as the Prefect global concurrency limit "

@@ -75,15 +75,25 @@ def _import_first_run_modules() -> None:
             importlib.import_module(name)
 
 
+def heartbeats_read(sent: bool = True) -> bool:
+    """Whether anything reads the flow-run heartbeats of this process's flows: not on docfilm's own servers (a
+    command's, `docfilm serve`'s), which run no automations, nor where the settings say the server at
+    PREFECT_API_URL runs none (`sent` False: DOCFILM_PREFECT_HEARTBEATS=off, which `farm local` writes into its
+    env file and its workers' environment)."""
+    return sent and not own_server_in_use()
+
+
 @contextmanager
-def prefect_ready() -> Iterator[None]:
+def prefect_ready(heartbeats: bool = True) -> Iterator[None]:
     """Around flow calls (prefect imported): waits for this process's own server, if it started one, and then
-    runs flows without heartbeats when they run on docfilm's own server (this process's, or `docfilm serve`'s).
+    runs flows without heartbeats when nothing reads them (heartbeats_read: docfilm's own server, this process's or
+    `docfilm serve`'s, or a server said to run no automations).
     Heartbeats let a server's automations mark a crashed run; docfilm's servers run no automations
     (UNUSED_SERVER_WORK), so nothing would read them, and each flow run's end waits up to a second for its
     heartbeat thread (five flow runs in a pipeline). With any other server, Prefect's settings stand."""
     if not own_server_in_use():
         _configured_api_answers()
+    if heartbeats_read(heartbeats):
         yield
         return
     server = local_server()

@@ -33,6 +33,7 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+FLOW_STATES_SECONDS = 1.0  # the planner asks the Prefect API for its flow runs' states at most this often
 
 
 # ------------------------------------------------------------------------------------------------ worker side
@@ -291,7 +292,8 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
     pending = set(run.planned)
     started_clips: set[str] = set()
     why_over: dict[str, str] = {}
-    renewed = time.monotonic()
+    renewed = flows_read = time.monotonic()
+    flows_every = max(FLOW_STATES_SECONDS, settings.poll_seconds)
     while pending:
         time.sleep(settings.poll_seconds)
         now_wall = datetime.now(UTC).replace(tzinfo=None)
@@ -313,6 +315,9 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
                 tally.clip_started(asset_id, run.planned[asset_id].name)
         if not pending:
             break
+        if now - flows_read < flows_every:
+            continue  # leases are read often (the run's end seen soon), Prefect's flow-run states once a second
+        flows_read = now
         live = [s for s in run.submissions if not s.retired]
         flows = run_states([s.run_id for s in live]) if live else {}
         for sub in live:
@@ -323,7 +328,7 @@ def _wait(run: FarmRun, leases: Leases, profile_hash: str, settings: Any,
             if any(states.get(a) and states[a].state == LEASED and states[a].live(now_wall)
                    and states[a].holder != run.planner for a in sub.asset_ids) or state in ("SCHEDULED", "PENDING"):
                 sub.alive_at = now
-            if state in FINAL_STATES or now - sub.alive_at > settings.lease_seconds + 2 * settings.poll_seconds:
+            if state in FINAL_STATES or now - sub.alive_at > settings.lease_seconds + 2 * flows_every:
                 sub.retired = True
                 why = message or f"flow run {state.lower()}"
                 if state not in FINAL_STATES:

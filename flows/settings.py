@@ -63,6 +63,10 @@ class AppSettings(BaseSettings):
     home: Path = Field(Path(".docfilm"), description="Data dir: ledger, renders, packets, embedded S3 data.")
     film: Path | None = Field(None, description="Storyboard YAML to use instead of the bundled film.")
     debug: bool = Field(False, description="Show tracebacks for known failures too (same as `docfilm --debug`).")
+    prefect_heartbeats: bool = Field(
+        True, description="off: flow runs send no Prefect flow-run heartbeats, which only a server's automations "
+        "read (each run's end waits up to a second for the heartbeat thread); never sent on docfilm's own servers, "
+        "and `farm local`, whose server runs no automations, writes off into its env file.")
 
 
 class DocfilmSettings(BaseModel):

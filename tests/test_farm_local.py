@@ -90,7 +90,7 @@ def test_farm_local_renders_every_clip_once_though_a_worker_is_killed_and_stops_
     assert farm.env_file.stat().st_mode & 0o777 == 0o600
     assert set(exported) == {"PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "DOCFILM_DATABASE_URL",
                              "DOCFILM_S3_ENDPOINT_URL", "DOCFILM_S3_BUCKET", "AWS_ACCESS_KEY_ID",
-                             "AWS_SECRET_ACCESS_KEY", "DOCFILM_LIBRARY_S3"}
+                             "AWS_SECRET_ACCESS_KEY", "DOCFILM_LIBRARY_S3", "DOCFILM_PREFECT_HEARTBEATS"}
     assert all("127.0.0.1" in exported[k] for k in ("PREFECT_API_URL", "DOCFILM_DATABASE_URL",
                                                       "DOCFILM_S3_ENDPOINT_URL"))
     planner = tmp_path / "planner"

@@ -147,8 +147,8 @@ def test_flow_runs_on_serves_server_send_no_heartbeats_and_on_a_users_server_the
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """docfilm's own servers (a command's, or `docfilm serve`'s) run no automations, the only readers of flow-run
-    heartbeats, whose thread each flow run's end waits on: flows there run without them. A server the user
-    configured keeps Prefect's setting."""
+    heartbeats, whose thread each flow run's end waits on: flows there run without them, as on a server said to
+    run none (DOCFILM_PREFECT_HEARTBEATS=off). A server the user configured keeps Prefect's setting."""
     from prefect.settings import get_current_settings
 
     from flows import prefect_server
@@ -160,6 +160,8 @@ def test_flow_runs_on_serves_server_send_no_heartbeats_and_on_a_users_server_the
     monkeypatch.setattr(prefect_server, "_served", False)
     with prefect_ready():
         assert get_current_settings().flows.heartbeat_frequency == default  # a user's server
+    with prefect_ready(heartbeats=False):  # DOCFILM_PREFECT_HEARTBEATS=off: a server said to run no automations
+        assert get_current_settings().flows.heartbeat_frequency is None
     monkeypatch.setattr(prefect_server, "_served", True)  # as use_served_server leaves it
     with prefect_ready():
         assert get_current_settings().flows.heartbeat_frequency is None

@@ -184,7 +184,7 @@ def _flows() -> Iterator[Any]:
     with collector_paused():  # Prefect and the flows: ~2 s of imports, a fifth of it the collector's scans
         from .. import docfilm_flows
 
-    with prefect_ready():
+    with prefect_ready(_settings().app.prefect_heartbeats):
         yield docfilm_flows
 
 
