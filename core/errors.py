@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1  # finished, but some items failed or were quarantined (each listed with its reason)
 EXIT_INPUT = 2  # bad input or usage; nothing written
 EXIT_ENV = 3  # environment problem: ffmpeg, fonts, S3, database or Prefect unreachable or unusable
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells report it; what was finished is kept
 
 
 class DocfilmError(Exception):

@@ -25,6 +25,8 @@ from core.errors import known_error
 OUR_LOGGERS = ("docfilm", "core", "flows", "storyboard", "assets_manifest", "renders", "delivery", "review")
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# Prefect's crash message for a run stopped by Ctrl-C (prefect.states), logged once per flow run in the stack.
+INTERRUPTED = "Execution was aborted by an interrupt signal"
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -69,6 +71,8 @@ class ConsoleFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.verbose and record.name.startswith(RUN_LOGGERS) and str(record.msg).startswith("Finished in"):
             return False
+        if not self.verbose and record.name.startswith(RUN_LOGGERS) and INTERRUPTED in record.getMessage():
+            return False  # Ctrl-C: the command ends on its own one line (flows.cli), Prefect's UI keeps the crash
         if not self.verbose and str(record.msg).startswith("Still processing items") and record.name.endswith(
                 "Worker"):
             # Prefect's event and log workers flushing to its API as the process exits (loggers named after

@@ -207,6 +207,11 @@ class LocalPrefectServer:
                 self.process = subprocess.Popen(
                     command, env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, stdout=server_log,
                     stderr=subprocess.STDOUT, preexec_fn=_parent_death_signal(),
+                    # Its own session: a terminal's Ctrl-C reaches the command's process group only, so the
+                    # server outlives it long enough to record the interrupted run, and is stopped at exit (or
+                    # by the death signal). In the command's group it died first, and the run's last API calls
+                    # then retried against nothing for minutes.
+                    start_new_session=True,
                 )
         finally:
             sock.close()  # the child holds its own copy; connections queue there until uvicorn accepts

@@ -30,6 +30,23 @@ For outputs without video (audio proxies) run_ffmpeg counts frames from the outp
 STDERR_TAIL_LINES = 15
 _STDERR_KEEP_LINES = 2000
 
+# The ffmpeg processes this process runs now (renders run on worker threads): stop_running ends them.
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def stop_running() -> int:
+    """Kill every ffmpeg this process runs now, and any started after (a Ctrl-C of the command: the threads
+    rendering them see ffmpeg fail and remove their temporary files; nothing is committed). Returns how many."""
+    _stopping.set()
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    return len(procs)
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -201,10 +218,15 @@ def _run_locked(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            # Own session: a Ctrl-C in the terminal reaches Python, whose cleanup below kills ffmpeg.
+            # Own session: a Ctrl-C in the terminal reaches Python only; the command then ends ffmpeg through
+            # stop_running (a render runs on a worker thread, which the interrupt does not reach).
             start_new_session=True,
             pass_fds=(lock_fd,) if lock_fd is not None else (),
         )
+        with _running_lock:
+            _running.add(proc)
+        if _stopping.is_set():
+            proc.kill()  # started after the interrupt: it fails as the others did
     except OSError as exc:
         _remove_temps(outputs)
         raise FfmpegMissing(
@@ -236,6 +258,8 @@ def _run_locked(
         stderr_reader.join(timeout=10)
         lines = [line for line in stderr_keep if line.strip()]
         tail = "\n".join(lines[-STDERR_TAIL_LINES:])
+        if _stopping.is_set() and returncode != 0:
+            raise KeyboardInterrupt  # killed by stop_running: the command's interrupt, not a failed clip
         if timed_out.is_set() and returncode != 0:
             assert timeout_s is not None
             raise RenderTimeout(label, timeout_s)
@@ -254,6 +278,8 @@ def _run_locked(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        with _running_lock:
+            _running.discard(proc)
         stderr_reader.join(timeout=10)  # before closing the pipe it reads
         for pipe in (proc.stdout, proc.stderr):
             pipe.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
@@ -26,7 +28,7 @@ from typer._click.core import Context as ClickContext  # Typer vendors click; it
 from typer.core import TyperGroup
 
 from core.collector import collector_paused
-from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, DocfilmError, known_error
+from core.errors import EXIT_ENV, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, DocfilmError, known_error
 
 from ..console import setup_console_logging
 from ..env import prefect_ready, start_prefect
@@ -63,6 +65,11 @@ class DocfilmGroup(TyperGroup):
             # Chosen exit codes and usage errors, reported by Typer itself (even when raised while handling a
             # DocfilmError, which their context would otherwise name again).
             raise
+        except KeyboardInterrupt:
+            # Ctrl-C: one line instead of Typer's silent 130 after Prefect's "Crash detected!" (console.py).
+            err.print("[bold red]docfilm:[/] interrupted: what was finished is kept (verified copies, proxies, "
+                      "uploads); run the command again to go on", soft_wrap=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             known = known_error(exc)
             if known is None:
@@ -215,4 +222,15 @@ def _bars() -> Iterator[None]:
 
 
 def main() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where a script started us ignoring it
+        signal.signal(signal.SIGINT, _interrupted)
     app()
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: end the renders running on worker threads now (the interrupt reaches the main thread only, whose
+    task runner would otherwise wait for each clip in progress to finish), then interrupt as Python does."""
+    runner = sys.modules.get("renders.runner")
+    if runner is not None:
+        runner.stop_running()
+    raise KeyboardInterrupt
