@@ -15,9 +15,11 @@ from __future__ import annotations
 import gc
 import importlib
 import runpy
+import sys
 from contextlib import nullcontext, suppress
 
 from core.collector import collector_paused
+from core.errors import EXIT_INPUT
 
 # What a render-asset flow run imports: Prefect's engine, the flows module (the entrypoint's script is executed
 # again as its own module, its imports found already made), and what the flow imports as it runs.
@@ -29,6 +31,15 @@ RUN_MODULES = (
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
+    from flows.settings import AppSettings, settings_problems
+
+    try:
+        heartbeats = AppSettings().prefect_heartbeats  # this entry point reads its one setting itself
+    except ValidationError as exc:  # one line in the worker's log, as a command says it (exit 2)
+        print("docfilm: " + "; ".join(settings_problems(AppSettings, exc)), file=sys.stderr)
+        raise SystemExit(EXIT_INPUT) from None
     with collector_paused():
         for name in RUN_MODULES:
             with suppress(ImportError):  # the flow run imports what it needs itself, and says what is missing
@@ -37,9 +48,8 @@ def main() -> None:
     from prefect.settings import temporary_settings
 
     from flows.env import heartbeats_read
-    from flows.settings import AppSettings
 
-    sent = heartbeats_read(AppSettings().prefect_heartbeats)  # this entry point reads its one setting itself
+    sent = heartbeats_read(heartbeats)
     quiet = nullcontext() if sent else temporary_settings(updates={"flows.heartbeat_frequency": None})
     with quiet:
         runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)

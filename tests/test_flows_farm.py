@@ -150,3 +150,18 @@ def test_render_farm_without_a_prefect_server_is_refused_with_what_to_set(tmp_pa
     assert done.returncode == 2, done.stderr
     assert "PREFECT_API_URL" in done.stderr and "farm local" in done.stderr
     assert_no_traceback(done)
+
+
+def test_the_farms_job_command_refuses_a_bad_setting_in_one_line(tmp_path: Path) -> None:
+    """`python -m flows.farm_engine` (the work pool's job command) reads DOCFILM_PREFECT_HEARTBEATS itself: a value
+    it cannot take is one line in the worker's log and exit 2, before Prefect's engine starts."""
+    import subprocess
+    import sys
+
+    from cli_support import ROOT, user_env
+
+    p = subprocess.run([sys.executable, "-m", "flows.farm_engine"], capture_output=True, text=True, cwd=ROOT,
+                       env=user_env(tmp_path, DOCFILM_PREFECT_HEARTBEATS="perhaps"), timeout=60)  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip() == "docfilm: DOCFILM_PREFECT_HEARTBEATS='perhaps': Input should be a valid boolean, " \
+        "unable to interpret input", p.stderr
