@@ -10,6 +10,7 @@ from pathlib import Path
 from .prefect_server import (
     USER_PREFECT_SETTINGS,
     PrefectApiUnreachable,
+    api_request,
     local_server,
     own_server_in_use,
     start_local_server,
@@ -111,7 +112,6 @@ def _configured_api_answers() -> None:
     """A configured Prefect API that nothing answers on, or that refuses the credentials given, is refused before
     the first flow run (exit 3, naming it as host:port), not met as Prefect's traceback inside it. Any other HTTP
     answer counts as an answer: Prefect then says what is wrong with it."""
-    import base64
     import urllib.error
     import urllib.request
 
@@ -122,12 +122,13 @@ def _configured_api_answers() -> None:
     api = get_current_settings().api
     if not api.url:
         return
-    request = urllib.request.Request(f"{api.url.rstrip('/')}/admin/version")  # what Prefect's client asks first
+    url = f"{api.url.rstrip('/')}/admin/version"  # what Prefect's client asks first
     if api.key is not None:
-        request.add_header("Authorization", f"Bearer {api.key.get_secret_value()}")
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api.key.get_secret_value()}"})
     elif api.auth_string is not None:
-        token = base64.b64encode(api.auth_string.get_secret_value().encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request = api_request(url, api.auth_string.get_secret_value())
+    else:
+        request = urllib.request.Request(url)
     place = f"the Prefect API at {endpoint_of(api.url)} (PREFECT_API_URL)"
     try:
         with urllib.request.urlopen(request, timeout=15):

@@ -31,16 +31,16 @@ RUN_MODULES = (
 
 
 def main() -> None:
-    from pydantic import ValidationError
-
-    from flows.settings import AppSettings, settings_problems
-
-    try:
-        heartbeats = AppSettings().prefect_heartbeats  # this entry point reads its one setting itself
-    except ValidationError as exc:  # one line in the worker's log, as a command says it (exit 2)
-        print("docfilm: " + "; ".join(settings_problems(AppSettings, exc)), file=sys.stderr)
-        raise SystemExit(EXIT_INPUT) from None
     with collector_paused():
+        from pydantic import ValidationError
+
+        from flows.settings import AppSettings, settings_problems
+
+        try:
+            heartbeats = AppSettings().prefect_heartbeats  # this entry point reads its one setting itself
+        except ValidationError as exc:  # one line in the worker's log, as a command says it (exit 2)
+            print("docfilm: " + "; ".join(settings_problems(AppSettings, exc)), file=sys.stderr)
+            raise SystemExit(EXIT_INPUT) from None
         for name in RUN_MODULES:
             with suppress(ImportError):  # the flow run imports what it needs itself, and says what is missing
                 importlib.import_module(name)

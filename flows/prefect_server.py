@@ -154,10 +154,15 @@ def database_at_head(db_path: Path) -> bool:
         return False
 
 
+def api_request(url: str, auth: str) -> urllib.request.Request:
+    """GET `url` of a Prefect API with Basic auth `auth` (USER:SECRET, Prefect's PREFECT_API_AUTH_STRING)."""
+    token = base64.b64encode(auth.encode()).decode()
+    return urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+
+
 def health_request(api_url: str, auth: str) -> urllib.request.Request:
     """GET `api_url`/health with Basic auth `auth` (USER:SECRET), as docfilm's servers ask."""
-    token = base64.b64encode(auth.encode()).decode()
-    return urllib.request.Request(f"{api_url}/health", headers={"Authorization": f"Basic {token}"})
+    return api_request(f"{api_url}/health", auth)
 
 
 class LocalPrefectServer:

@@ -37,8 +37,9 @@ _stopping = threading.Event()
 
 
 def stop_running() -> int:
-    """Kill every ffmpeg this process runs now, and any started after (a Ctrl-C of the command: the threads
-    rendering them see ffmpeg fail and remove their temporary files; nothing is committed). Returns how many."""
+    """Kill every ffmpeg this process runs now, and any it starts for the rest of its life (a Ctrl-C of the
+    command, which then ends: the threads rendering them raise KeyboardInterrupt and remove their temporary
+    files; nothing is committed). Returns how many were running."""
     _stopping.set()
     with _running_lock:
         procs = list(_running)
